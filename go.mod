@@ -1,0 +1,3 @@
+module wsdeck
+
+go 1.26

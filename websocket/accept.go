@@ -1,0 +1,381 @@
+package websocket
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// AcceptOptions are the settings of the server side of the handshake. The
+// zero value (or a nil pointer) means the defaults.
+type AcceptOptions struct {
+	ConnOptions
+
+	// Subprotocols are the subprotocols the server speaks, in order of
+	// preference: the first of them the client offers is chosen.
+	Subprotocols []string
+	// RequireSubprotocol refuses a handshake (400) in which no
+	// subprotocol could be agreed. By default the connection goes on with
+	// none.
+	RequireSubprotocol bool
+
+	// OriginPatterns widen the Origin check. A pattern with "://" is
+	// matched (path.Match) against the whole origin, "https://*.example.com:8443";
+	// one without is matched against the origin's host, with its port if
+	// it has one, "example.com" or "*.example.com". Matching is
+	// case-insensitive.
+	OriginPatterns []string
+	// InsecureSkipOriginCheck accepts handshakes from any origin. Without
+	// it, a request with an Origin header whose scheme, host and port
+	// differ from the request's own, and match no OriginPatterns, is
+	// refused with 403: a browser page from another site must not be able
+	// to use the user's cookies on this endpoint.
+	InsecureSkipOriginCheck bool
+
+	// ResponseHeader holds extra headers for the 101 response.
+	ResponseHeader http.Header
+
+	// HandshakeTimeout bounds reading the request in AcceptRaw, and
+	// writing the response. 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// MaxHeaderBytes bounds the request read by AcceptRaw. 0 means
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+}
+
+// Accept upgrades an HTTP request to a WebSocket connection. If the
+// request is not a valid WebSocket handshake, or fails the Origin check,
+// Accept writes an HTTP error response and returns an error; the handler
+// should then return.
+//
+// Headers set on w before the call are sent in the 101 response.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	o := acceptOptions(opts)
+	hs, herr := checkRequest(r, &o)
+	if herr != nil {
+		herr.writeTo(w)
+		return nil, herr
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket: connection cannot be taken over", http.StatusInternalServerError)
+		return nil, fmt.Errorf("websocket: hijack: %w", err)
+	}
+	return finishAccept(nc, brw.Reader, hs, w.Header(), &o)
+}
+
+// AcceptConn upgrades a raw connection whose HTTP request the caller read
+// through br. Bytes br holds beyond the request are the first bytes of the
+// WebSocket stream. On failure it writes an HTTP error response to nc; the
+// caller closes nc.
+func AcceptConn(nc net.Conn, br *bufio.Reader, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	o := acceptOptions(opts)
+	hs, herr := checkRequest(r, &o)
+	if herr != nil {
+		nc.SetWriteDeadline(time.Now().Add(o.HandshakeTimeout))
+		herr.writeRaw(nc)
+		nc.SetWriteDeadline(time.Time{})
+		return nil, herr
+	}
+	return finishAccept(nc, br, hs, nil, &o)
+}
+
+// AcceptRaw reads the HTTP request from a raw connection, within
+// HandshakeTimeout (and ctx) and MaxHeaderBytes, and upgrades it. It is for
+// servers that do not use net/http. On failure it writes an HTTP error
+// response where one fits; the caller closes nc.
+func AcceptRaw(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) {
+	o := acceptOptions(opts)
+	deadline := time.Now().Add(o.HandshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	nc.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { nc.SetReadDeadline(aLongTimeAgo) })
+	lr := &limitedReader{r: nc, n: int64(o.MaxHeaderBytes)}
+	br := bufio.NewReaderSize(lr, max(o.ReadBufferSize, DefaultReadBufferSize))
+	r, err := http.ReadRequest(br)
+	interrupted := !stop()
+	nc.SetReadDeadline(time.Time{})
+	switch {
+	case interrupted:
+		return nil, nil, fmt.Errorf("websocket: reading the handshake: %w", context.Cause(ctx))
+	case lr.n <= 0 && err != nil:
+		herr := &handshakeError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "request header over the limit"}
+		nc.SetWriteDeadline(deadline)
+		herr.writeRaw(nc)
+		return nil, nil, herr
+	case err != nil:
+		if !isTimeout(err) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			herr := &handshakeError{status: http.StatusBadRequest, msg: "malformed HTTP request"}
+			nc.SetWriteDeadline(deadline)
+			herr.writeRaw(nc)
+		}
+		return nil, nil, fmt.Errorf("websocket: reading the handshake: %w", err)
+	}
+	lr.n = -1 // no limit from here on
+	c, err := AcceptConn(nc, br, r, &o)
+	return c, r, err
+}
+
+// limitedReader reads up to n bytes from r, then fails; n < 0 is no limit.
+type limitedReader struct {
+	r net.Conn
+	n int64
+}
+
+var errHeaderTooLarge = errors.New("websocket: handshake header over the limit")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if l.n == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func acceptOptions(opts *AcceptOptions) AcceptOptions {
+	var o AcceptOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	return o
+}
+
+// handshakeError is a refused handshake: the HTTP status and why.
+type handshakeError struct {
+	status int
+	msg    string
+	header http.Header
+}
+
+func (e *handshakeError) Error() string {
+	return fmt.Sprintf("websocket: handshake refused (%d %s): %s", e.status, http.StatusText(e.status), e.msg)
+}
+
+func (e *handshakeError) writeTo(w http.ResponseWriter) {
+	for k, v := range e.header {
+		w.Header()[k] = v
+	}
+	http.Error(w, "websocket: "+e.msg, e.status)
+}
+
+func (e *handshakeError) writeRaw(w io.Writer) {
+	var b bytes.Buffer
+	body := "websocket: " + e.msg + "\n"
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", e.status, http.StatusText(e.status))
+	e.header.Write(&b)
+	fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	w.Write(b.Bytes())
+}
+
+// handshake is what a valid request agreed to.
+type handshake struct {
+	accept      string
+	subprotocol string
+}
+
+// checkRequest validates a client handshake (RFC 6455 section 4.2.1) and
+// the Origin, and chooses the subprotocol.
+func checkRequest(r *http.Request, o *AcceptOptions) (handshake, *handshakeError) {
+	var hs handshake
+	bad := func(msg string) (handshake, *handshakeError) {
+		return hs, &handshakeError{status: http.StatusBadRequest, msg: msg}
+	}
+	if r.Method != http.MethodGet {
+		return hs, &handshakeError{status: http.StatusMethodNotAllowed, msg: "handshake method must be GET, not " + r.Method,
+			header: http.Header{"Allow": {"GET"}}}
+	}
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return bad("handshake must be HTTP/1.1, not " + r.Proto)
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		return hs, &handshakeError{status: http.StatusUpgradeRequired, msg: `"Connection" header must include "Upgrade"`,
+			header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}}}
+	}
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		return hs, &handshakeError{status: http.StatusUpgradeRequired, msg: `"Upgrade" header must include "websocket"`,
+			header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}}}
+	}
+	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+		return hs, &handshakeError{status: http.StatusUpgradeRequired, msg: "unsupported Sec-WebSocket-Version " + strings.Join(v, ", ") + "; 13 is supported",
+			header: http.Header{"Sec-WebSocket-Version": {"13"}}}
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return bad("request must have one Sec-WebSocket-Key header")
+	}
+	key := strings.TrimSpace(keys[0])
+	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
+		return bad("Sec-WebSocket-Key must be base64 of 16 bytes")
+	}
+	if !o.InsecureSkipOriginCheck {
+		if err := checkOrigin(r, o.OriginPatterns); err != nil {
+			return hs, &handshakeError{status: http.StatusForbidden, msg: err.Error()}
+		}
+	}
+	hs.accept = acceptKey(key)
+	hs.subprotocol = chooseSubprotocol(r.Header, o.Subprotocols)
+	if hs.subprotocol == "" && o.RequireSubprotocol {
+		return bad("no common subprotocol; the server speaks " + strings.Join(o.Subprotocols, ", "))
+	}
+	return hs, nil
+}
+
+// acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.
+func acceptKey(key string) string {
+	h := sha1.New()
+	h.Write([]byte(key))
+	h.Write([]byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// headerHasToken reports whether a comma-separated header has token,
+// compared case-insensitively.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// headerTokens returns the tokens of a comma-separated header.
+func headerTokens(h http.Header, name string) []string {
+	var out []string
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func chooseSubprotocol(h http.Header, server []string) string {
+	offered := headerTokens(h, "Sec-WebSocket-Protocol")
+	for _, s := range server {
+		for _, c := range offered {
+			if c == s {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// checkOrigin allows a request without an Origin header (not from a
+// browser), one whose origin is the request's own (same scheme, host and
+// port), and one whose origin matches a pattern.
+func checkOrigin(r *http.Request, patterns []string) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("malformed Origin %q", origin)
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if strings.EqualFold(u.Scheme, scheme) && sameHostPort(u.Host, r.Host, scheme) {
+		return nil
+	}
+	for _, p := range patterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err != nil {
+			return fmt.Errorf("bad origin pattern %q: %v", p, err)
+		} else if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("origin %q is not allowed for host %q", origin, r.Host)
+}
+
+// sameHostPort compares two host[:port] strings, the port defaulting to
+// the scheme's.
+func sameHostPort(a, b, scheme string) bool {
+	ah, ap := splitHostPort(a, scheme)
+	bh, bp := splitHostPort(b, scheme)
+	return strings.EqualFold(ah, bh) && ap == bp
+}
+
+func splitHostPort(hp, scheme string) (host, port string) {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		host, port = strings.Trim(hp, "[]"), ""
+	}
+	if port == "" {
+		port = "80"
+		if scheme == "https" || scheme == "wss" {
+			port = "443"
+		}
+	}
+	return host, port
+}
+
+// finishAccept writes the 101 response and makes the Conn.
+func finishAccept(nc net.Conn, br *bufio.Reader, hs handshake, h http.Header, o *AcceptOptions) (*Conn, error) {
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
+	b.WriteString(hs.accept)
+	b.WriteString("\r\n")
+	if hs.subprotocol != "" {
+		b.WriteString("Sec-WebSocket-Protocol: " + hs.subprotocol + "\r\n")
+	}
+	for _, extra := range []http.Header{h, o.ResponseHeader} {
+		extra.WriteSubset(&b, reservedResponseHeaders)
+	}
+	b.WriteString("\r\n")
+	nc.SetWriteDeadline(time.Now().Add(o.HandshakeTimeout))
+	if _, err := nc.Write(b.Bytes()); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: writing the handshake response: %w", err)
+	}
+	nc.SetDeadline(time.Time{})
+	return newConn(nc, br, false, hs.subprotocol, o.ConnOptions), nil
+}
+
+// reservedResponseHeaders are set by the handshake itself.
+var reservedResponseHeaders = map[string]bool{
+	"Upgrade":                  true,
+	"Connection":               true,
+	"Sec-Websocket-Accept":     true,
+	"Sec-Websocket-Protocol":   true,
+	"Sec-Websocket-Extensions": true,
+	"Content-Length":           true,
+	"Transfer-Encoding":        true,
+}

@@ -1,0 +1,154 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+)
+
+// Close performs the close handshake: it sends a close frame with code and
+// reason, waits up to ConnOptions.CloseTimeout for the peer's close frame,
+// and closes the connection. Use StatusNoStatusRcvd to send a close frame
+// without a code. A reason may be up to 123 bytes of UTF-8.
+//
+// If another goroutine is reading, it receives the peer's close frame and
+// Close waits for it; otherwise Close reads, discarding data messages, until
+// the close frame comes.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	var b [maxControlPayload]byte
+	payload, err := appendClosePayload(b[:0], code, reason)
+	if err != nil {
+		return err
+	}
+	if !c.closeSent.CompareAndSwap(false, true) {
+		if cerr := c.closedErr(); cerr != nil {
+			return errClosed
+		}
+		return errCloseSent
+	}
+	if err := c.writeClose(payload); err != nil {
+		c.closeConn(nil)
+		return err
+	}
+	err = c.waitPeerClose()
+	c.closeConn(nil)
+	return err
+}
+
+// writeClose sends a close frame, bounded by CloseTimeout.
+func (c *Conn) writeClose(payload []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+	defer cancel()
+	return c.writeFrame(ctx, header{fin: true, op: opClose}, payload)
+}
+
+var errCloseTimeout = errors.New("websocket: timed out waiting for the peer's close frame")
+
+// waitPeerClose waits for the peer's close frame after ours was sent.
+func (c *Conn) waitPeerClose() error {
+	timer := time.NewTimer(c.opts.CloseTimeout)
+	defer timer.Stop()
+	select {
+	case <-c.closeRcvd:
+		return nil
+	case <-c.closed:
+		return c.peerCloseResult()
+	case <-timer.C:
+		return errCloseTimeout
+	case c.readMu.ch <- struct{}{}:
+		// Nobody is reading: read until the close frame.
+		defer c.readMu.unlock()
+		c.nc.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
+		for {
+			if _, err := c.mr.begin(); err != nil {
+				if isTimeout(err) {
+					return errCloseTimeout
+				}
+				return c.peerCloseResult()
+			}
+		}
+	}
+}
+
+// peerCloseResult is Close's result once the connection ended.
+func (c *Conn) peerCloseResult() error {
+	select {
+	case <-c.closeRcvd:
+		return nil
+	default:
+	}
+	if cerr := c.closedErr(); cerr != nil && cerr != errClosed {
+		return cerr
+	}
+	return errors.New("websocket: connection closed before the peer's close frame")
+}
+
+// peerClosed handles the peer's close frame: it answers it unless this side
+// sent one first, and closes the connection.
+func (c *Conn) peerClosed(ce CloseError) error {
+	c.mr.err = ce
+	if c.closeSent.CompareAndSwap(false, true) {
+		var b [2]byte
+		// Echo the code (RFC 6455 section 5.5.1); an empty close is
+		// answered with an empty close.
+		payload, _ := appendClosePayload(b[:0], ce.Code, "")
+		c.writeClose(payload)
+	}
+	c.closeRcvdOnce.Do(func() { close(c.closeRcvd) })
+	c.closeConn(ce)
+	return ce
+}
+
+// fail fails the connection (RFC 6455 section 7.1.7): it sends a close frame
+// with the error's code, unless one was sent, and closes the connection.
+func (c *Conn) fail(perr *ProtocolError) error {
+	if c.mr.err != nil {
+		return c.mr.err
+	}
+	c.mr.err = perr
+	if c.closeSent.CompareAndSwap(false, true) {
+		var b [maxControlPayload]byte
+		payload, _ := appendClosePayload(b[:0], perr.Code, truncateUTF8(perr.Reason, maxCloseReason))
+		if c.writeClose(payload) == nil {
+			c.linger()
+		}
+	}
+	c.closeConn(perr)
+	return perr
+}
+
+// linger gives the peer the chance to read the close frame before the
+// connection is closed: closing a TCP socket with unread data in its
+// receive buffer sends a reset, which can destroy the close frame in
+// flight. It shuts down the write side, so the peer reads the close frame
+// and then end of stream, and reads and drops what the peer still sends
+// until it closes too, or CloseTimeout.
+func (c *Conn) linger() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
+	for {
+		n := c.br.Buffered()
+		if n == 0 {
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+			continue
+		}
+		c.br.Discard(n)
+	}
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,287 @@
+package websocket
+
+import (
+	"bufio"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MessageType is the type of a data message.
+type MessageType int
+
+const (
+	MessageText   MessageType = MessageType(opText)
+	MessageBinary MessageType = MessageType(opBinary)
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case MessageText:
+		return "MessageText"
+	case MessageBinary:
+		return "MessageBinary"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+// Defaults for ConnOptions.
+const (
+	DefaultMaxMessageSize   = 16 << 20
+	DefaultMaxMessageFrames = 1 << 20
+	DefaultReadBufferSize   = 4096
+	DefaultWriteBufferSize  = 8192
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxHeaderBytes   = 16 << 10
+)
+
+// Errors.
+var (
+	// ErrMessageTooBig is matched (errors.Is) by the error of a connection
+	// failed because a message was over ConnOptions.MaxMessageSize.
+	ErrMessageTooBig = errors.New("websocket: message too big")
+
+	// errClosed is what calls on a connection closed by this side return.
+	errClosed = fmt.Errorf("websocket: %w", net.ErrClosed)
+	// errCloseSent is returned by writes of data after Close began.
+	errCloseSent = fmt.Errorf("websocket: close sent: %w", net.ErrClosed)
+)
+
+// ConnOptions are the settings of an established connection, shared by
+// AcceptOptions and DialOptions. The zero value means the defaults.
+type ConnOptions struct {
+	// MaxMessageSize is the largest message Read accepts, in bytes. A
+	// larger one fails the connection with StatusMessageTooBig, decided
+	// from the frame's declared length before its payload is read.
+	// 0 means DefaultMaxMessageSize (16 MiB); negative means no limit.
+	MaxMessageSize int64
+
+	// MaxMessageFrames is the most frames one message may have. Past it
+	// the connection fails with StatusPolicyViolation. 0 means
+	// DefaultMaxMessageFrames; negative means no limit.
+	MaxMessageFrames int
+
+	// ReadBufferSize is the size of the read buffer. 0 means
+	// DefaultReadBufferSize, or the buffer net/http already has.
+	ReadBufferSize int
+
+	// WriteBufferSize is the size of the buffer frames are assembled in.
+	// Buffers are pooled, so an idle connection holds none. 0 means
+	// DefaultWriteBufferSize.
+	WriteBufferSize int
+
+	// CloseTimeout bounds the close handshake: how long Close waits for
+	// the peer's close frame, and how long writing a close frame may take.
+	// 0 means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// PingInterval, if positive, makes the connection ping its peer at
+	// this interval; a peer that does not answer within PingTimeout is
+	// taken for dead and the connection is closed. Pongs are read by the
+	// connection's reader, so keepalive needs one.
+	PingInterval time.Duration
+	// PingTimeout is how long a keepalive ping waits for its pong. 0 means
+	// PingInterval.
+	PingTimeout time.Duration
+}
+
+func (o ConnOptions) withDefaults() ConnOptions {
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.MaxMessageFrames == 0 {
+		o.MaxMessageFrames = DefaultMaxMessageFrames
+	}
+	if o.WriteBufferSize <= 0 {
+		o.WriteBufferSize = DefaultWriteBufferSize
+	}
+	if o.WriteBufferSize < 256 {
+		o.WriteBufferSize = 256
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = DefaultCloseTimeout
+	}
+	if o.PingInterval > 0 && o.PingTimeout <= 0 {
+		o.PingTimeout = o.PingInterval
+	}
+	return o
+}
+
+// Conn is a WebSocket connection.
+//
+// One goroutine may read at a time (Read, ReadAppend, Reader and reads from
+// the reader it returns); Write, Writer, Ping, Close and CloseNow may be
+// called from any goroutine, and are serialized inside.
+type Conn struct {
+	nc          net.Conn
+	br          *bufio.Reader
+	client      bool
+	subprotocol string
+	opts        ConnOptions
+
+	// Reading. Guarded by readMu.
+	readMu ctxMutex
+	mr     messageReader
+	ctrl   [maxControlPayload]byte
+
+	// Writing. msgMu is held for a whole message, frameMu for one frame,
+	// so control frames can go out between the frames of a long message.
+	msgMu    ctxMutex
+	frameMu  ctxMutex
+	mw       messageWriter
+	hdr      [maxHeaderSize]byte // guarded by frameMu
+	iovArr   [2][]byte           // guarded by frameMu
+	iov      net.Buffers         // guarded by frameMu
+	writev   bool                // nc takes vectored writes
+	rng      *mrand.ChaCha8      // masking keys, client only; guarded by frameMu
+	writeErr error               // guarded by frameMu
+	wpool    *sync.Pool          // of *[]byte of opts.WriteBufferSize
+
+	closeSent     atomic.Bool // a close frame was sent or is being sent
+	mu            sync.Mutex
+	closeErr      error // guarded by mu
+	closeOnce     sync.Once
+	closed        chan struct{} // closed when the connection is closed
+	closeRcvdOnce sync.Once
+	closeRcvd     chan struct{} // closed when the peer's close frame was read
+
+	pingMu  sync.Mutex
+	pings   map[uint64]chan struct{} // guarded by pingMu
+	pingSeq atomic.Uint64
+}
+
+var defaultWritePool = &sync.Pool{New: func() any {
+	b := make([]byte, DefaultWriteBufferSize)
+	return &b
+}}
+
+// newConn makes a Conn over nc, reading through br (which may hold bytes
+// already read from nc).
+func newConn(nc net.Conn, br *bufio.Reader, client bool, subprotocol string, opts ConnOptions) *Conn {
+	opts = opts.withDefaults()
+	c := &Conn{
+		nc:          nc,
+		client:      client,
+		subprotocol: subprotocol,
+		opts:        opts,
+		readMu:      newCtxMutex(),
+		msgMu:       newCtxMutex(),
+		frameMu:     newCtxMutex(),
+		closed:      make(chan struct{}),
+		closeRcvd:   make(chan struct{}),
+	}
+	c.br = readerFor(nc, br, opts.ReadBufferSize)
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		c.writev = true
+	}
+	c.mr.c = c
+	c.mw.c = c
+	if opts.WriteBufferSize == DefaultWriteBufferSize {
+		c.wpool = defaultWritePool
+	} else {
+		size := opts.WriteBufferSize
+		c.wpool = &sync.Pool{New: func() any {
+			b := make([]byte, size)
+			return &b
+		}}
+	}
+	if client {
+		var seed [32]byte
+		rand.Read(seed[:])
+		c.rng = mrand.NewChaCha8(seed)
+	}
+	if opts.PingInterval > 0 {
+		go c.keepalive()
+	}
+	return c
+}
+
+// readerFor returns a bufio.Reader of at least size bytes over nc that
+// first yields whatever br holds.
+func readerFor(nc net.Conn, br *bufio.Reader, size int) *bufio.Reader {
+	// A control frame is parsed from one Peek of its header and payload.
+	const minSize = 2 * (maxHeaderSize + maxControlPayload)
+	if br != nil && br.Size() >= minSize && (size <= 0 || br.Size() >= size) {
+		return br
+	}
+	if size <= 0 {
+		size = DefaultReadBufferSize
+	}
+	size = max(size, minSize)
+	if br == nil || br.Buffered() == 0 {
+		return bufio.NewReaderSize(nc, size)
+	}
+	b, _ := br.Peek(br.Buffered())
+	return bufio.NewReaderSize(&prefixReader{prefix: append([]byte(nil), b...), r: nc}, size)
+}
+
+// prefixReader reads prefix, then r.
+type prefixReader struct {
+	prefix []byte
+	r      net.Conn
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
+// Subprotocol returns the subprotocol agreed in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Done returns a channel that is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// closeConn closes the underlying connection once, recording why; calls
+// that fail afterwards report err (errClosed when it is nil).
+func (c *Conn) closeConn(err error) {
+	c.closeOnce.Do(func() {
+		if err == nil {
+			err = errClosed
+		}
+		c.mu.Lock()
+		c.closeErr = err
+		c.mu.Unlock()
+		close(c.closed)
+		c.nc.Close()
+	})
+}
+
+// closedErr returns the error that closed the connection, or nil while it
+// is open.
+func (c *Conn) closedErr() error {
+	select {
+	case <-c.closed:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.closeErr
+	default:
+		return nil
+	}
+}
+
+// CloseNow closes the connection without the close handshake.
+func (c *Conn) CloseNow() error {
+	if c.closedErr() != nil {
+		return errClosed
+	}
+	c.closeConn(nil)
+	return nil
+}

@@ -1,0 +1,35 @@
+// Package websocket implements the WebSocket protocol, RFC 6455, for
+// servers and clients, using only the standard library.
+//
+// A server upgrades an HTTP request with [Accept], or a raw connection
+// whose request it read itself with [AcceptConn] or [AcceptRaw]. A client
+// connects with [Dial]. Both return a [*Conn], which reads and writes whole
+// messages ([Conn.Read], [Conn.ReadAppend], [Conn.Write]) or streams
+// ([Conn.Reader], [Conn.Writer]), pings its peer ([Conn.Ping]) and closes
+// with the close handshake ([Conn.Close]). [NetConn] wraps a Conn as a
+// [net.Conn].
+//
+// The package checks everything RFC 6455 asks of an endpoint: masking in the
+// right direction, reserved bits and opcodes, control frame size and
+// fragmentation, the order of continuation frames, UTF-8 in text messages
+// (incrementally, so a bad byte fails the connection as soon as it arrives),
+// and close codes and reasons. A peer that breaks a rule gets the close code
+// the RFC names (1002, 1007 or 1009) and the reader gets a [*ProtocolError].
+//
+// Limits have defaults and can be changed in [ConnOptions]: the size of a
+// message (16 MiB, decided from the frame's declared length before anything
+// is allocated), the number of frames in one message, the handshake's header
+// size and time, and the time to wait for the peer's close frame.
+//
+// Origin: [Accept] refuses a cross-origin handshake by default, comparing the
+// Origin header's scheme, host and port with the request's own. Widen it with
+// [AcceptOptions.OriginPatterns]; turn it off with
+// [AcceptOptions.InsecureSkipOriginCheck].
+//
+// Concurrency: one goroutine may read at a time; Write, Writer, Ping and
+// Close may be called from any goroutine. Control frames (pings, the close
+// frame) are handled while reading, so a connection must have a reader for
+// pings to be answered and for [Conn.Ping] to return.
+//
+// Reads and writes of whole messages do not allocate in steady state.
+package websocket

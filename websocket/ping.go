@@ -1,0 +1,77 @@
+package websocket
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Ping sends a ping and waits for the matching pong. The pong is read by
+// the connection's reader, so another goroutine must be reading.
+func (c *Conn) Ping(ctx context.Context) error {
+	id := c.pingSeq.Add(1)
+	var p [8]byte
+	binary.BigEndian.PutUint64(p[:], id)
+	done := make(chan struct{})
+	c.pingMu.Lock()
+	if c.pings == nil {
+		c.pings = make(map[uint64]chan struct{})
+	}
+	c.pings[id] = done
+	c.pingMu.Unlock()
+	defer func() {
+		c.pingMu.Lock()
+		delete(c.pings, id)
+		c.pingMu.Unlock()
+	}()
+	if err := c.writeFrame(ctx, header{fin: true, op: opPing}, p[:]); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("websocket: ping: %w", context.Cause(ctx))
+	case <-c.closed:
+		return c.closedErr()
+	}
+}
+
+// gotPong wakes the Ping that p answers. An unsolicited pong is ignored
+// (RFC 6455 section 5.5.3).
+func (c *Conn) gotPong(p []byte) {
+	if len(p) != 8 {
+		return
+	}
+	id := binary.BigEndian.Uint64(p)
+	c.pingMu.Lock()
+	if done, ok := c.pings[id]; ok {
+		close(done)
+		delete(c.pings, id)
+	}
+	c.pingMu.Unlock()
+}
+
+// keepalive pings the peer every PingInterval and closes the connection if
+// a pong does not come within PingTimeout. It ends with the connection.
+func (c *Conn) keepalive() {
+	t := time.NewTicker(c.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.PingTimeout)
+		err := c.Ping(ctx)
+		cancel()
+		if err != nil {
+			if c.closedErr() == nil {
+				c.closeConn(fmt.Errorf("websocket: keepalive: no pong within %v: %w", c.opts.PingTimeout, err))
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,451 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// messageReader is the state of the data message being read, and the
+// io.Reader that Conn.Reader returns. Guarded by Conn.readMu.
+type messageReader struct {
+	c         *Conn
+	ctx       context.Context
+	active    bool // a message is in progress
+	text      bool
+	fin       bool  // the current frame is the message's last
+	remaining int64 // payload bytes of the current frame not yet read
+	masked    bool
+	key       uint32
+	pos       int   // position in the masking key
+	size      int64 // declared bytes of the message so far
+	frames    int
+	utf8      utf8Validator
+	err       error // sticky: the connection failed
+}
+
+// Read reads one whole message into a newly allocated slice.
+//
+// If ctx is done before the message is read, the connection is closed and
+// Read returns ctx.Err(). A close frame from the peer ends the read with a
+// CloseError (the close handshake is answered); a protocol violation with a
+// *ProtocolError.
+func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	return c.ReadAppend(ctx, nil)
+}
+
+// ReadAppend reads one whole message and appends it to dst, returning the
+// extended slice. With a dst of enough capacity it does not allocate.
+// It behaves as Read otherwise.
+func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+	if err := c.readMu.lock(ctx, c.closed); err != nil {
+		return 0, dst, c.lockErr(err)
+	}
+	defer c.readMu.unlock()
+	stop, err := c.watchRead(ctx)
+	if err != nil {
+		return 0, dst, err
+	}
+	typ, dst, err := c.readWhole(dst)
+	return typ, dst, c.unwatch(ctx, stop, err)
+}
+
+func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
+	mr := &c.mr
+	typ, err := mr.begin()
+	if err != nil {
+		return 0, dst, err
+	}
+	for {
+		start := len(dst)
+		n := int(mr.remaining)
+		dst = slices.Grow(dst, n)[:start+n]
+		if n > 0 {
+			p := dst[start:]
+			if _, err := io.ReadFull(c.br, p); err != nil {
+				return 0, dst[:start], mr.fatal(c.readError(err, true))
+			}
+			mr.remaining = 0
+			if err := mr.payload(p); err != nil {
+				return 0, dst[:start], err
+			}
+		}
+		if mr.fin {
+			mr.active = false
+			return typ, dst, nil
+		}
+		if err := mr.next(); err != nil {
+			return 0, dst, err
+		}
+	}
+}
+
+// Reader waits for the next message and returns its type and a reader of
+// its payload, which reads until io.EOF at the end of the message. A message
+// not read to its end is discarded by the next call to Reader, Read or
+// ReadAppend.
+//
+// ctx bounds the whole message: if it is done before the message is read,
+// the connection is closed. A deadline set through NetConn only interrupts
+// a read, which can be retried.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	if err := c.readMu.lock(ctx, c.closed); err != nil {
+		return 0, nil, c.lockErr(err)
+	}
+	defer c.readMu.unlock()
+	stop, err := c.watchRead(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	typ, err := c.mr.begin()
+	if err = c.unwatch(ctx, stop, err); err != nil {
+		return 0, nil, err
+	}
+	c.mr.ctx = ctx
+	return typ, &c.mr, nil
+}
+
+// Read reads from the current message.
+func (mr *messageReader) Read(p []byte) (int, error) {
+	c := mr.c
+	if !c.readMu.tryLock() {
+		return 0, errors.New("websocket: concurrent reads of one connection")
+	}
+	defer c.readMu.unlock()
+	ctx := mr.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	stop, err := c.watchRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := mr.read(p)
+	return n, c.unwatch(ctx, stop, err)
+}
+
+func (mr *messageReader) read(p []byte) (int, error) {
+	if mr.err != nil {
+		return 0, mr.err
+	}
+	if !mr.active {
+		return 0, io.EOF
+	}
+	for mr.remaining == 0 {
+		if mr.fin {
+			mr.active = false
+			return 0, io.EOF
+		}
+		if err := mr.next(); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > mr.remaining {
+		p = p[:mr.remaining]
+	}
+	n, err := mr.c.br.Read(p)
+	if n > 0 {
+		mr.remaining -= int64(n)
+		if perr := mr.payload(p[:n]); perr != nil {
+			return 0, perr
+		}
+	}
+	if err != nil {
+		return n, mr.c.readError(err, true)
+	}
+	return n, nil
+}
+
+// payload unmasks and checks bytes of the current message just read. The
+// message's last bytes must end its UTF-8 text.
+func (mr *messageReader) payload(p []byte) error {
+	if mr.masked {
+		mr.pos = mask(mr.key, mr.pos, p)
+	}
+	if mr.text {
+		if !mr.utf8.write(p) {
+			return mr.c.fail(&ProtocolError{StatusInvalidFramePayload, "invalid UTF-8 in text message"})
+		}
+		if mr.remaining == 0 && mr.fin && !mr.utf8.done() {
+			return mr.c.fail(&ProtocolError{StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"})
+		}
+	}
+	return nil
+}
+
+// begin discards what is left of the message in progress, then reads up to
+// the first frame of the next message.
+func (mr *messageReader) begin() (MessageType, error) {
+	if mr.err != nil {
+		return 0, mr.err
+	}
+	if mr.active {
+		if err := mr.discard(); err != nil {
+			return 0, err
+		}
+	}
+	h, err := mr.c.nextDataFrame()
+	if err != nil {
+		return 0, err
+	}
+	if h.op == opContinuation {
+		return 0, mr.c.fail(&ProtocolError{StatusProtocolError, "continuation frame without a message to continue"})
+	}
+	*mr = messageReader{
+		c:         mr.c,
+		active:    true,
+		text:      h.op == opText,
+		fin:       h.fin,
+		remaining: h.length,
+		masked:    h.masked,
+		key:       h.key,
+		size:      h.length,
+		frames:    1,
+	}
+	if max := mr.c.opts.MaxMessageSize; max > 0 && h.length > max {
+		return 0, mr.c.fail(tooBig(max))
+	}
+	return MessageType(h.op), nil
+}
+
+// next reads up to the next frame of the message in progress.
+func (mr *messageReader) next() error {
+	c := mr.c
+	h, err := c.nextDataFrame()
+	if err != nil {
+		return err
+	}
+	if h.op != opContinuation {
+		return c.fail(&ProtocolError{StatusProtocolError, "new " + h.op.String() + " message inside a fragmented message"})
+	}
+	mr.frames++
+	if max := c.opts.MaxMessageFrames; max > 0 && mr.frames > max {
+		return c.fail(&ProtocolError{StatusPolicyViolation, "message of more than " + strconv.Itoa(max) + " frames"})
+	}
+	if max := c.opts.MaxMessageSize; max > 0 && h.length > max-mr.size {
+		return c.fail(tooBig(max))
+	}
+	mr.size += h.length
+	mr.fin = h.fin
+	mr.remaining = h.length
+	mr.masked = h.masked
+	mr.key = h.key
+	mr.pos = 0
+	if mr.fin && mr.remaining == 0 && mr.text && !mr.utf8.done() {
+		return c.fail(&ProtocolError{StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"})
+	}
+	return nil
+}
+
+func tooBig(max int64) *ProtocolError {
+	return &ProtocolError{StatusMessageTooBig, "message over the limit of " + strconv.FormatInt(max, 10) + " bytes"}
+}
+
+// discard reads and checks the rest of the message in progress, unmasking
+// in place in the read buffer.
+func (mr *messageReader) discard() error {
+	br := mr.c.br
+	for {
+		for mr.remaining > 0 {
+			n := br.Buffered()
+			if n == 0 {
+				if _, err := br.Peek(1); err != nil {
+					return mr.fatal(mr.c.readError(err, true))
+				}
+				n = br.Buffered()
+			}
+			n = int(min(int64(n), mr.remaining))
+			p, _ := br.Peek(n)
+			mr.remaining -= int64(n)
+			if err := mr.payload(p); err != nil {
+				return err
+			}
+			br.Discard(n)
+		}
+		if mr.fin {
+			mr.active = false
+			return nil
+		}
+		if err := mr.next(); err != nil {
+			return err
+		}
+	}
+}
+
+// fatal makes err the reader's sticky error and closes the connection.
+func (mr *messageReader) fatal(err error) error {
+	if isTimeout(err) {
+		// Part of a frame was consumed: the stream cannot be resumed.
+		err = fmt.Errorf("websocket: read interrupted inside a frame: %w", err)
+	}
+	mr.err = err
+	mr.c.closeConn(err)
+	return err
+}
+
+// nextDataFrame reads frame headers up to the next data frame, handling the
+// control frames before it. The data frame's header is consumed; its payload
+// is not. A timeout leaves the stream where it was, so the read can be
+// retried.
+func (c *Conn) nextDataFrame() (header, error) {
+	for {
+		b, err := c.br.Peek(2)
+		if err != nil {
+			return header{}, c.mr.frameErr(c.readError(err, len(b) > 0))
+		}
+		hl := headerLen(b[1])
+		if hl > 2 {
+			if b, err = c.br.Peek(hl); err != nil {
+				return header{}, c.mr.frameErr(c.readError(err, true))
+			}
+		}
+		h, ok := parseHeader(b)
+		if perr := c.checkHeader(h, ok); perr != nil {
+			return h, c.fail(perr)
+		}
+		if !h.op.isControl() {
+			c.br.Discard(hl)
+			return h, nil
+		}
+		n := hl + int(h.length)
+		if b, err = c.br.Peek(n); err != nil {
+			return header{}, c.mr.frameErr(c.readError(err, true))
+		}
+		p := c.ctrl[:copy(c.ctrl[:], b[hl:n])]
+		c.br.Discard(n)
+		if h.masked {
+			mask(h.key, 0, p)
+		}
+		if err := c.handleControl(h.op, p); err != nil {
+			return h, err
+		}
+	}
+}
+
+// frameErr makes a non-timeout error sticky.
+func (mr *messageReader) frameErr(err error) error {
+	if isTimeout(err) {
+		return err
+	}
+	if mr.err == nil {
+		mr.err = err
+	}
+	mr.c.closeConn(err)
+	return err
+}
+
+// checkHeader applies RFC 6455's rules for a received frame header.
+func (c *Conn) checkHeader(h header, ok bool) *ProtocolError {
+	switch {
+	case !ok:
+		return &ProtocolError{StatusProtocolError, "frame length with the most significant bit set"}
+	case h.rsv != 0:
+		return &ProtocolError{StatusProtocolError, "reserved bits set without a negotiated extension"}
+	case !h.op.known():
+		return &ProtocolError{StatusProtocolError, "reserved opcode " + strconv.Itoa(int(h.op))}
+	case h.masked && c.client:
+		return &ProtocolError{StatusProtocolError, "masked frame from the server"}
+	case !h.masked && !c.client:
+		return &ProtocolError{StatusProtocolError, "unmasked frame from the client"}
+	case h.op.isControl() && !h.fin:
+		return &ProtocolError{StatusProtocolError, "fragmented " + h.op.String() + " frame"}
+	case h.op.isControl() && h.length > maxControlPayload:
+		return &ProtocolError{StatusProtocolError, h.op.String() + " frame of " + strconv.FormatInt(h.length, 10) + " bytes"}
+	}
+	return nil
+}
+
+// handleControl acts on a received control frame.
+func (c *Conn) handleControl(op opcode, p []byte) error {
+	switch op {
+	case opPing:
+		if !c.closeSent.Load() {
+			// A failed pong closes the connection; the next read reports it.
+			c.writeFrame(context.Background(), header{fin: true, op: opPong}, p)
+		}
+	case opPong:
+		c.gotPong(p)
+	case opClose:
+		ce, perr := parseClosePayload(p)
+		if perr != nil {
+			return c.fail(perr)
+		}
+		return c.peerClosed(ce)
+	}
+	return nil
+}
+
+// readError turns an error from the network into the error a read reports.
+// inFrame says whether part of a frame had been read.
+func (c *Conn) readError(err error, inFrame bool) error {
+	if cerr := c.closedErr(); cerr != nil {
+		return cerr
+	}
+	if isTimeout(err) {
+		return err
+	}
+	if errors.Is(err, io.EOF) && inFrame {
+		err = io.ErrUnexpectedEOF
+	}
+	return &closedError{err}
+}
+
+// closedError reports a connection that ended without a close frame: its
+// close code is StatusAbnormalClosure.
+type closedError struct{ err error }
+
+func (e *closedError) Error() string {
+	return "websocket: connection closed without a close frame: " + e.err.Error()
+}
+
+func (e *closedError) Unwrap() []error {
+	return []error{e.err, CloseError{Code: StatusAbnormalClosure}}
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// watchRead makes a done ctx interrupt the reads that follow by setting a
+// read deadline in the past. The returned stop, nil for a ctx that is never
+// done, goes to unwatch when the reads are over.
+func (c *Conn) watchRead(ctx context.Context) (func() bool, error) {
+	if ctx.Done() == nil {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.AfterFunc(ctx, func() { c.nc.SetReadDeadline(aLongTimeAgo) }), nil
+}
+
+// unwatch ends watchRead. If ctx interrupted the reads, the stream may have
+// been cut inside a frame, so the connection is closed.
+func (c *Conn) unwatch(ctx context.Context, stop func() bool, err error) error {
+	if stop == nil || stop() {
+		return err
+	}
+	cerr := fmt.Errorf("websocket: read interrupted: %w", context.Cause(ctx))
+	c.mr.err = cerr
+	c.closeConn(cerr)
+	return cerr
+}
+
+// lockErr turns the error of a lock wait into what the caller reports.
+func (c *Conn) lockErr(err error) error {
+	if err == errClosed {
+		if cerr := c.closedErr(); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}

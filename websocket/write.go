@@ -1,0 +1,182 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Write sends p as one message of type typ, in one frame. A text message
+// must be valid UTF-8; Write does not check it.
+//
+// If ctx is done before the message is written, the connection is closed
+// (a frame cut short cannot be resumed) and Write returns ctx.Err().
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	if typ != MessageText && typ != MessageBinary {
+		return fmt.Errorf("websocket: cannot write a message of type %v", typ)
+	}
+	if err := c.msgMu.lock(ctx, c.closed); err != nil {
+		return c.lockErr(err)
+	}
+	err := c.writeFrame(ctx, header{fin: true, op: opcode(typ)}, p)
+	c.msgMu.unlock()
+	return err
+}
+
+// Writer returns a writer for one message of type typ, sent as one or more
+// frames as its buffer fills; Close sends the last frame. Other messages
+// wait until the writer is closed; control frames do not. ctx bounds the
+// whole message, as for Write.
+func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if typ != MessageText && typ != MessageBinary {
+		return nil, fmt.Errorf("websocket: cannot write a message of type %v", typ)
+	}
+	if err := c.msgMu.lock(ctx, c.closed); err != nil {
+		return nil, c.lockErr(err)
+	}
+	w := &c.mw
+	w.ctx = ctx
+	w.op = opcode(typ)
+	w.buf = c.wpool.Get().(*[]byte)
+	w.n = 0
+	w.active = true
+	return w, nil
+}
+
+// messageWriter is the io.WriteCloser that Conn.Writer returns. Guarded by
+// Conn.msgMu, which it holds until Close.
+type messageWriter struct {
+	c      *Conn
+	ctx    context.Context
+	op     opcode // of the next frame: the message's type, then continuation
+	buf    *[]byte
+	n      int // bytes in buf
+	active bool
+}
+
+var errWriterClosed = errors.New("websocket: write to a closed message writer")
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if !w.active {
+		return 0, errWriterClosed
+	}
+	buf := *w.buf
+	written := 0
+	for len(p) > 0 {
+		if w.n == len(buf) {
+			if err := w.flush(buf, false); err != nil {
+				return written, err
+			}
+		}
+		if w.n == 0 && len(p) > len(buf) {
+			// Larger than the buffer: send it as it is. The last
+			// byte stays behind so that Close has a frame to send.
+			k := len(p) - 1
+			if err := w.flush(p[:k], false); err != nil {
+				return written, err
+			}
+			p = p[k:]
+			written += k
+		}
+		k := copy(buf[w.n:], p)
+		w.n += k
+		p = p[k:]
+		written += k
+	}
+	return written, nil
+}
+
+func (w *messageWriter) flush(p []byte, fin bool) error {
+	err := w.c.writeFrame(w.ctx, header{fin: fin, op: w.op}, p)
+	w.op = opContinuation
+	w.n = 0
+	return err
+}
+
+// Close sends the last frame of the message and lets other messages go.
+func (w *messageWriter) Close() error {
+	if !w.active {
+		return errWriterClosed
+	}
+	err := w.flush((*w.buf)[:w.n], true)
+	w.active = false
+	w.c.wpool.Put(w.buf)
+	w.buf = nil
+	w.ctx = nil
+	w.c.msgMu.unlock()
+	return err
+}
+
+// writeFrame writes one frame with payload p. An error closes the
+// connection: a frame cut short leaves the stream unusable.
+func (c *Conn) writeFrame(ctx context.Context, h header, p []byte) error {
+	if err := c.frameMu.lock(ctx, c.closed); err != nil {
+		return c.lockErr(err)
+	}
+	defer c.frameMu.unlock()
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if !h.op.isControl() && c.closeSent.Load() {
+		return errCloseSent
+	}
+	var stop func() bool
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		stop = context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
+	}
+	err := c.writeFrameLocked(h, p)
+	if stop != nil && !stop() {
+		err = fmt.Errorf("websocket: write interrupted: %w", context.Cause(ctx))
+	}
+	if err != nil {
+		if cerr := c.closedErr(); cerr != nil {
+			err = cerr
+		}
+		c.writeErr = err
+		c.closeConn(err)
+	}
+	return err
+}
+
+// writeFrameLocked assembles the frame in a pooled buffer and writes it with
+// one system call where it fits, or a vectored write of header and payload
+// where the connection supports one. A client's payload is masked in the
+// buffer, a piece at a time, so the caller's slice is never changed.
+func (c *Conn) writeFrameLocked(h header, p []byte) error {
+	h.length = int64(len(p))
+	if c.client {
+		h.masked = true
+		h.key = uint32(c.rng.Uint64())
+	}
+	n := putHeader(&c.hdr, h)
+	if !c.client && c.writev && n+len(p) > c.opts.WriteBufferSize {
+		c.iovArr = [2][]byte{c.hdr[:n], p}
+		c.iov = c.iovArr[:]
+		_, err := c.iov.WriteTo(c.nc)
+		c.iovArr = [2][]byte{}
+		return err
+	}
+	bp := c.wpool.Get().(*[]byte)
+	defer c.wpool.Put(bp)
+	buf := *bp
+	off := copy(buf, c.hdr[:n])
+	pos := 0
+	for {
+		k := copy(buf[off:], p)
+		if h.masked {
+			pos = mask(h.key, pos, buf[off:off+k])
+		}
+		p = p[k:]
+		if _, err := c.nc.Write(buf[:off+k]); err != nil {
+			return err
+		}
+		if len(p) == 0 {
+			return nil
+		}
+		off = 0
+	}
+}
