@@ -13,21 +13,21 @@ type StatusCode uint16
 
 // Close status codes registered with IANA.
 const (
-	StatusNormalClosure        StatusCode = 1000
-	StatusGoingAway            StatusCode = 1001
-	StatusProtocolError        StatusCode = 1002
-	StatusUnsupportedData      StatusCode = 1003
-	StatusNoStatusRcvd         StatusCode = 1005 // never sent; a close frame without a code
-	StatusAbnormalClosure      StatusCode = 1006 // never sent; the connection dropped without a close frame
-	StatusInvalidFramePayload  StatusCode = 1007
-	StatusPolicyViolation      StatusCode = 1008
-	StatusMessageTooBig        StatusCode = 1009
-	StatusMandatoryExtension   StatusCode = 1010
-	StatusInternalError        StatusCode = 1011
-	StatusServiceRestart       StatusCode = 1012
-	StatusTryAgainLater        StatusCode = 1013
-	StatusBadGateway           StatusCode = 1014
-	StatusTLSHandshake         StatusCode = 1015 // never sent
+	StatusNormalClosure       StatusCode = 1000
+	StatusGoingAway           StatusCode = 1001
+	StatusProtocolError       StatusCode = 1002
+	StatusUnsupportedData     StatusCode = 1003
+	StatusNoStatusRcvd        StatusCode = 1005 // never sent; a close frame without a code
+	StatusAbnormalClosure     StatusCode = 1006 // never sent; the connection dropped without a close frame
+	StatusInvalidFramePayload StatusCode = 1007
+	StatusPolicyViolation     StatusCode = 1008
+	StatusMessageTooBig       StatusCode = 1009
+	StatusMandatoryExtension  StatusCode = 1010
+	StatusInternalError       StatusCode = 1011
+	StatusServiceRestart      StatusCode = 1012
+	StatusTryAgainLater       StatusCode = 1013
+	StatusBadGateway          StatusCode = 1014
+	StatusTLSHandshake        StatusCode = 1015 // never sent
 )
 
 // maxCloseReason is the longest close reason that fits in a control frame.
