@@ -36,6 +36,36 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	return err
 }
 
+// StartClose begins the close handshake and returns without waiting: it
+// sends a close frame with code and reason, and the reader goes on
+// receiving the messages the peer sent before it answered, until the
+// peer's close frame ends the read with a CloseError and closes the
+// connection. If that does not happen within CloseTimeout, the connection
+// is closed. Use it where every message must be read, as a client that
+// sends a request and waits for the replies does; Close, by contrast,
+// discards what arrives while it waits unless another goroutine is reading.
+func (c *Conn) StartClose(code StatusCode, reason string) error {
+	var b [maxControlPayload]byte
+	payload, err := appendClosePayload(b[:0], code, reason)
+	if err != nil {
+		return err
+	}
+	if !c.closeSent.CompareAndSwap(false, true) {
+		if cerr := c.closedErr(); cerr != nil {
+			return errClosed
+		}
+		return errCloseSent
+	}
+	if err := c.writeClose(payload); err != nil {
+		c.closeConn(nil)
+		return err
+	}
+	// The timer outlives a connection that closes sooner only as a
+	// no-op: closeConn runs once.
+	time.AfterFunc(c.opts.CloseTimeout, func() { c.closeConn(errCloseTimeout) })
+	return nil
+}
+
 // writeClose sends a close frame, bounded by CloseTimeout.
 func (c *Conn) writeClose(payload []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)

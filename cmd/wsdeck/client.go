@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"wsdeck/internal/wscat"
+	"wsdeck/websocket"
+)
+
+func runClient(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("client", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: wsdeck client [flags] URL\n\nLines from stdin go out as text messages; received messages are printed one a line.")
+		fs.PrintDefaults()
+	}
+	cfg := wscat.Config{Header: http.Header{}}
+	fs.BoolVar(&cfg.Echo, "echo", false, "send every received message back until the server closes")
+	fs.Func("H", "request header `Name: value` (repeatable)", func(v string) error {
+		name, value, ok := strings.Cut(v, ":")
+		if !ok {
+			return fmt.Errorf("header %q: want Name: value", v)
+		}
+		cfg.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		return nil
+	})
+	fs.Func("subprotocol", "subprotocol to offer (repeatable)", func(v string) error {
+		cfg.Subprotocols = append(cfg.Subprotocols, v)
+		return nil
+	})
+	fs.StringVar(&cfg.CAFile, "ca", "", "PEM `file` of CA certificates for wss://")
+	fs.DurationVar(&cfg.HandshakeTimeout, "timeout", websocket.DefaultHandshakeTimeout, "handshake timeout")
+	connFlags(fs, &cfg.Conn)
+	fs.Parse(args)
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("client: one URL expected")
+	}
+	cfg.URL = fs.Arg(0)
+	return wscat.Run(ctx, cfg)
+}
+
+// connFlags registers the connection limits shared by the subcommands.
+func connFlags(fs *flag.FlagSet, o *websocket.ConnOptions) {
+	fs.Int64Var(&o.MaxMessageSize, "max-message-size", websocket.DefaultMaxMessageSize, "largest message accepted, in bytes (-1: no limit)")
+	fs.IntVar(&o.MaxMessageFrames, "max-message-frames", websocket.DefaultMaxMessageFrames, "most frames in one message (-1: no limit)")
+	fs.DurationVar(&o.CloseTimeout, "close-timeout", websocket.DefaultCloseTimeout, "how long to wait for the peer's close frame")
+	fs.DurationVar(&o.PingInterval, "ping-interval", 0, "ping the peer at this interval and drop it if it stops answering (0: off)")
+}

@@ -1,0 +1,31 @@
+// Command wsdeck is a WebSocket console and toolkit. See README.md.
+//
+//	wsdeck echo   [--addr 127.0.0.1:9001]     an echo server for conformance suites
+//	wsdeck client [flags] URL                 a wscat-like client
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+var commands = map[string]func(ctx context.Context, args []string) error{
+	"echo":   runEcho,
+	"client": runClient,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: wsdeck echo|client [flags] (wsdeck CMD -h for flags)")
+		os.Exit(2)
+	}
+	if err := commands[os.Args[1]](ctx, os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "wsdeck:", err)
+		os.Exit(1)
+	}
+}
