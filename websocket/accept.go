@@ -72,7 +72,20 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		http.Error(w, "websocket: connection cannot be taken over", http.StatusInternalServerError)
 		return nil, fmt.Errorf("websocket: hijack: %w", err)
 	}
-	return finishAccept(nc, brw.Reader, hs, w.Header(), &o)
+	return finishAccept(nc, detachReader(nc, brw.Reader), hs, w.Header(), &o)
+}
+
+// detachReader returns a reader of nc that first yields what br, net/http's
+// reader of the hijacked connection, holds. Reading through br itself would
+// go through net/http's own reader, which cancels the request's context on
+// any read error, a read deadline passing included.
+func detachReader(nc net.Conn, br *bufio.Reader) *bufio.Reader {
+	n := br.Buffered()
+	if n == 0 {
+		return nil
+	}
+	b, _ := br.Peek(n)
+	return bufio.NewReaderSize(&prefixReader{prefix: bytes.Clone(b), r: nc}, max(br.Size(), DefaultReadBufferSize))
 }
 
 // AcceptConn upgrades a raw connection whose HTTP request the caller read
@@ -197,6 +210,8 @@ func (e *handshakeError) writeRaw(w io.Writer) {
 type handshake struct {
 	accept      string
 	subprotocol string
+	extensions  string            // the Sec-WebSocket-Extensions response, or ""
+	deflate     *deflateAgreement // permessage-deflate, if agreed
 }
 
 // checkRequest validates a client handshake (RFC 6455 section 4.2.1) and
@@ -242,6 +257,16 @@ func checkRequest(r *http.Request, o *AcceptOptions) (handshake, *handshakeError
 	hs.subprotocol = chooseSubprotocol(r.Header, o.Subprotocols)
 	if hs.subprotocol == "" && o.RequireSubprotocol {
 		return bad("no common subprotocol; the server speaks " + strings.Join(o.Subprotocols, ", "))
+	}
+	if !o.Compression.Disabled {
+		// A malformed extension list declines every extension rather
+		// than failing the handshake: the connection works without.
+		if offers, err := parseExtensions(r.Header); err == nil {
+			if resp, agreed, ok := acceptDeflate(offers, &o.Compression); ok {
+				hs.extensions = resp
+				hs.deflate = &agreed
+			}
+		}
 	}
 	return hs, nil
 }
@@ -356,8 +381,11 @@ func finishAccept(nc net.Conn, br *bufio.Reader, hs handshake, h http.Header, o 
 	if hs.subprotocol != "" {
 		b.WriteString("Sec-WebSocket-Protocol: " + hs.subprotocol + "\r\n")
 	}
+	if hs.extensions != "" {
+		b.WriteString("Sec-WebSocket-Extensions: " + hs.extensions + "\r\n")
+	}
 	for _, extra := range []http.Header{h, o.ResponseHeader} {
-		extra.WriteSubset(&b, reservedResponseHeaders)
+		writeHeaderExcept(&b, extra, reservedResponseHeaders)
 	}
 	b.WriteString("\r\n")
 	nc.SetWriteDeadline(time.Now().Add(o.HandshakeTimeout))
@@ -366,7 +394,25 @@ func finishAccept(nc net.Conn, br *bufio.Reader, hs handshake, h http.Header, o 
 		return nil, fmt.Errorf("websocket: writing the handshake response: %w", err)
 	}
 	nc.SetDeadline(time.Time{})
-	return newConn(nc, br, false, hs.subprotocol, o.ConnOptions), nil
+	c := newConn(nc, br, false, hs.subprotocol, o.ConnOptions)
+	if hs.deflate != nil {
+		c.deflate = newDeflateState(*hs.deflate, o.Compression)
+	}
+	return c, nil
+}
+
+// writeHeaderExcept writes h without the keys in reserved (canonical
+// keys), comparing canonical forms: a key set as a map literal,
+// "Sec-WebSocket-Accept" say, is not canonical, and WriteSubset would let
+// it through.
+func writeHeaderExcept(w io.Writer, h http.Header, reserved map[string]bool) error {
+	own := make(http.Header, len(h))
+	for k, v := range h {
+		if !reserved[http.CanonicalHeaderKey(k)] {
+			own[k] = v
+		}
+	}
+	return own.Write(w)
 }
 
 // reservedResponseHeaders are set by the handshake itself.

@@ -1,5 +1,11 @@
 package websocket
 
+import (
+	"compress/flate"
+	"io"
+	"sync"
+)
+
 // CompressionOptions configure permessage-deflate (RFC 7692). The zero
 // value means compression on, with context takeover, 15-bit windows, the
 // default threshold and level.
@@ -45,4 +51,256 @@ func windowOrMax(bits int) int {
 		return 15
 	}
 	return bits
+}
+
+// deflateTail ends a compressed message for the decompressor: the 4 bytes
+// of the sync flush that the sender removed (RFC 7692 section 7.2.2), then
+// an empty final stored block, so that the decompressor stops at io.EOF
+// instead of waiting for a next block.
+const deflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
+
+// compressor is a raw DEFLATE compressor that keeps its history across
+// Flush: permessage-deflate's context takeover.
+type compressor interface {
+	io.Writer
+	Flush() error
+	Reset(dst io.Writer)
+}
+
+// deflateState is a connection's permessage-deflate state.
+type deflateState struct {
+	agreed    deflateAgreement
+	threshold int
+	level     int
+
+	// Writing; guarded by Conn.msgMu. With context takeover the
+	// compressor lives as long as the connection; without, one comes from
+	// a pool for each message.
+	cw *compressorBuf
+
+	// Reading; guarded by Conn.readMu.
+	fr   io.ReadCloser // with context takeover; nil until the first message
+	hist []byte        // the peer's recent output, the next message's dictionary
+	src  inflateSource
+}
+
+// compressorBuf is a compressor and the buffer it writes to.
+type compressorBuf struct {
+	c   compressor
+	buf sliceWriter
+}
+
+// sliceWriter appends what is written to it.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// compressorPools hold compressors for no context takeover, one pool for
+// each level and window.
+var compressorPools sync.Map // of compressorKey -> *sync.Pool
+
+type compressorKey struct{ level, bits int }
+
+func getCompressor(level, bits int) *compressorBuf {
+	k := compressorKey{level, bits}
+	p, ok := compressorPools.Load(k)
+	if !ok {
+		p, _ = compressorPools.LoadOrStore(k, &sync.Pool{})
+	}
+	if cb, ok := p.(*sync.Pool).Get().(*compressorBuf); ok {
+		return cb
+	}
+	cb := &compressorBuf{}
+	cb.c = newCompressor(&cb.buf, level, bits)
+	return cb
+}
+
+func putCompressor(level, bits int, cb *compressorBuf) {
+	cb.c.Reset(&cb.buf)
+	if cap(cb.buf.b) > 64<<10 {
+		cb.buf.b = nil
+	}
+	cb.buf.b = cb.buf.b[:0]
+	p, _ := compressorPools.Load(compressorKey{level, bits})
+	p.(*sync.Pool).Put(cb)
+}
+
+// newDeflateState sets up compression as agreed.
+func newDeflateState(agreed deflateAgreement, o CompressionOptions) *deflateState {
+	d := &deflateState{agreed: agreed, threshold: o.Threshold, level: o.Level}
+	if d.threshold == 0 {
+		d.threshold = DefaultCompressionThreshold
+	}
+	if d.level < 1 || d.level > 9 {
+		d.level = DefaultCompressionLevel
+	}
+	return d
+}
+
+// compress compresses p as one message and returns the frame payload: the
+// DEFLATE data with the sync flush's final 4 bytes removed. It is valid
+// until release.
+func (d *deflateState) compress(p []byte) ([]byte, error) {
+	cb := d.cw
+	if cb == nil {
+		cb = getCompressor(d.level, d.agreed.writeWindowBits)
+		d.cw = cb
+	}
+	cb.buf.b = cb.buf.b[:0]
+	if _, err := cb.c.Write(p); err != nil {
+		return nil, err
+	}
+	if err := cb.c.Flush(); err != nil {
+		return nil, err
+	}
+	out := cb.buf.b
+	return out[:max(len(out)-4, 0)], nil
+}
+
+// release ends the use of compress's result: without context takeover the
+// compressor goes back to its pool.
+func (d *deflateState) release() {
+	cb := d.cw
+	if cb == nil {
+		return
+	}
+	if d.agreed.writeNoContextTakeover {
+		putCompressor(d.level, d.agreed.writeWindowBits, cb)
+		d.cw = nil
+		return
+	}
+	if cap(cb.buf.b) > 64<<10 {
+		// Keep no large buffer after one large message.
+		cb.buf.b = nil
+	}
+}
+
+// inflateSource gives the decompressor a compressed message's payload,
+// unmasked, across its frames, then deflateTail.
+type inflateSource struct {
+	mr   *messageReader
+	done bool // the payload is all read
+	tail int  // bytes of deflateTail given
+}
+
+func (s *inflateSource) Read(p []byte) (int, error) {
+	if !s.done {
+		n, err := s.mr.readPayload(p)
+		if err == io.EOF {
+			s.done = true
+			if n > 0 {
+				return n, nil
+			}
+		} else {
+			return n, err
+		}
+	}
+	if s.tail == len(deflateTail) {
+		return 0, io.EOF
+	}
+	n := copy(p, deflateTail[s.tail:])
+	s.tail += n
+	return n, nil
+}
+
+func (s *inflateSource) ReadByte() (byte, error) {
+	mr := s.mr
+	for !s.done {
+		if mr.remaining > 0 {
+			b, err := mr.c.br.ReadByte()
+			if err != nil {
+				return 0, mr.fatal(mr.c.readError(err, true))
+			}
+			if mr.masked {
+				b ^= byte(mr.key >> (8 * (mr.pos & 3)))
+				mr.pos = (mr.pos + 1) & 3
+			}
+			mr.remaining--
+			return b, nil
+		}
+		if mr.fin {
+			s.done = true
+			break
+		}
+		if err := mr.next(); err != nil {
+			return 0, err
+		}
+	}
+	if s.tail == len(deflateTail) {
+		return 0, io.EOF
+	}
+	b := deflateTail[s.tail]
+	s.tail++
+	return b, nil
+}
+
+var inflaterPool sync.Pool // of io.ReadCloser from flate.NewReader
+
+// startInflate sets up decompression of a new message.
+func (d *deflateState) startInflate(mr *messageReader) io.Reader {
+	d.src = inflateSource{mr: mr}
+	var dict []byte
+	if !d.agreed.readNoContextTakeover {
+		dict = d.hist
+	}
+	fr := d.fr
+	if fr == nil {
+		if v, ok := inflaterPool.Get().(io.ReadCloser); ok {
+			fr = v
+			fr.(flate.Resetter).Reset(&d.src, dict)
+		} else {
+			fr = flate.NewReaderDict(&d.src, dict)
+		}
+		if !d.agreed.readNoContextTakeover {
+			d.fr = fr
+		}
+	} else {
+		fr.(flate.Resetter).Reset(&d.src, dict)
+	}
+	return fr
+}
+
+// endInflate is called when a message has been decompressed, with fr from
+// startInflate.
+func (d *deflateState) endInflate(fr io.Reader) {
+	if d.agreed.readNoContextTakeover {
+		inflaterPool.Put(fr)
+	}
+}
+
+// record adds decompressed bytes to the history that the next message may
+// refer to (context takeover).
+func (d *deflateState) record(p []byte) {
+	if d.agreed.readNoContextTakeover {
+		return
+	}
+	window := 1 << d.agreed.readWindowBits
+	if d.hist == nil {
+		d.hist = make([]byte, 0, 2*window)
+	}
+	if len(p) >= window {
+		d.hist = append(d.hist[:0], p[len(p)-window:]...)
+		return
+	}
+	if len(d.hist)+len(p) > cap(d.hist) {
+		// Slide: keep what the window still reaches.
+		keep := min(window-len(p), len(d.hist))
+		copy(d.hist, d.hist[len(d.hist)-keep:])
+		d.hist = d.hist[:keep]
+	}
+	d.hist = append(d.hist, p...)
+}
+
+// newCompressor makes a compressor for level and window bits.
+func newCompressor(dst io.Writer, level, bits int) compressor {
+	if bits < 15 {
+		// Huffman-only coding has no back references, so it keeps any
+		// window limit. Stand-in until the window-limited compressor.
+		level = flate.HuffmanOnly
+	}
+	w, _ := flate.NewWriter(dst, level)
+	return w
 }

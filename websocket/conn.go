@@ -89,6 +89,9 @@ type ConnOptions struct {
 	// PingTimeout is how long a keepalive ping waits for its pong. 0 means
 	// PingInterval.
 	PingTimeout time.Duration
+
+	// Compression configures permessage-deflate, on by default.
+	Compression CompressionOptions
 }
 
 func (o ConnOptions) withDefaults() ConnOptions {
@@ -124,6 +127,7 @@ type Conn struct {
 	client      bool
 	subprotocol string
 	opts        ConnOptions
+	deflate     *deflateState // nil unless permessage-deflate was agreed
 
 	// Reading. Guarded by readMu.
 	readMu ctxMutex

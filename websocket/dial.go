@@ -190,6 +190,9 @@ func clientHandshakeIO(nc net.Conn, u *url.URL, secure bool, o *DialOptions) (*C
 	if len(o.Subprotocols) > 0 {
 		b.WriteString("Sec-WebSocket-Protocol: " + strings.Join(o.Subprotocols, ", ") + "\r\n")
 	}
+	if !o.Compression.Disabled {
+		b.WriteString("Sec-WebSocket-Extensions: " + deflateOffer(&o.Compression) + "\r\n")
+	}
 	if u.User != nil && o.HTTPHeader.Get("Authorization") == "" {
 		pw, _ := u.User.Password()
 		b.WriteString("Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw)) + "\r\n")
@@ -221,8 +224,28 @@ func clientHandshakeIO(nc net.Conn, u *url.URL, secure bool, o *DialOptions) (*C
 	if err := checkResponse(resp, key, o.Subprotocols); err != nil {
 		return nil, resp, err
 	}
+	exts, err := parseExtensions(resp.Header)
+	if err != nil {
+		return nil, resp, err
+	}
+	var deflate *deflateState
+	if o.Compression.Disabled {
+		if len(exts) > 0 {
+			return nil, resp, fmt.Errorf("server chose extension %q, which was not offered", exts[0].name)
+		}
+	} else {
+		agreed, ok, err := checkDeflateResponse(exts, &o.Compression)
+		if err != nil {
+			return nil, resp, err
+		}
+		if ok {
+			deflate = newDeflateState(agreed, o.Compression)
+		}
+	}
 	lr.n = -1
-	return newConn(nc, br, true, resp.Header.Get("Sec-WebSocket-Protocol"), o.ConnOptions), resp, nil
+	c := newConn(nc, br, true, resp.Header.Get("Sec-WebSocket-Protocol"), o.ConnOptions)
+	c.deflate = deflate
+	return c, resp, nil
 }
 
 // checkResponse validates the server's 101 response.
@@ -240,9 +263,6 @@ func checkResponse(resp *http.Response, key string, offered []string) error {
 		if len(p) != 1 || !contains(offered, p[0]) {
 			return fmt.Errorf("server chose subprotocol %q, which was not offered", strings.Join(p, ", "))
 		}
-	}
-	if ext := headerTokens(resp.Header, "Sec-WebSocket-Extensions"); len(ext) > 0 {
-		return fmt.Errorf("server chose extension %q, which was not offered", ext[0])
 	}
 	return nil
 }

@@ -30,6 +30,10 @@ type messageReader struct {
 	frames    int
 	utf8      utf8Validator
 	err       error // sticky: the connection failed
+
+	compressed bool      // permessage-deflate: payload goes through inflater
+	inflater   io.Reader // while compressed
+	outSize    int64     // decompressed bytes so far
 }
 
 // Read reads one whole message into a newly allocated slice.
@@ -63,6 +67,9 @@ func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 	typ, err := mr.begin()
 	if err != nil {
 		return 0, dst, err
+	}
+	if mr.compressed {
+		return mr.readWholeInflated(typ, dst)
 	}
 	for {
 		start := len(dst)
@@ -132,6 +139,34 @@ func (mr *messageReader) Read(p []byte) (int, error) {
 	return n, c.unwatch(ctx, stop, err)
 }
 
+// readWholeInflated reads the rest of a compressed message into dst,
+// growing it at most to the message size limit.
+func (mr *messageReader) readWholeInflated(typ MessageType, dst []byte) (MessageType, []byte, error) {
+	start := len(dst)
+	limit := mr.c.opts.MaxMessageSize
+	for {
+		if len(dst) == cap(dst) {
+			grow := max(4096, len(dst)-start)
+			if limit > 0 {
+				// One byte past the limit lets the check see it.
+				grow = int(min(int64(grow), int64(start)+limit+1-int64(len(dst))))
+			}
+			dst = slices.Grow(dst, grow)
+		}
+		n, err := mr.read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		switch {
+		case err == io.EOF:
+			return typ, dst, nil
+		case err != nil:
+			if isTimeout(err) {
+				err = mr.fatal(err)
+			}
+			return 0, dst[:start], err
+		}
+	}
+}
+
 func (mr *messageReader) read(p []byte) (int, error) {
 	if mr.err != nil {
 		return 0, mr.err
@@ -139,9 +174,63 @@ func (mr *messageReader) read(p []byte) (int, error) {
 	if !mr.active {
 		return 0, io.EOF
 	}
+	if mr.compressed {
+		return mr.readInflated(p)
+	}
+	n, err := mr.readPayload(p)
+	if err == io.EOF {
+		mr.active = false
+	}
+	return n, err
+}
+
+// readInflated reads decompressed bytes of the message, checking its size
+// against the limit as they come (a small frame can inflate to gigabytes)
+// and its UTF-8.
+func (mr *messageReader) readInflated(p []byte) (int, error) {
+	c := mr.c
+	n, err := mr.inflater.Read(p)
+	if n > 0 {
+		mr.outSize += int64(n)
+		if max := c.opts.MaxMessageSize; max > 0 && mr.outSize > max {
+			return 0, c.fail(tooBig(max))
+		}
+		if mr.text && !mr.utf8.write(p[:n]) {
+			return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "invalid UTF-8 in text message"})
+		}
+		c.deflate.record(p[:n])
+	}
+	switch {
+	case err == io.EOF:
+		if mr.text && !mr.utf8.done() {
+			return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"})
+		}
+		mr.active = false
+		c.deflate.endInflate(mr.inflater)
+		mr.inflater = nil
+		if n > 0 {
+			return n, nil
+		}
+		return 0, io.EOF
+	case err != nil:
+		if mr.err != nil {
+			// The frames under the compressed data failed.
+			return 0, mr.err
+		}
+		if isTimeout(err) {
+			// The decompressor does not resume after an error.
+			return 0, mr.fatal(err)
+		}
+		return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "invalid compressed data: " + err.Error()})
+	}
+	return n, nil
+}
+
+// readPayload reads the message's payload, unmasked, across its frames,
+// and returns io.EOF at its end.
+func (mr *messageReader) readPayload(p []byte) (int, error) {
 	for mr.remaining == 0 {
 		if mr.fin {
-			mr.active = false
 			return 0, io.EOF
 		}
 		if err := mr.next(); err != nil {
@@ -173,7 +262,7 @@ func (mr *messageReader) payload(p []byte) error {
 	if mr.masked {
 		mr.pos = mask(mr.key, mr.pos, p)
 	}
-	if mr.text {
+	if mr.text && !mr.compressed {
 		if !mr.utf8.write(p) {
 			return mr.c.fail(&ProtocolError{StatusInvalidFramePayload, "invalid UTF-8 in text message"})
 		}
@@ -203,18 +292,22 @@ func (mr *messageReader) begin() (MessageType, error) {
 		return 0, mr.c.fail(&ProtocolError{StatusProtocolError, "continuation frame without a message to continue"})
 	}
 	*mr = messageReader{
-		c:         mr.c,
-		active:    true,
-		text:      h.op == opText,
-		fin:       h.fin,
-		remaining: h.length,
-		masked:    h.masked,
-		key:       h.key,
-		size:      h.length,
-		frames:    1,
+		c:          mr.c,
+		active:     true,
+		text:       h.op == opText,
+		fin:        h.fin,
+		remaining:  h.length,
+		masked:     h.masked,
+		key:        h.key,
+		size:       h.length,
+		frames:     1,
+		compressed: h.rsv&bitRSV1 != 0,
 	}
-	if max := mr.c.opts.MaxMessageSize; max > 0 && h.length > max {
-		return 0, mr.c.fail(tooBig(max))
+	if max := mr.wireLimit(); max > 0 && h.length > max {
+		return 0, mr.c.fail(tooBig(mr.c.opts.MaxMessageSize))
+	}
+	if mr.compressed {
+		mr.inflater = mr.c.deflate.startInflate(mr)
 	}
 	return MessageType(h.op), nil
 }
@@ -233,8 +326,8 @@ func (mr *messageReader) next() error {
 	if max := c.opts.MaxMessageFrames; max > 0 && mr.frames > max {
 		return c.fail(&ProtocolError{StatusPolicyViolation, "message of more than " + strconv.Itoa(max) + " frames"})
 	}
-	if max := c.opts.MaxMessageSize; max > 0 && h.length > max-mr.size {
-		return c.fail(tooBig(max))
+	if max := mr.wireLimit(); max > 0 && h.length > max-mr.size {
+		return c.fail(tooBig(c.opts.MaxMessageSize))
 	}
 	mr.size += h.length
 	mr.fin = h.fin
@@ -242,10 +335,22 @@ func (mr *messageReader) next() error {
 	mr.masked = h.masked
 	mr.key = h.key
 	mr.pos = 0
-	if mr.fin && mr.remaining == 0 && mr.text && !mr.utf8.done() {
+	if mr.fin && mr.remaining == 0 && mr.text && !mr.compressed && !mr.utf8.done() {
 		return c.fail(&ProtocolError{StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"})
 	}
 	return nil
+}
+
+// wireLimit is the most payload bytes a message may take on the wire. A
+// compressed message is limited by its decompressed size, checked while
+// inflating; on the wire it may be a little larger than that limit, since
+// incompressible data grows slightly.
+func (mr *messageReader) wireLimit() int64 {
+	max := mr.c.opts.MaxMessageSize
+	if mr.compressed && max > 0 {
+		return max + max>>4 + 1024
+	}
+	return max
 }
 
 func tooBig(max int64) *ProtocolError {
@@ -255,6 +360,21 @@ func tooBig(max int64) *ProtocolError {
 // discard reads and checks the rest of the message in progress, unmasking
 // in place in the read buffer.
 func (mr *messageReader) discard() error {
+	if mr.compressed {
+		// Inflate to the end: the history must be kept, and the data
+		// checked.
+		var scratch [4096]byte
+		for {
+			if _, err := mr.read(scratch[:]); err == io.EOF {
+				return nil
+			} else if err != nil {
+				if isTimeout(err) {
+					return mr.fatal(err)
+				}
+				return err
+			}
+		}
+	}
 	br := mr.c.br
 	for {
 		for mr.remaining > 0 {
@@ -350,7 +470,10 @@ func (c *Conn) checkHeader(h header, ok bool) *ProtocolError {
 	switch {
 	case !ok:
 		return &ProtocolError{StatusProtocolError, "frame length with the most significant bit set"}
-	case h.rsv != 0:
+	case h.rsv&^c.rsvAllowed(h) != 0:
+		if h.rsv == bitRSV1 && c.deflate != nil {
+			return &ProtocolError{StatusProtocolError, "RSV1 set on a " + h.op.String() + " frame"}
+		}
 		return &ProtocolError{StatusProtocolError, "reserved bits set without a negotiated extension"}
 	case !h.op.known():
 		return &ProtocolError{StatusProtocolError, "reserved opcode " + strconv.Itoa(int(h.op))}
@@ -364,6 +487,16 @@ func (c *Conn) checkHeader(h header, ok bool) *ProtocolError {
 		return &ProtocolError{StatusProtocolError, h.op.String() + " frame of " + strconv.FormatInt(h.length, 10) + " bytes"}
 	}
 	return nil
+}
+
+// rsvAllowed returns the RSV bits a frame like h may have: RSV1 on the
+// first frame of a data message when permessage-deflate was agreed (RFC 7692
+// section 6).
+func (c *Conn) rsvAllowed(h header) byte {
+	if c.deflate != nil && (h.op == opText || h.op == opBinary) {
+		return bitRSV1
+	}
+	return 0
 }
 
 // handleControl acts on a received control frame.

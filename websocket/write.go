@@ -12,16 +12,50 @@ import (
 //
 // If ctx is done before the message is written, the connection is closed
 // (a frame cut short cannot be resumed) and Write returns ctx.Err().
+//
+// With permessage-deflate agreed, a message of at least
+// CompressionOptions.Threshold bytes is compressed.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, compressAuto)
+}
+
+// WriteCompressed is Write with the choice of compressing this message
+// made by the caller instead of by the threshold. Without permessage-deflate
+// agreed, the message goes uncompressed.
+func (c *Conn) WriteCompressed(ctx context.Context, typ MessageType, p []byte, compress bool) error {
+	if compress {
+		return c.write(ctx, typ, p, compressOn)
+	}
+	return c.write(ctx, typ, p, compressOff)
+}
+
+type compressMode int
+
+const (
+	compressAuto compressMode = iota
+	compressOn
+	compressOff
+)
+
+func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, mode compressMode) error {
 	if typ != MessageText && typ != MessageBinary {
 		return fmt.Errorf("websocket: cannot write a message of type %v", typ)
 	}
 	if err := c.msgMu.lock(ctx, c.closed); err != nil {
 		return c.lockErr(err)
 	}
-	err := c.writeFrame(ctx, header{fin: true, op: opcode(typ)}, p)
-	c.msgMu.unlock()
-	return err
+	defer c.msgMu.unlock()
+	h := header{fin: true, op: opcode(typ)}
+	if d := c.deflate; d != nil && (mode == compressOn || mode == compressAuto && len(p) >= d.threshold) {
+		cp, err := d.compress(p)
+		if err != nil {
+			return fmt.Errorf("websocket: compressing: %w", err)
+		}
+		defer d.release()
+		h.rsv = bitRSV1
+		p = cp
+	}
+	return c.writeFrame(ctx, h, p)
 }
 
 // Writer returns a writer for one message of type typ, sent as one or more
@@ -38,9 +72,18 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	w := &c.mw
 	w.ctx = ctx
 	w.op = opcode(typ)
+	w.rsv = 0
 	w.buf = c.wpool.Get().(*[]byte)
 	w.n = 0
 	w.active = true
+	if d := c.deflate; d != nil {
+		w.rsv = bitRSV1
+		if d.cw == nil {
+			d.cw = getCompressor(d.level, d.agreed.writeWindowBits)
+		}
+		w.cb = d.cw
+		w.cb.buf.b = w.cb.buf.b[:0]
+	}
 	return w, nil
 }
 
@@ -49,7 +92,9 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 type messageWriter struct {
 	c      *Conn
 	ctx    context.Context
-	op     opcode // of the next frame: the message's type, then continuation
+	op     opcode         // of the next frame: the message's type, then continuation
+	rsv    byte           // of the next frame: RSV1 on the first of a compressed message
+	cb     *compressorBuf // compressing, or nil
 	buf    *[]byte
 	n      int // bytes in buf
 	active bool
@@ -60,6 +105,9 @@ var errWriterClosed = errors.New("websocket: write to a closed message writer")
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.active {
 		return 0, errWriterClosed
+	}
+	if w.cb != nil {
+		return w.writeCompressed(p)
 	}
 	buf := *w.buf
 	written := 0
@@ -87,9 +135,28 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// writeCompressed compresses p and sends a frame whenever a buffer's worth
+// of compressed data is ready, holding back the last 4 bytes, which may be
+// the end of the sync flush that Close removes.
+func (w *messageWriter) writeCompressed(p []byte) (int, error) {
+	if _, err := w.cb.c.Write(p); err != nil {
+		return 0, err
+	}
+	out := w.cb.buf.b
+	if len(out) >= len(*w.buf)+4 {
+		k := len(out) - 4
+		if err := w.flush(out[:k], false); err != nil {
+			return 0, err
+		}
+		w.cb.buf.b = append(out[:0], out[k:]...)
+	}
+	return len(p), nil
+}
+
 func (w *messageWriter) flush(p []byte, fin bool) error {
-	err := w.c.writeFrame(w.ctx, header{fin: fin, op: w.op}, p)
+	err := w.c.writeFrame(w.ctx, header{fin: fin, rsv: w.rsv, op: w.op}, p)
 	w.op = opContinuation
+	w.rsv = 0
 	w.n = 0
 	return err
 }
@@ -99,7 +166,20 @@ func (w *messageWriter) Close() error {
 	if !w.active {
 		return errWriterClosed
 	}
-	err := w.flush((*w.buf)[:w.n], true)
+	var err error
+	if cb := w.cb; cb != nil {
+		err = cb.c.Flush()
+		if err == nil {
+			out := cb.buf.b
+			out = out[:max(len(out)-4, 0)]
+			err = w.flush(out, true)
+		}
+		cb.buf.b = cb.buf.b[:0]
+		w.c.deflate.release()
+		w.cb = nil
+	} else {
+		err = w.flush((*w.buf)[:w.n], true)
+	}
 	w.active = false
 	w.c.wpool.Put(w.buf)
 	w.buf = nil
