@@ -141,7 +141,19 @@ func (c *Conn) fail(perr *ProtocolError) error {
 		var b [maxControlPayload]byte
 		payload, _ := appendClosePayload(b[:0], perr.Code, truncateUTF8(perr.Reason, maxCloseReason))
 		if c.writeClose(payload) == nil {
-			c.linger()
+			// The reader learns of the failure now; the socket is
+			// closed once the peer has had the close frame. The
+			// goroutine takes the read lock, which the caller holds
+			// until it returns.
+			c.lingering.Store(true)
+			go func() {
+				if c.readMu.lock(context.Background(), c.closed) == nil {
+					c.linger()
+					c.readMu.unlock()
+				}
+				c.closeConn(perr)
+			}()
+			return perr
 		}
 	}
 	c.closeConn(perr)

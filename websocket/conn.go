@@ -148,6 +148,7 @@ type Conn struct {
 	wpool    *sync.Pool          // of *[]byte of opts.WriteBufferSize
 
 	closeSent     atomic.Bool // a close frame was sent or is being sent
+	lingering     atomic.Bool // failed: closing once the peer had the close frame
 	mu            sync.Mutex
 	closeErr      error // guarded by mu
 	closeOnce     sync.Once
@@ -281,10 +282,15 @@ func (c *Conn) closedErr() error {
 	}
 }
 
-// CloseNow closes the connection without the close handshake.
+// CloseNow closes the connection without the close handshake. A
+// connection failed for a protocol error is closed a moment later, once
+// the peer has had the close frame (at most CloseTimeout).
 func (c *Conn) CloseNow() error {
 	if c.closedErr() != nil {
 		return errClosed
+	}
+	if c.lingering.Load() {
+		return nil
 	}
 	c.closeConn(nil)
 	return nil
