@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -371,4 +372,57 @@ func (d *deflateWire) readClose() StatusCode {
 			return f.closeCode()
 		}
 	}
+}
+
+// FuzzInflate: arbitrary bytes as the payload of compressed messages, with
+// and without context takeover, never panic or hang, and never yield a
+// message over the limit.
+func FuzzInflate(f *testing.F) {
+	f.Add(deflateBytesF([]byte("hello hello hello")), []byte{}, false)
+	f.Add(deflateBytesF(bytes.Repeat([]byte{0}, 100000)), deflateBytesF([]byte("x")), true)
+	f.Add([]byte{0xff, 0xff, 0xff}, []byte{0x00}, false)
+	f.Add([]byte{}, []byte{0x03, 0x00}, true)
+	f.Fuzz(func(t *testing.T, first, second []byte, takeover bool) {
+		const limit = 1 << 16
+		srvEnd, cliEnd := net.Pipe()
+		defer cliEnd.Close()
+		c := newConn(srvEnd, nil, false, "", ConnOptions{MaxMessageSize: limit, CloseTimeout: time.Second})
+		defer c.CloseNow()
+		c.deflate = newDeflateState(deflateAgreement{writeWindowBits: 15, readWindowBits: 15,
+			readNoContextTakeover: !takeover, writeNoContextTakeover: !takeover}, CompressionOptions{})
+		go io.Copy(io.Discard, cliEnd)
+		go func() {
+			w := &wireConn{nc: cliEnd, mask: true}
+			for i, p := range [][]byte{first, second} {
+				b := w.frame(true, byte(opText)+byte(i), p)
+				b[0] |= bitRSV1
+				if _, err := cliEnd.Write(b); err != nil {
+					return
+				}
+			}
+			w.writeClose(StatusNormalClosure, "")
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for {
+			_, p, err := c.Read(ctx)
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					t.Fatal("Read hung")
+				}
+				return
+			}
+			if len(p) > limit {
+				t.Fatalf("message of %d bytes over the %d limit", len(p), limit)
+			}
+		}
+	})
+}
+
+func deflateBytesF(p []byte) []byte {
+	var b bytes.Buffer
+	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
+	fw.Write(p)
+	fw.Flush()
+	return b.Bytes()[:b.Len()-4]
 }

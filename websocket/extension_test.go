@@ -217,3 +217,39 @@ func TestDeflateNegotiationAgrees(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseExtensions: any header value parses or fails without panicking;
+// whatever a server accepts from it, a client that made the same offer
+// accepts back, with the same windows.
+func FuzzParseExtensions(f *testing.F) {
+	for _, s := range []string{
+		"permessage-deflate",
+		"permessage-deflate; client_max_window_bits",
+		"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9",
+		`permessage-deflate; server_max_window_bits="12", permessage-deflate`,
+		"permessage-deflate; server_max_window_bits=08",
+		"x-webkit-deflate-frame, permessage-deflate; foo",
+		`a; b="\"", c`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		offers, err := parseExtensions(http.Header{"Sec-Websocket-Extensions": {v}})
+		if err != nil {
+			return
+		}
+		resp, server, ok := acceptDeflate(offers, &CompressionOptions{})
+		if !ok {
+			return
+		}
+		// The response is one of ours: it must parse, and fit an offer
+		// made with the same windows.
+		respExts, err := parseExtensions(http.Header{"Sec-Websocket-Extensions": {resp}})
+		if err != nil || len(respExts) != 1 {
+			t.Fatalf("response %q does not parse: %v", resp, err)
+		}
+		if server.writeWindowBits < 8 || server.writeWindowBits > 15 || server.readWindowBits < 8 || server.readWindowBits > 15 {
+			t.Fatalf("offer %q: windows out of range: %+v", v, server)
+		}
+	})
+}

@@ -72,15 +72,20 @@ func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 		return mr.readWholeInflated(typ, dst)
 	}
 	for {
-		start := len(dst)
-		n := int(mr.remaining)
-		dst = slices.Grow(dst, n)[:start+n]
-		if n > 0 {
+		for mr.remaining > 0 {
+			// The size limit vouches for the declared length; without
+			// one, grow only as the payload arrives.
+			start := len(dst)
+			n := mr.remaining
+			if c.opts.MaxMessageSize < 0 {
+				n = min(n, 1<<20)
+			}
+			dst = slices.Grow(dst, int(n))[:start+int(n)]
 			p := dst[start:]
 			if _, err := io.ReadFull(c.br, p); err != nil {
 				return 0, dst[:start], mr.fatal(c.readError(err, true))
 			}
-			mr.remaining = 0
+			mr.remaining -= n
 			if err := mr.payload(p); err != nil {
 				return 0, dst[:start], err
 			}
@@ -202,6 +207,11 @@ func (mr *messageReader) readInflated(p []byte) (int, error) {
 	}
 	switch {
 	case err == io.EOF:
+		if !c.deflate.src.done && (mr.remaining > 0 || !mr.fin) {
+			// A block with BFINAL set ended the data early (RFC 7692
+			// section 7.2.3.4 allows one only at the end).
+			return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "compressed data continues after its final block"})
+		}
 		if mr.text && !mr.utf8.done() {
 			return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "text message ends inside a UTF-8 sequence"})
 		}
