@@ -208,6 +208,13 @@ func TestDecompressionBomb(t *testing.T) {
 		_, _, err := srv.Read(ctx)
 		readErr <- err
 	}()
+	// The client reads too, as an application does: it gets the server's
+	// close frame while it is still writing, and that ends the writes.
+	cliErr := make(chan error, 1)
+	go func() {
+		_, _, err := cli.Read(ctx)
+		cliErr <- err
+	}()
 	zeros := make([]byte, 1<<20)
 	w, err := cli.Writer(ctx, MessageBinary)
 	if err != nil {
@@ -226,7 +233,7 @@ func TestDecompressionBomb(t *testing.T) {
 	if !errors.As(err, &perr) || perr.Code != StatusMessageTooBig || !errors.Is(err, ErrMessageTooBig) {
 		t.Fatalf("server Read = %v, want a 1009 ProtocolError", err)
 	}
-	if _, _, err := cli.Read(ctx); CloseStatus(err) != StatusMessageTooBig {
+	if err := <-cliErr; CloseStatus(err) != StatusMessageTooBig {
 		t.Fatalf("client saw %v, want close 1009", err)
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
