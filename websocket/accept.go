@@ -129,6 +129,10 @@ func AcceptRaw(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *h
 		nc.SetWriteDeadline(deadline)
 		herr.writeRaw(nc)
 		return nil, nil, herr
+	case err != nil && isTimeout(lr.err):
+		// bufio passes a line cut short by the deadline on as if it were
+		// whole, and ReadRequest then calls it malformed.
+		return nil, nil, fmt.Errorf("websocket: reading the handshake: %w", lr.err)
 	case err != nil:
 		if !isTimeout(err) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			herr := &handshakeError{status: http.StatusBadRequest, msg: "malformed HTTP request"}
@@ -144,8 +148,9 @@ func AcceptRaw(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *h
 
 // limitedReader reads up to n bytes from r, then fails; n < 0 is no limit.
 type limitedReader struct {
-	r net.Conn
-	n int64
+	r   net.Conn
+	n   int64
+	err error // the last error from r
 }
 
 var errHeaderTooLarge = errors.New("websocket: handshake header over the limit")
@@ -162,6 +167,9 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
+	if err != nil {
+		l.err = err
+	}
 	return n, err
 }
 

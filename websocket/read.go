@@ -71,23 +71,31 @@ func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 	if mr.compressed {
 		return mr.readWholeInflated(typ, dst)
 	}
+	start := len(dst)
 	for {
 		for mr.remaining > 0 {
-			// The size limit vouches for the declared length; without
-			// one, grow only as the payload arrives.
-			start := len(dst)
-			n := mr.remaining
-			if c.opts.MaxMessageSize < 0 {
-				n = min(n, 1<<20)
+			if len(dst) == cap(dst) {
+				// Grow as the payload arrives, not by its declared
+				// length: a header alone must not cost the size limit.
+				grow := min(mr.remaining, int64(max(64<<10, len(dst)-start)))
+				dst = slices.Grow(dst, int(grow))
 			}
-			dst = slices.Grow(dst, int(n))[:start+int(n)]
-			p := dst[start:]
-			if _, err := io.ReadFull(c.br, p); err != nil {
+			p := dst[len(dst):cap(dst)]
+			if int64(len(p)) > mr.remaining {
+				p = p[:mr.remaining]
+			}
+			// One read at a time, checked as it comes, so that invalid
+			// UTF-8 fails the connection as soon as it arrives.
+			n, err := c.br.Read(p)
+			if n > 0 {
+				mr.remaining -= int64(n)
+				dst = dst[:len(dst)+n]
+				if perr := mr.payload(p[:n]); perr != nil {
+					return 0, dst[:start], perr
+				}
+			}
+			if err != nil {
 				return 0, dst[:start], mr.fatal(c.readError(err, true))
-			}
-			mr.remaining -= n
-			if err := mr.payload(p); err != nil {
-				return 0, dst[:start], err
 			}
 		}
 		if mr.fin {
