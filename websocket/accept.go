@@ -200,7 +200,7 @@ func (e *handshakeError) Error() string {
 
 func (e *handshakeError) writeTo(w http.ResponseWriter) {
 	for k, v := range e.header {
-		w.Header()[k] = v
+		w.Header()[http.CanonicalHeaderKey(k)] = v
 	}
 	http.Error(w, "websocket: "+e.msg, e.status)
 }

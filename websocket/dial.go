@@ -165,7 +165,14 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, 
 	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	c, resp, err := clientHandshakeIO(nc, u, secure, o)
-	if !stop() {
+	interrupted := !stop()
+	if isTimeout(err) {
+		// The deadline that passed is ctx's, whose own timer may not
+		// have fired yet: report ctx's error either way.
+		<-ctx.Done()
+		interrupted = true
+	}
+	if interrupted {
 		return nil, resp, fmt.Errorf("handshake: %w", context.Cause(ctx))
 	}
 	if err != nil {
@@ -197,7 +204,7 @@ func clientHandshakeIO(nc net.Conn, u *url.URL, secure bool, o *DialOptions) (*C
 		pw, _ := u.User.Password()
 		b.WriteString("Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw)) + "\r\n")
 	}
-	if err := o.HTTPHeader.WriteSubset(&b, reservedRequestHeaders); err != nil {
+	if err := writeHeaderExcept(&b, o.HTTPHeader, reservedRequestHeaders); err != nil {
 		return nil, nil, err
 	}
 	b.WriteString("\r\n")

@@ -8,7 +8,8 @@ import (
 )
 
 // Ping sends a ping and waits for the matching pong. The pong is read by
-// the connection's reader, so another goroutine must be reading.
+// the connection's reader, so another goroutine must be reading. Once a
+// close frame was sent, Ping fails.
 func (c *Conn) Ping(ctx context.Context) error {
 	id := c.pingSeq.Add(1)
 	var p [8]byte
@@ -68,7 +69,8 @@ func (c *Conn) keepalive() {
 		err := c.Ping(ctx)
 		cancel()
 		if err != nil {
-			if c.closedErr() == nil {
+			// A close handshake under way is left to finish.
+			if c.closedErr() == nil && !c.closeSent.Load() {
 				c.closeConn(fmt.Errorf("websocket: keepalive: no pong within %v: %w", c.opts.PingTimeout, err))
 			}
 			return

@@ -50,6 +50,9 @@ func dialProxy(ctx context.Context, dial func(context.Context, string, string) (
 	err = connect(nc, proxy, addr)
 	if !stop() {
 		err = context.Cause(ctx)
+	} else if isTimeout(err) {
+		<-ctx.Done() // the deadline that passed is ctx's; see clientHandshake
+		err = context.Cause(ctx)
 	}
 	if err != nil {
 		nc.Close()

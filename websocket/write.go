@@ -198,7 +198,11 @@ func (c *Conn) writeFrame(ctx context.Context, h header, p []byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	if !h.op.isControl() && c.closeSent.Load() {
+	if h.op != opClose && c.closeSent.Load() {
+		// Not even a ping: the peer closes the TCP connection once it
+		// has answered our close frame, and a frame it has not read by
+		// then makes its kernel reset the connection, which can destroy
+		// its close frame before we read it.
 		return errCloseSent
 	}
 	var stop func() bool
