@@ -113,7 +113,7 @@ var python = sync.OnceValue(func() peer {
 func Node(t testing.TB) (node, nodeModules string) {
 	t.Helper()
 	p := findNode()
-	Need(t, "node ws", "install Node.js, then run npm ci at the module root", p.err)
+	Need(t, "node ws", "install Node.js and npm (the test runs npm ci itself)", p.err)
 	t.Logf("peer: node ws %s (%s)", p.version, p.path)
 	return p.path, p.dir
 }
@@ -138,16 +138,31 @@ var findNode = sync.OnceValue(func() peer {
 		return peer{err: err}
 	}
 	modules := filepath.Join(root, "node_modules")
-	var ws struct {
-		Version string `json:"version"`
+	want := pkg.DevDependencies["ws"]
+	check := func() (string, error) {
+		var ws struct {
+			Version string `json:"version"`
+		}
+		if err := readJSON(filepath.Join(modules, "ws", "package.json"), &ws); err != nil {
+			return "", fmt.Errorf("ws is not installed: %w", err)
+		}
+		if ws.Version != want {
+			return "", fmt.Errorf("node_modules has ws %s, package.json pins %q", ws.Version, want)
+		}
+		return ws.Version, nil
 	}
-	if err := readJSON(filepath.Join(modules, "ws", "package.json"), &ws); err != nil {
-		return peer{err: fmt.Errorf("ws is not installed: %w", err)}
+	wsVersion, err := check()
+	if err != nil {
+		// Set up what package-lock.json pins, as CI does.
+		installed := func() bool { _, err := check(); return err == nil }
+		if ierr := npmCI(root, installed); ierr != nil {
+			return peer{err: fmt.Errorf("%w (and installing it failed: %v)", err, ierr)}
+		}
+		if wsVersion, err = check(); err != nil {
+			return peer{err: err}
+		}
 	}
-	if want := pkg.DevDependencies["ws"]; ws.Version != want {
-		return peer{err: fmt.Errorf("node_modules has ws %s, package.json pins %q", ws.Version, want)}
-	}
-	return peer{path: path, version: ws.Version + " on node " + version, dir: modules}
+	return peer{path: path, version: wsVersion + " on node " + version, dir: modules}
 })
 
 // Chromium returns the path of Chromium: /usr/bin/chromium, or chromium on
