@@ -1,5 +1,6 @@
 // Command wsdeck is a WebSocket console and toolkit. See README.md.
 //
+//	wsdeck serve  [flags]                     the console (also wsdeck with no arguments)
 //	wsdeck echo   [--addr 127.0.0.1:9001]     an echo server for conformance suites
 //	wsdeck client [flags] URL                 a wscat-like client
 package main
@@ -15,13 +16,17 @@ import (
 var commands = map[string]func(ctx context.Context, args []string) error{
 	"echo":   runEcho,
 	"client": runClient,
+	"serve":  runServe,
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: wsdeck echo|client [flags] (wsdeck CMD -h for flags)")
+	if len(os.Args) < 2 {
+		os.Args = append(os.Args, "serve") // no arguments: the console
+	}
+	if commands[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: wsdeck serve|echo|client [flags] (wsdeck CMD -h for flags)")
 		os.Exit(2)
 	}
 	if err := commands[os.Args[1]](ctx, os.Args[2:]); err != nil {

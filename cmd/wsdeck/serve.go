@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"wsdeck/internal/chat"
+	"wsdeck/internal/server"
+	"wsdeck/internal/socket"
+)
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: wsdeck serve [flags]   (or wsdeck with no arguments)\n\nServe the console (Chat, Monitor, Exec) and print its login URL.")
+		fs.PrintDefaults()
+	}
+	var cfg server.Config
+	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen address")
+	fs.StringVar(&cfg.Token, "token", "", "the login token (default: $WSDECK_TOKEN, else a random one; printed in the login URL)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file`: serve HTTPS (with --tls-key)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file`")
+	fs.Func("allow-origin", "also accept WebSocket handshakes from this origin `pattern` (repeatable; e.g. https://*.example.com)", func(v string) error {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				cfg.AllowOrigins = append(cfg.AllowOrigins, p)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&cfg.MaxConns, "max-conns", server.DefaultMaxConns, "most WebSocket connections open at once")
+	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", server.DefaultMaxMessageSize, "largest WebSocket message a client may send, in bytes")
+	fs.Float64Var(&cfg.Socket.Rate, "rate", socket.DefaultRate, "messages per second a connection may send (-1: no limit)")
+	fs.IntVar(&cfg.Socket.Burst, "burst", socket.DefaultBurst, "messages a connection may send at once")
+	fs.IntVar(&cfg.Socket.QueueSize, "queue", socket.DefaultQueueSize, "messages queued for a connection before it is dropped as too slow")
+	fs.IntVar(&cfg.Chat.History, "chat-history", chat.DefaultHistory, "chat events kept for replay")
+	fs.IntVar(&cfg.Chat.MaxText, "chat-max-text", chat.DefaultMaxText, "largest chat message, in bytes")
+	fs.DurationVar(&cfg.Monitor.Interval, "sample-interval", server.DefaultSampleInterval, "time between monitor samples")
+	fs.DurationVar(&cfg.Monitor.History, "monitor-history", server.DefaultMonitorHistory, "how far back the monitor's charts go")
+	fs.StringVar(&cfg.Monitor.DiskPath, "disk-path", "/", "file system whose usage the monitor shows")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Parse(args)
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv("WSDECK_TOKEN") // kept out of ps
+	}
+	log, err := server.NewLogger(os.Stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	return server.Run(ctx, cfg)
+}

@@ -1,0 +1,44 @@
+package auth_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"wsdeck/internal/auth"
+)
+
+// A browser opens the login URL once; the token becomes a session cookie
+// and the browser lands on the same URL without it.
+func ExampleGuard_Middleware() {
+	g, _ := auth.New("s3cret", auth.Options{CookieName: "wsdeck-8080"})
+	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "the console")
+	}), nil)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/?token=s3cret", nil))
+	cookie := rec.Result().Cookies()[0]
+	fmt.Println(rec.Code, rec.Header().Get("Location"), cookie.Name, cookie.HttpOnly, cookie.SameSite == http.SameSiteStrictMode)
+
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(cookie)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body)
+
+	req = httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code)
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(rec.Code)
+	// Output:
+	// 303 / wsdeck-8080 true true
+	// 200 the console
+	// 200
+	// 401
+}

@@ -1,0 +1,74 @@
+// Package leakcheck finds goroutines that tests left running: a TestMain
+// calls Main, which fails the run if, once every test has finished,
+// goroutines whose stacks mention wsdeck's code are still there.
+package leakcheck
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Wait is how long Main and Check give goroutines on their way out.
+const Wait = 10 * time.Second
+
+// Main runs the tests and then the leak check, and returns the exit code
+// for os.Exit. substr selects the goroutines that count ("wsdeck/" for all
+// of ours).
+func Main(m *testing.M, substr string) int {
+	code := m.Run()
+	if leaked := Leaked(substr, Wait); len(leaked) > 0 {
+		fmt.Fprintf(os.Stderr, "%d goroutine(s) left running after the tests:\n\n%s\n",
+			len(leaked), strings.Join(leaked, "\n\n"))
+		code = 1
+	}
+	return code
+}
+
+// Check fails t if goroutines mentioning substr are still running after
+// Wait.
+func Check(t testing.TB, substr string) {
+	t.Helper()
+	if leaked := Leaked(substr, Wait); len(leaked) > 0 {
+		t.Fatalf("%d goroutine(s) mentioning %q still running:\n\n%s", len(leaked), substr, strings.Join(leaked, "\n\n"))
+	}
+}
+
+// Leaked returns the stacks of the goroutines, other than the caller's,
+// that mention substr, waiting up to wait (polling, with backoff) for those
+// on their way out.
+func Leaked(substr string, wait time.Duration) []string {
+	deadline := time.Now().Add(wait)
+	backoff := time.Millisecond
+	for {
+		leaked := mentioning(substr)
+		if len(leaked) == 0 || time.Now().After(deadline) {
+			return leaked
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+func mentioning(substr string) []string {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	stacks := strings.Split(string(buf), "\n\n")[1:] // the first is the caller's own
+	var out []string
+	for _, s := range stacks {
+		if strings.Contains(s, substr) && !strings.Contains(s, "wsdeck/internal/leakcheck.") {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,298 @@
+package socket
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"wsdeck/websocket"
+)
+
+// testTimeout bounds every wait in these tests: generous, for a loaded
+// machine; nothing here measures time.
+const testTimeout = 30 * time.Second
+
+// harness is a server running one Conn per connection.
+type harness struct {
+	url   string
+	conns chan *Conn // each server-side Conn, once it runs
+	ended chan error // what each Run returned
+	ctx   context.Context
+	stop  context.CancelFunc // ends every Run with 1001
+}
+
+// serve starts a server whose connections run a Conn with opts; handler
+// makes the Handler of each.
+func serve(t *testing.T, opts Options, handler func(c *Conn) Handler) *harness {
+	t.Helper()
+	h := &harness{conns: make(chan *Conn, 16), ended: make(chan error, 16)}
+	h.ctx, h.stop = context.WithCancel(context.Background())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{ConnOptions: websocket.ConnOptions{CloseTimeout: testTimeout}})
+		if err != nil {
+			return
+		}
+		c := New(ws, opts)
+		h.conns <- c
+		h.ended <- c.Run(h.ctx, handler(c))
+	}))
+	t.Cleanup(func() {
+		h.stop()
+		srv.Close()
+	})
+	h.url = "ws" + strings.TrimPrefix(srv.URL, "http")
+	return h
+}
+
+func dial(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func (h *harness) conn(t *testing.T) *Conn {
+	t.Helper()
+	select {
+	case c := <-h.conns:
+		return c
+	case <-time.After(testTimeout):
+		t.Fatal("the server got no connection")
+		return nil
+	}
+}
+
+func readJSON(t *testing.T, c *websocket.Conn) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	typ, p, err := c.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if typ != websocket.MessageText {
+		t.Fatalf("got a %v message, want text", typ)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(p, &m); err != nil {
+		t.Fatalf("not JSON: %q", p)
+	}
+	return m
+}
+
+func write(t *testing.T, c *websocket.Conn, typ websocket.MessageType, p string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := c.Write(ctx, typ, []byte(p)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// echoHandler answers "ping" with {"type":"pong","id":ID} and refuses
+// every other type.
+func echoHandler(c *Conn) Handler {
+	return func(m Message) error {
+		if m.Type != "ping" {
+			return UnknownType(m.Type)
+		}
+		c.SendJSON(map[string]string{"type": "pong", "id": m.ID})
+		return nil
+	}
+}
+
+func TestBadMessagesGetAnErrorAndTheConnectionGoesOn(t *testing.T) {
+	t.Parallel()
+	h := serve(t, Options{}, echoHandler)
+	c := dial(t, h.url)
+	tests := []struct {
+		name     string
+		typ      websocket.MessageType
+		msg      string
+		wantCode string
+		wantID   string
+	}{
+		{"not JSON", websocket.MessageText, "hello", CodeBadJSON, ""},
+		{"truncated JSON", websocket.MessageText, `{"type":"pi`, CodeBadJSON, ""},
+		{"JSON array", websocket.MessageText, `[1,2]`, CodeBadJSON, ""},
+		{"type not a string", websocket.MessageText, `{"type":5}`, CodeBadJSON, ""},
+		{"no type", websocket.MessageText, `{"id":"a1","text":"x"}`, CodeBadMessage, "a1"},
+		{"empty type", websocket.MessageText, `{"type":""}`, CodeBadMessage, ""},
+		{"binary", websocket.MessageBinary, `{"type":"ping"}`, CodeBadMessage, ""},
+		{"unknown type", websocket.MessageText, `{"type":"launch","id":"7"}`, CodeUnknownType, "7"},
+	}
+	for _, tt := range tests {
+		write(t, c, tt.typ, tt.msg)
+		m := readJSON(t, c)
+		if m["type"] != "error" || m["code"] != tt.wantCode || m["error"] == "" {
+			t.Errorf("%s: got %v, want an error with code %s", tt.name, m, tt.wantCode)
+		}
+		if id, _ := m["id"].(string); id != tt.wantID {
+			t.Errorf("%s: error id %q, want %q", tt.name, id, tt.wantID)
+		}
+	}
+	// Still connected, and still served.
+	write(t, c, websocket.MessageText, `{"type":"ping","id":"last"}`)
+	if m := readJSON(t, c); m["type"] != "pong" || m["id"] != "last" {
+		t.Errorf("after the bad messages: %v, want the pong", m)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	const rate, burst, sent = 1, 3, 30
+	h := serve(t, Options{Rate: rate, Burst: burst}, echoHandler)
+	c := dial(t, h.url)
+	start := time.Now()
+	for i := 0; i < sent; i++ {
+		write(t, c, websocket.MessageText, `{"type":"ping"}`)
+	}
+	var pongs, limited int
+	for i := 0; i < sent; i++ {
+		switch m := readJSON(t, c); {
+		case m["type"] == "pong":
+			pongs++
+		case m["type"] == "error" && m["code"] == CodeRateLimited:
+			limited++
+		default:
+			t.Fatalf("unexpected %v", m)
+		}
+	}
+	elapsed := time.Since(start)
+	// The bucket lets through the burst and then rate a second: an
+	// upper bound that holds however slow the machine is.
+	if most := burst + int(elapsed.Seconds()*rate) + 1; pongs > most || pongs < burst {
+		t.Errorf("%d of %d messages went through in %v, want %d to %d", pongs, sent, elapsed, burst, most)
+	}
+	if limited != sent-pongs {
+		t.Errorf("%d rate_limited errors, want %d", limited, sent-pongs)
+	}
+}
+
+func TestSlowConsumerIsClosedWithItsCode(t *testing.T) {
+	t.Parallel()
+	const queue = 4
+	h := serve(t, Options{QueueSize: queue}, echoHandler)
+	c := dial(t, h.url) // and does not read for now
+	sc := h.conn(t)
+	frame := []byte(`"` + strings.Repeat("x", 32<<10) + `"`)
+	queued := 0
+	for sc.Send(frame) {
+		if queued++; queued > 1e6 {
+			t.Fatal("the queue never filled")
+		}
+	}
+	select {
+	case <-sc.Done():
+	default:
+		t.Fatal("Send reported a full queue but the connection is not closing")
+	}
+	if sc.Send(frame) || sc.SendOwn(frame) {
+		t.Error("a closing connection took a frame")
+	}
+	// The client reads what was written before, then the close frame.
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	for {
+		_, _, err := c.Read(ctx)
+		if err == nil {
+			continue
+		}
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != CloseSlowConsumer || !strings.Contains(ce.Reason, "too slow") {
+			t.Fatalf("read ended with %v, want a close frame %d (too slow)", err, CloseSlowConsumer)
+		}
+		break
+	}
+	select {
+	case err := <-h.ended:
+		if err == nil || !strings.Contains(err.Error(), "4000") {
+			t.Errorf("Run returned %v, want the slow-consumer close", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("Run did not return")
+	}
+}
+
+func TestShutdownClosesWithGoingAway(t *testing.T) {
+	t.Parallel()
+	h := serve(t, Options{}, echoHandler)
+	c := dial(t, h.url)
+	h.conn(t)
+	h.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	_, _, err := c.Read(ctx)
+	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+		t.Fatalf("read ended with %v, want close code 1001", err)
+	}
+	select {
+	case <-h.ended:
+	case <-time.After(testTimeout):
+		t.Fatal("Run did not return")
+	}
+}
+
+func TestHandlerErrorsAreSentBack(t *testing.T) {
+	t.Parallel()
+	h := serve(t, Options{}, func(c *Conn) Handler {
+		return func(m Message) error {
+			if m.Type == "plain" {
+				return errors.New("disk on fire")
+			}
+			return Errorf(CodeInvalid, "bad %s", m.Type)
+		}
+	})
+	c := dial(t, h.url)
+	write(t, c, websocket.MessageText, `{"type":"plain","id":"p"}`)
+	if m := readJSON(t, c); m["code"] != CodeInternal || m["error"] != "disk on fire" || m["for"] != "plain" || m["id"] != "p" {
+		t.Errorf("plain error: %v", m)
+	}
+	write(t, c, websocket.MessageText, `{"type":"thing"}`)
+	if m := readJSON(t, c); m["code"] != CodeInvalid || m["error"] != "bad thing" {
+		t.Errorf("*Error: %v", m)
+	}
+}
+
+func TestBucket(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	b := newBucket(2, 3, t0)
+	for i := 0; i < 3; i++ {
+		if !b.allow(t0) {
+			t.Fatalf("message %d of the burst refused", i)
+		}
+	}
+	if b.allow(t0) {
+		t.Fatal("a message over the burst went through")
+	}
+	if !b.allow(t0.Add(500 * time.Millisecond)) { // 2 a second: one token in 0.5 s
+		t.Fatal("refilled token refused")
+	}
+	if b.allow(t0.Add(500 * time.Millisecond)) {
+		t.Fatal("a second message at the same time went through")
+	}
+	if got := b.tokens; got != 0 {
+		t.Fatalf("tokens %v, want 0", got)
+	}
+	b.allow(t0.Add(time.Hour))
+	if b.tokens != 2 { // capped at the burst, less the one taken
+		t.Fatalf("tokens %v after an hour, want burst-1 = 2", b.tokens)
+	}
+	unlimited := newBucket(-1, 0, t0)
+	for i := 0; i < 1000; i++ {
+		if !unlimited.allow(t0) {
+			t.Fatal("no limit refused a message")
+		}
+	}
+}

@@ -1,0 +1,182 @@
+// The Monitor tab: live ECharts line charts of the server's CPU (total, and
+// per core on demand), memory and network, filled at once from the server's
+// backfill, then one point per sample. The socket is open only while the
+// tab is shown: the server samples only while someone watches.
+
+import * as echarts from "../vendor/echarts/echarts.esm.min.mjs";
+import { Channel } from "./socket.js";
+
+const GiB = 1024 ** 3;
+
+export class Monitor {
+  constructor(el, onState) {
+    this.el = el;
+    this.samples = [];        // oldest first
+    this.historyMs = 10 * 60 * 1000;
+    this.backfilled = -1;     // samples in the last backfill; -1 before one came
+    this.perCore = el.querySelector("#per-core");
+    this.charts = null;
+    this.channel = new Channel("/ws/monitor", {
+      onMessage: (msg) => this.receive(msg),
+      onState,
+    });
+    this.perCore.addEventListener("change", () => this.showCores(this.perCore.checked));
+    window.addEventListener("resize", () => this.resize());
+  }
+
+  show() {
+    if (!this.charts) this.initCharts();
+    this.resize();
+    this.channel.start();
+  }
+
+  hide() { this.channel.stop(); }
+
+  initCharts() {
+    const common = () => ({
+      animation: false,
+      grid: { left: 56, right: 16, top: 36, bottom: 28 },
+      tooltip: { trigger: "axis", valueFormatter: undefined },
+      legend: { type: "scroll", top: 0 },
+      // The time axis shows the viewer's local time.
+      xAxis: { type: "time", splitLine: { show: false }, axisLabel: { formatter: localTime, hideOverlap: true } },
+    });
+    const line = (name, extra = {}) => ({
+      name, type: "line", showSymbol: false, connectNulls: false, data: [], ...extra,
+    });
+    const make = (id, option) => {
+      const chart = echarts.init(this.el.querySelector(id), null, { renderer: "canvas" });
+      chart.setOption(option);
+      return chart;
+    };
+    const pct = (v) => v == null ? "–" : `${v.toFixed(1)} %`;
+    const cpu = make("#chart-cpu", {
+      ...common(),
+      tooltip: { trigger: "axis", valueFormatter: pct },
+      yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value} %" } },
+      series: [line("total", { areaStyle: { opacity: 0.15 }, lineStyle: { width: 2 } })],
+    });
+    const mem = make("#chart-mem", {
+      ...common(),
+      tooltip: { trigger: "axis", valueFormatter: (v) => v == null ? "–" : formatBytes(v) },
+      yAxis: { type: "value", min: 0, axisLabel: { formatter: (v) => `${(v / GiB).toFixed(1)} GiB` } },
+      series: [line("used", { areaStyle: { opacity: 0.15 } }), line("available")],
+    });
+    const net = make("#chart-net", {
+      ...common(),
+      tooltip: { trigger: "axis", valueFormatter: (v) => v == null ? "–" : formatBytes(v) + "/s" },
+      yAxis: { type: "value", min: 0, minInterval: 1, axisLabel: { formatter: (v) => formatBytes(v) + "/s" } },
+      series: [line("receive"), line("send")],
+    });
+    this.charts = { cpu, mem, net };
+    this.cores = 0;
+  }
+
+  resize() {
+    if (!this.charts || this.el.hidden) return;
+    for (const c of Object.values(this.charts)) c.resize();
+  }
+
+  receive(msg) {
+    switch (msg.type) {
+    case "backfill":
+      this.historyMs = msg.history_ms || this.historyMs;
+      this.samples = msg.samples.slice();
+      this.backfilled = msg.samples.length;
+      this.render();
+      break;
+    case "sample": {
+      this.samples.push(msg.sample);
+      const oldest = msg.sample.t - this.historyMs;
+      while (this.samples.length && this.samples[0].t < oldest) this.samples.shift();
+      this.render();
+      break;
+    }
+    case "error":
+      console.warn("wsdeck monitor:", msg.error);
+      break;
+    }
+  }
+
+  // series builds one chart series from the samples: [time, value] points,
+  // with a break (null) before a sample that follows a pause.
+  series(get) {
+    const out = [];
+    for (const s of this.samples) {
+      if (s.gap && out.length) out.push([s.t - 1, null]);
+      out.push([s.t, get(s)]);
+    }
+    return out;
+  }
+
+  render() {
+    if (!this.charts) return;
+    const n = this.samples.length ? this.samples[this.samples.length - 1].cores.length : 0;
+    if (n !== this.cores) this.setCores(n);
+    const coreSeries = [];
+    for (let i = 0; i < this.cores; i++) coreSeries.push({ data: this.series((s) => s.cores[i] ?? null) });
+    this.charts.cpu.setOption({ series: [{ data: this.series((s) => s.cpu) }, ...coreSeries] });
+    this.charts.mem.setOption({ series: [
+      { data: this.series((s) => s.mem_used) },
+      { data: this.series((s) => s.mem_available) },
+    ] });
+    this.charts.net.setOption({ series: [
+      { data: this.series((s) => s.net_rx) },
+      { data: this.series((s) => s.net_tx) },
+    ] });
+    this.stats();
+  }
+
+  // setCores makes one CPU series per core, hidden until "per core" is
+  // ticked or its legend entry is clicked.
+  setCores(n) {
+    this.cores = n;
+    const series = [{ name: "total", type: "line", showSymbol: false, areaStyle: { opacity: 0.15 }, lineStyle: { width: 2 }, data: [] }];
+    const selected = { total: true };
+    for (let i = 0; i < n; i++) {
+      series.push({ name: `core ${i}`, type: "line", showSymbol: false, lineStyle: { width: 1 }, data: [] });
+      selected[`core ${i}`] = this.perCore.checked;
+    }
+    this.charts.cpu.setOption({ series, legend: { selected } }, { replaceMerge: ["series"] });
+  }
+
+  showCores(on) {
+    const selected = {};
+    for (let i = 0; i < this.cores; i++) selected[`core ${i}`] = on;
+    this.charts?.cpu.setOption({ legend: { selected } });
+  }
+
+  stats() {
+    const s = this.samples[this.samples.length - 1];
+    if (!s) return;
+    const set = (id, text) => { this.el.querySelector(id).textContent = text; };
+    set("#stat-cpu", `${s.cpu.toFixed(1)} % · ${s.cores.length} cores`);
+    set("#stat-mem", `${formatBytes(s.mem_used)} / ${formatBytes(s.mem_total)}`);
+    set("#stat-load", s.load.map((v) => v.toFixed(2)).join("  "));
+    set("#stat-net", `↓ ${formatBytes(s.net_rx)}/s  ↑ ${formatBytes(s.net_tx)}/s`);
+    set("#stat-disk", s.disk_total ? `${formatBytes(s.disk_used)} / ${formatBytes(s.disk_total)} (${(100 * s.disk_used / s.disk_total).toFixed(0)} %)` : "–");
+  }
+
+  // points returns how many points the CPU chart's total series holds, as
+  // the chart itself reports it.
+  points() {
+    if (!this.charts) return 0;
+    return this.charts.cpu.getOption().series[0].data.filter((p) => p[1] != null).length;
+  }
+}
+
+// localTime formats a time (Unix milliseconds) as the viewer's local
+// HH:MM:SS.
+export function localTime(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+export function formatBytes(v) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
