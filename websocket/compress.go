@@ -4,6 +4,8 @@ import (
 	"compress/flate"
 	"io"
 	"sync"
+
+	"wsdeck/websocket/internal/deflate"
 )
 
 // CompressionOptions configure permessage-deflate (RFC 7692). The zero
@@ -294,13 +296,14 @@ func (d *deflateState) record(p []byte) {
 	d.hist = append(d.hist, p...)
 }
 
-// newCompressor makes a compressor for level and window bits.
+// newCompressor makes a compressor for level and window bits: our own
+// window-limited DEFLATE, since compress/flate always uses a 32 KiB window
+// (and takes about 1 MiB per Writer).
 func newCompressor(dst io.Writer, level, bits int) compressor {
-	if bits < 15 {
-		// Huffman-only coding has no back references, so it keeps any
-		// window limit. Stand-in until the window-limited compressor.
-		level = flate.HuffmanOnly
+	w, err := deflate.NewWriter(dst, level, bits)
+	if err != nil {
+		// Levels and windows are checked when options are read.
+		panic("websocket: " + err.Error())
 	}
-	w, _ := flate.NewWriter(dst, level)
 	return w
 }
