@@ -157,17 +157,25 @@ func (mr *messageReader) Read(p []byte) (int, error) {
 func (mr *messageReader) readWholeInflated(typ MessageType, dst []byte) (MessageType, []byte, error) {
 	start := len(dst)
 	limit := mr.c.opts.MaxMessageSize
+	var one [1]byte
 	for {
-		if len(dst) == cap(dst) {
+		p := dst[len(dst):cap(dst)]
+		if len(p) == 0 {
+			// Full: see whether the message goes on before growing, so
+			// that a buffer of exactly the right size is enough.
+			p = one[:]
+		}
+		n, err := mr.read(p)
+		if len(dst) == cap(dst) && n > 0 {
 			grow := max(4096, len(dst)-start)
 			if limit > 0 {
 				// One byte past the limit lets the check see it.
 				grow = int(min(int64(grow), int64(start)+limit+1-int64(len(dst))))
 			}
-			dst = slices.Grow(dst, grow)
+			dst = append(slices.Grow(dst, grow), one[0])
+		} else {
+			dst = dst[:len(dst)+n]
 		}
-		n, err := mr.read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
 		switch {
 		case err == io.EOF:
 			return typ, dst, nil

@@ -82,7 +82,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 			d.cw = getCompressor(d.level, d.agreed.writeWindowBits)
 		}
 		w.cb = d.cw
-		w.cb.buf.b = w.cb.buf.b[:0]
+		w.cb.takeOutBuf()
 	}
 	return w, nil
 }
@@ -174,7 +174,6 @@ func (w *messageWriter) Close() error {
 			out = out[:max(len(out)-4, 0)]
 			err = w.flush(out, true)
 		}
-		cb.buf.b = cb.buf.b[:0]
 		w.c.deflate.release()
 		w.cb = nil
 	} else {
