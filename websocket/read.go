@@ -34,6 +34,7 @@ type messageReader struct {
 	compressed bool      // permessage-deflate: payload goes through inflater
 	inflater   io.Reader // while compressed
 	outSize    int64     // decompressed bytes so far
+	one        [1]byte   // readWholeInflated's probe past a full buffer
 }
 
 // Read reads one whole message into a newly allocated slice.
@@ -157,13 +158,13 @@ func (mr *messageReader) Read(p []byte) (int, error) {
 func (mr *messageReader) readWholeInflated(typ MessageType, dst []byte) (MessageType, []byte, error) {
 	start := len(dst)
 	limit := mr.c.opts.MaxMessageSize
-	var one [1]byte
+	one := mr.one[:]
 	for {
 		p := dst[len(dst):cap(dst)]
 		if len(p) == 0 {
 			// Full: see whether the message goes on before growing, so
 			// that a buffer of exactly the right size is enough.
-			p = one[:]
+			p = one
 		}
 		n, err := mr.read(p)
 		if len(dst) == cap(dst) && n > 0 {
@@ -172,7 +173,7 @@ func (mr *messageReader) readWholeInflated(typ MessageType, dst []byte) (Message
 				// One byte past the limit lets the check see it.
 				grow = int(min(int64(grow), int64(start)+limit+1-int64(len(dst))))
 			}
-			dst = append(slices.Grow(dst, grow), one[0])
+			dst = append(slices.Grow(dst, grow), mr.one[0])
 		} else {
 			dst = dst[:len(dst)+n]
 		}
