@@ -190,6 +190,12 @@ func (w *messageWriter) Close() error {
 // writeFrame writes one frame with payload p. An error closes the
 // connection: a frame cut short leaves the stream unusable.
 func (c *Conn) writeFrame(ctx context.Context, h header, p []byte) error {
+	return c.sendFrame(ctx, h, p, nil)
+}
+
+// sendFrame writes the frame h with payload p, or, when encoded is not nil,
+// the frame h already encoded (a prepared message).
+func (c *Conn) sendFrame(ctx context.Context, h header, p, encoded []byte) error {
 	if err := c.frameMu.lock(ctx, c.closed); err != nil {
 		return c.lockErr(err)
 	}
@@ -211,7 +217,12 @@ func (c *Conn) writeFrame(ctx context.Context, h header, p []byte) error {
 		}
 		stop = context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
 	}
-	err := c.writeFrameLocked(h, p)
+	var err error
+	if encoded != nil {
+		_, err = c.nc.Write(encoded)
+	} else {
+		err = c.writeFrameLocked(h, p)
+	}
 	if stop != nil && !stop() {
 		err = fmt.Errorf("websocket: write interrupted: %w", context.Cause(ctx))
 	}

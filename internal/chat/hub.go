@@ -25,6 +25,7 @@ import (
 	"unicode/utf8"
 
 	"wsdeck/internal/socket"
+	"wsdeck/websocket"
 )
 
 // Defaults for Options.
@@ -60,7 +61,7 @@ type Hub struct {
 
 // member is where the hub sends a member's frames: a *socket.Conn.
 type member interface {
-	Send(b []byte) bool
+	Send(pm *websocket.PreparedMessage) bool
 	SendOwn(b []byte) bool
 }
 
@@ -299,8 +300,9 @@ func (h *Hub) publishLocked(e Event) uint64 {
 		h.ring[h.start] = b
 		h.start = (h.start + 1) % len(h.ring)
 	}
+	pm, _ := websocket.NewPreparedMessage(websocket.MessageText, b)
 	for m := range h.members {
-		m.Send(b)
+		m.Send(pm)
 	}
 	return e.Seq
 }

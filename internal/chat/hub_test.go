@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"wsdeck/internal/socket"
+	"wsdeck/websocket"
 )
 
 // fake is a member that keeps what it is sent.
@@ -20,8 +21,8 @@ type fake struct {
 	shared []bool // whether each frame came through Send (a broadcast)
 }
 
-func (f *fake) Send(b []byte) bool    { return f.add(b, true) }
-func (f *fake) SendOwn(b []byte) bool { return f.add(b, false) }
+func (f *fake) Send(pm *websocket.PreparedMessage) bool { return f.add(pm.Payload(), true) }
+func (f *fake) SendOwn(b []byte) bool                   { return f.add(b, false) }
 
 func (f *fake) add(b []byte, shared bool) bool {
 	f.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"wsdeck/internal/socket"
+	"wsdeck/websocket"
 )
 
 // Defaults for Options.
@@ -87,7 +88,7 @@ type Monitor struct {
 
 // viewer is where the monitor sends frames: a *socket.Conn.
 type viewer interface {
-	Send(b []byte) bool
+	Send(pm *websocket.PreparedMessage) bool
 	SendOwn(b []byte) bool
 }
 
@@ -252,7 +253,8 @@ func (m *Monitor) publish(ctx context.Context, s Sample) {
 		m.ring[m.start] = raw
 		m.start = (m.start + 1) % m.size
 	}
+	pm, _ := websocket.NewPreparedMessage(websocket.MessageText, frame)
 	for v := range m.viewers {
-		v.Send(frame)
+		v.Send(pm)
 	}
 }

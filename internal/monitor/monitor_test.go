@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"wsdeck/internal/leakcheck"
+	"wsdeck/websocket"
 )
 
 const testTimeout = 30 * time.Second
@@ -32,8 +33,8 @@ type fakeViewer struct {
 
 func newViewer() *fakeViewer { return &fakeViewer{got: make(chan struct{}, 1<<10)} }
 
-func (v *fakeViewer) Send(b []byte) bool    { return v.add(b) }
-func (v *fakeViewer) SendOwn(b []byte) bool { return v.add(b) }
+func (v *fakeViewer) Send(pm *websocket.PreparedMessage) bool { return v.add(pm.Payload()) }
+func (v *fakeViewer) SendOwn(b []byte) bool                   { return v.add(b) }
 
 func (v *fakeViewer) add(b []byte) bool {
 	v.mu.Lock()

@@ -89,8 +89,8 @@ type Conn struct {
 
 // frame is an encoded text message waiting to be written.
 type frame struct {
-	data   []byte
-	shared bool // a broadcast: written uncompressed, so its bytes serve every connection
+	data     []byte                     // a frame of this connection's own
+	prepared *websocket.PreparedMessage // or a broadcast, encoded once for all
 }
 
 // New wraps an accepted WebSocket connection.
@@ -116,12 +116,12 @@ func New(ws *websocket.Conn, opts Options) *Conn {
 	}
 }
 
-// Send queues a frame shared with other connections, a broadcast. It is
-// written as it is, uncompressed, so that it is encoded once for all of
-// them. Send never blocks: if the queue is full, the connection is closed
-// with CloseSlowConsumer and Send reports false, as it does once the
-// connection is closing.
-func (c *Conn) Send(b []byte) bool { return c.enqueue(frame{data: b, shared: true}) }
+// Send queues a message shared with other connections, a broadcast,
+// prepared once for all of them (see websocket.PreparedMessage). Send never
+// blocks: if the queue is full, the connection is closed with
+// CloseSlowConsumer and Send reports false, as it does once the connection
+// is closing.
+func (c *Conn) Send(pm *websocket.PreparedMessage) bool { return c.enqueue(frame{prepared: pm}) }
 
 // SendOwn queues a frame for this connection alone, a reply or a backfill:
 // it is compressed if permessage-deflate was agreed and it is large enough.
@@ -247,8 +247,10 @@ func (c *Conn) writeLoop() {
 			batch[i] = frame{} // the frame is not kept once written
 			watchdog.Reset(c.opts.WriteTimeout)
 			var err error
-			if f.shared {
-				err = c.ws.WriteCompressed(context.Background(), websocket.MessageText, f.data, false)
+			n := len(f.data)
+			if f.prepared != nil {
+				err = c.ws.WritePrepared(context.Background(), f.prepared)
+				n = f.prepared.Len()
 			} else {
 				err = c.ws.Write(context.Background(), websocket.MessageText, f.data)
 			}
@@ -257,7 +259,7 @@ func (c *Conn) writeLoop() {
 				// read too.
 				return
 			}
-			c.opts.Metrics.Sent(len(f.data))
+			c.opts.Metrics.Sent(n)
 		}
 		if cap(batch) > maxKeptQueue {
 			batch = nil // a burst is over: let its slice go

@@ -186,8 +186,9 @@ func TestSlowConsumerIsClosedWithItsCode(t *testing.T) {
 	c := dial(t, h.url) // and does not read for now
 	sc := h.conn(t)
 	frame := []byte(`"` + strings.Repeat("x", 32<<10) + `"`)
+	pm, _ := websocket.NewPreparedMessage(websocket.MessageText, frame)
 	queued := 0
-	for sc.Send(frame) {
+	for sc.Send(pm) {
 		if queued++; queued > 1e6 {
 			t.Fatal("the queue never filled")
 		}
@@ -197,7 +198,7 @@ func TestSlowConsumerIsClosedWithItsCode(t *testing.T) {
 	default:
 		t.Fatal("Send reported a full queue but the connection is not closing")
 	}
-	if sc.Send(frame) || sc.SendOwn(frame) {
+	if sc.Send(pm) || sc.SendOwn(frame) {
 		t.Error("a closing connection took a frame")
 	}
 	// The client reads what was written before, then the close frame.
