@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -22,8 +23,9 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) < 2 {
-		os.Args = append(os.Args, "serve") // no arguments: the console
+	if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-") && os.Args[1] != "-h" && os.Args[1] != "--help" {
+		// No command: the console, with any flags given.
+		os.Args = append([]string{os.Args[0], "serve"}, os.Args[1:]...)
 	}
 	if commands[os.Args[1]] == nil {
 		fmt.Fprintln(os.Stderr, "usage: wsdeck serve|echo|client [flags] (wsdeck CMD -h for flags)")
