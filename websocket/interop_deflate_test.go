@@ -1,0 +1,888 @@
+package websocket_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"wsdeck/internal/testpeer"
+	"wsdeck/websocket"
+)
+
+// The deflate interop tests run an echo over connections that negotiated
+// permessage-deflate (RFC 7692), under the parameter combinations that
+// matter (deflateConfigs): python3-websockets and Node's ws as clients of
+// our server and as servers for our client, and Chromium as a client. The
+// peers' sides are testdata/interop/*_deflate.*; the harness of
+// interop_test.go starts them.
+//
+// Each connection is checked three ways:
+//
+//   - the agreement: the Sec-WebSocket-Extensions of the handshake
+//     response, as it went over the wire, our Conn's (DeflateAgreed) and
+//     the peer's, which its script reports, all equal what the
+//     configuration should give;
+//   - the content: every echo, byte for byte, on both sides;
+//   - the wire: a wireTap under our side of the connection sees which
+//     messages traveled compressed, and in how many bytes and frames, and
+//     scanDeflate checks that each side's compressed data stays within the
+//     agreed window, refers to nothing before its message without context
+//     takeover, and does refer to earlier messages with it.
+
+// deflateBufferSize is the WriteBufferSize of our side: small, so that a
+// message written with Conn.Writer goes in several compressed frames.
+const deflateBufferSize = 1024
+
+// streamedSize is the size from which a message written with Conn.Writer
+// must go in several frames: a compressor buffers some input before its
+// first output (64 KiB, with a 15-bit window, for internal/deflate), but a
+// writer that holds a whole large message does not stream.
+const streamedSize = 256 << 10
+
+// deflateParams are the parameters of permessage-deflate (RFC 7692 section
+// 7.1). As the options of a peer, in JSON for its script, a parameter left
+// out leaves the peer's default; as an agreement, a window absent from the
+// response is 15 bits.
+type deflateParams struct {
+	ServerNoContextTakeover bool `json:"server_no_context_takeover,omitempty"`
+	ClientNoContextTakeover bool `json:"client_no_context_takeover,omitempty"`
+	ServerMaxWindowBits     int  `json:"server_max_window_bits,omitempty"`
+	ClientMaxWindowBits     int  `json:"client_max_window_bits,omitempty"`
+}
+
+// deflateConfig is one combination of settings on our side and the peer's.
+type deflateConfig struct {
+	name   string
+	ours   websocket.CompressionOptions
+	theirs *deflateParams // the peer's options; nil for its defaults
+	// want is the agreement, with a peer whose defaults leave the windows
+	// at 15 bits, when our side is the server (see wantAsClient).
+	want deflateParams
+	big  bool // with the largest messages
+	// mirror swaps the windows of ours and want when our side is the
+	// client, so that our compressor has the same window either way round.
+	mirror bool
+}
+
+// deflateConfigs are the configurations every peer runs, each way round;
+// Chromium, which cannot be configured, runs those with theirs nil. zlib,
+// under the peers, cannot compress with an 8-bit window (it can inflate
+// with one), so only our compressor gets 8 bits.
+var deflateConfigs = []deflateConfig{
+	{
+		name: "default",
+		want: deflateParams{ServerMaxWindowBits: 15, ClientMaxWindowBits: 15},
+		big:  true,
+	},
+	{
+		name: "no_context_takeover_ours",
+		ours: websocket.CompressionOptions{NoContextTakeover: true},
+		want: deflateParams{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 15, ClientMaxWindowBits: 15},
+	},
+	{
+		name:   "server_no_context_takeover_theirs",
+		theirs: &deflateParams{ServerNoContextTakeover: true},
+		want:   deflateParams{ServerNoContextTakeover: true, ServerMaxWindowBits: 15, ClientMaxWindowBits: 15},
+	},
+	{
+		name:   "client_no_context_takeover_theirs",
+		theirs: &deflateParams{ClientNoContextTakeover: true},
+		want:   deflateParams{ClientNoContextTakeover: true, ServerMaxWindowBits: 15, ClientMaxWindowBits: 15},
+	},
+	{
+		// A threshold below 0 compresses the smallest messages too.
+		name: "windows_ours",
+		ours: websocket.CompressionOptions{ServerMaxWindowBits: 10, ClientMaxWindowBits: 9, Threshold: -1},
+		want: deflateParams{ServerMaxWindowBits: 10, ClientMaxWindowBits: 9},
+	},
+	{
+		name:   "windows_theirs",
+		theirs: &deflateParams{ServerMaxWindowBits: 10, ClientMaxWindowBits: 9},
+		want:   deflateParams{ServerMaxWindowBits: 10, ClientMaxWindowBits: 9},
+	},
+	{
+		name:   "window8_ours",
+		ours:   websocket.CompressionOptions{ServerMaxWindowBits: 8, ClientMaxWindowBits: 9, Threshold: -1},
+		want:   deflateParams{ServerMaxWindowBits: 8, ClientMaxWindowBits: 9},
+		mirror: true,
+	},
+	{
+		name: "no_context_takeover_windows_ours",
+		ours: websocket.CompressionOptions{NoContextTakeover: true, ServerMaxWindowBits: 10, ClientMaxWindowBits: 9, Level: 9},
+		want: deflateParams{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 10, ClientMaxWindowBits: 9},
+	},
+}
+
+// oursAsClient returns our options when our side is the client.
+func (cfg deflateConfig) oursAsClient() websocket.CompressionOptions {
+	o := cfg.ours
+	if cfg.mirror {
+		o.ServerMaxWindowBits, o.ClientMaxWindowBits = o.ClientMaxWindowBits, o.ServerMaxWindowBits
+	}
+	return o
+}
+
+// wantAsClient returns the agreement when our side is the client, with a
+// peer's server whose defaults limit both windows to maxBits:
+// python3-websockets' server answers with 12-bit windows unless told
+// otherwise.
+func (cfg deflateConfig) wantAsClient(maxBits int) deflateParams {
+	w := cfg.want
+	if cfg.mirror {
+		w.ServerMaxWindowBits, w.ClientMaxWindowBits = w.ClientMaxWindowBits, w.ServerMaxWindowBits
+	}
+	if cfg.theirs == nil {
+		w.ServerMaxWindowBits = min(w.ServerMaxWindowBits, maxBits)
+		w.ClientMaxWindowBits = min(w.ClientMaxWindowBits, maxBits)
+	}
+	return w
+}
+
+// threshold is the size from which our Conn.Write compresses.
+func (cfg deflateConfig) threshold() int {
+	switch t := cfg.ours.Threshold; {
+	case t == 0:
+		return websocket.DefaultCompressionThreshold
+	case t < 0:
+		return 0
+	default:
+		return t
+	}
+}
+
+func deflateConnOptions(o websocket.CompressionOptions) websocket.ConnOptions {
+	return websocket.ConnOptions{MaxMessageSize: interopMaxSize, WriteBufferSize: deflateBufferSize, Compression: o}
+}
+
+// parseAgreement reads the Sec-WebSocket-Extensions of a handshake response
+// that agreed permessage-deflate.
+func parseAgreement(h string) (deflateParams, error) {
+	p := deflateParams{ServerMaxWindowBits: 15, ClientMaxWindowBits: 15}
+	if strings.Contains(h, ",") {
+		return p, errors.New("more than one extension")
+	}
+	elems := strings.Split(h, ";")
+	if strings.TrimSpace(elems[0]) != "permessage-deflate" {
+		return p, errors.New("not permessage-deflate")
+	}
+	for _, e := range elems[1:] {
+		name, value, _ := strings.Cut(e, "=")
+		name, value = strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)
+		switch name {
+		case "server_no_context_takeover":
+			p.ServerNoContextTakeover = true
+		case "client_no_context_takeover":
+			p.ClientNoContextTakeover = true
+		case "server_max_window_bits", "client_max_window_bits":
+			bits, err := strconv.Atoi(value)
+			if err != nil || bits < 8 || bits > 15 {
+				return p, fmt.Errorf("%s=%q", name, value)
+			}
+			if name == "server_max_window_bits" {
+				p.ServerMaxWindowBits = bits
+			} else {
+				p.ClientMaxWindowBits = bits
+			}
+		default:
+			return p, fmt.Errorf("unknown parameter %q", name)
+		}
+	}
+	return p, nil
+}
+
+// deflateCase is one message of the echo. Its JSON form is what the peers'
+// clients read.
+type deflateCase struct {
+	Kind string `json:"kind"` // "json", compressible text, or "binary", random bytes
+	Size int    `json:"size"`
+	Frag bool   `json:"frag"` // sent in fragments, where the sender can
+}
+
+// deflateCases returns the echo's messages: compressible text from empty
+// to 1 MiB, about our Conn.Write's threshold too; incompressible binary;
+// repeats, which context takeover compresses to almost nothing (the
+// 200-byte one within the reach of the smallest zlib window used, 9 bits:
+// 250 bytes); fragmented messages, from empty to large enough that our
+// Conn.Writer must send several frames (see streamedSize); and, if big,
+// 4 MiB of text.
+func deflateCases(big bool) []deflateCase {
+	var cases []deflateCase
+	add := func(kind string, frag bool, sizes ...int) {
+		for _, size := range sizes {
+			cases = append(cases, deflateCase{Kind: kind, Size: size, Frag: frag})
+		}
+	}
+	add("json", false, 0, 1, 127, 128, 1024, 65535, 65536, 1<<20)
+	add("binary", false, 0, 126, 65536, 256<<10)
+	add("json", false, 200, 200, 200, 200, 16<<10, 16<<10)
+	add("json", true, 0, 1024, 65536, 256<<10)
+	add("binary", true, 65536, 256<<10)
+	if big {
+		add("json", false, 4<<20)
+		add("binary", false, 1<<20)
+		add("json", true, 1<<20)
+	}
+	return cases
+}
+
+func (dc deflateCase) String() string {
+	s := dc.Kind + "_" + strconv.Itoa(dc.Size)
+	if dc.Frag {
+		s += "_frag"
+	}
+	return s
+}
+
+func (dc deflateCase) messageType() websocket.MessageType {
+	if dc.Kind == "binary" {
+		return websocket.MessageBinary
+	}
+	return websocket.MessageText
+}
+
+// check reports how a received message differs from the case's payload.
+func (dc deflateCase) check(typ websocket.MessageType, got []byte) error {
+	if typ != dc.messageType() {
+		return fmt.Errorf("got a %v message, want %v", typ, dc.messageType())
+	}
+	want := deflatePayload(dc.Kind, dc.Size)
+	if bytes.Equal(got, want) {
+		return nil
+	}
+	i := 0
+	for i < min(len(got), len(want)) && got[i] == want[i] {
+		i++
+	}
+	return fmt.Errorf("got %d bytes, want %d; first difference at byte %d", len(got), len(want), i)
+}
+
+// write sends p as the case's message: with Conn.Write, or in fragments
+// with several writes to Conn.Writer.
+func (dc deflateCase) write(ctx context.Context, c *websocket.Conn, p []byte) error {
+	typ := "text"
+	if dc.Kind == "binary" {
+		typ = "binary"
+	}
+	return writeMessage(ctx, c, echoCase{Type: typ, Frag: dc.Frag}, p)
+}
+
+var jsonPayloads sync.Map // of size to func() []byte
+
+// deflatePayload returns the content of a message of kind "binary" (random
+// bytes, as payload makes them) or "json".
+func deflatePayload(kind string, size int) []byte {
+	if kind == "binary" {
+		return payload("binary", size)
+	}
+	gen, _ := jsonPayloads.LoadOrStore(size, sync.OnceValue(func() []byte { return jsonLike(size) }))
+	return gen.(func() []byte)()
+}
+
+// jsonLike returns size bytes of text like a JSON API's responses: records
+// of a few fields whose values, some not ASCII, come from small sets, from
+// a generator seeded with the size. It is cut at size, on a character.
+func jsonLike(size int) []byte {
+	var seed [32]byte
+	copy(seed[:], "json "+strconv.Itoa(size))
+	rng := rand.New(rand.NewChaCha8(seed))
+	users := []string{"alice", "bob", "zoë", "renée", "日本太郎", "Ωmega", "carol", "dave"}
+	tags := []string{"alpha", "beta", "gamma", "δέλτα", "ε", "zeta"}
+	notes := []string{"ok", "retry later", "naïve café", "€ 12,50", "😀 done", "queued"}
+	pick := func(s []string) string { return s[rng.IntN(len(s))] }
+	b := make([]byte, 0, size+256)
+	b = append(b, '[')
+	for id := 1; len(b) < size; id++ {
+		b = fmt.Appendf(b, `{"id":%d,"user":%q,"active":%t,"score":%d.%03d,"tags":[%q,%q],"note":%q},`+"\n",
+			id*7+rng.IntN(5), pick(users), rng.IntN(2) == 1, rng.IntN(100), rng.IntN(1000), pick(tags), pick(tags), pick(notes))
+	}
+	b = b[:size]
+	if !utf8.Valid(b) {
+		i := len(b) - 1
+		for i > 0 && !utf8.RuneStart(b[i]) {
+			i--
+		}
+		for ; i < len(b); i++ {
+			b[i] = ' '
+		}
+	}
+	return b
+}
+
+// msgInfo is what a test knows of a message on a connection, to check how
+// it traveled.
+type msgInfo struct {
+	what string // the case, or a command or reply
+	kind string // "json", "binary", or "" for a command or reply
+	size int    // -1 if not known
+	frag bool
+}
+
+func caseInfos(cases []deflateCase) []msgInfo {
+	infos := make([]msgInfo, len(cases))
+	for i, dc := range cases {
+		infos[i] = msgInfo{what: dc.String(), kind: dc.Kind, size: dc.Size, frag: dc.Frag}
+	}
+	return infos
+}
+
+// deflateConn is one connection of the echo, as both sides saw it.
+type deflateConn struct {
+	peer   string
+	client bool // our side is the client
+	// fragments is whether the peer sends fragmented cases in fragments:
+	// a browser cannot.
+	fragments bool
+	cfg       deflateConfig
+	want      deflateParams
+
+	offer    string // Sec-WebSocket-Extensions of the handshake request
+	response string // and of the response, as it went over the wire
+	ours     deflateParams
+	oursOK   bool           // our Conn agreed permessage-deflate
+	theirs   *deflateParams // the peer's agreement, nil if it reports none
+	// theirResponse is the response's Sec-WebSocket-Extensions as the peer
+	// saw or sent it, nil if it reports none.
+	theirResponse *string
+
+	sent, received []msgInfo  // by our side
+	wireSent       wireRecord // what the tap saw
+	wireReceived   wireRecord
+}
+
+// checkAgreement checks that both sides agreed the configuration's
+// parameters.
+func (dc *deflateConn) checkAgreement(t *testing.T) {
+	t.Helper()
+	t.Logf("%s: offer %q, response %q", dc.peer, dc.offer, dc.response)
+	if got, err := parseAgreement(dc.response); err != nil {
+		t.Errorf("handshake response: Sec-WebSocket-Extensions %q: %v", dc.response, err)
+	} else if got != dc.want {
+		t.Errorf("handshake response: Sec-WebSocket-Extensions %q agrees %+v, want %+v", dc.response, got, dc.want)
+	}
+	if !dc.oursOK {
+		t.Errorf("our Conn did not agree permessage-deflate")
+	} else if dc.ours != dc.want {
+		t.Errorf("our Conn agreed %+v, want %+v", dc.ours, dc.want)
+	}
+	if dc.theirs == nil && dc.theirResponse == nil {
+		t.Errorf("%s reports no permessage-deflate", dc.peer)
+	}
+	if dc.theirs != nil && *dc.theirs != dc.want {
+		t.Errorf("%s agreed %+v, want %+v", dc.peer, *dc.theirs, dc.want)
+	}
+	if dc.theirResponse != nil {
+		if got, err := parseAgreement(*dc.theirResponse); err != nil || got != dc.want {
+			t.Errorf("%s saw the response Sec-WebSocket-Extensions %q (%v), which agrees %+v, want %+v", dc.peer, *dc.theirResponse, err, got, dc.want)
+		}
+	}
+}
+
+// checkWire checks how the messages traveled, each way. If the echo did
+// not complete, it checks those that did travel.
+func (dc *deflateConn) checkWire(t *testing.T, complete bool) {
+	t.Helper()
+	ours, theirs := "our server", dc.peer+" client"
+	ourNoCT, ourBits := dc.want.ServerNoContextTakeover, dc.want.ServerMaxWindowBits
+	theirNoCT, theirBits := dc.want.ClientNoContextTakeover, dc.want.ClientMaxWindowBits
+	if dc.client {
+		ours, theirs = "our client", dc.peer+" server"
+		ourNoCT, theirNoCT = theirNoCT, ourNoCT
+		ourBits, theirBits = theirBits, ourBits
+	}
+	dc.checkDirection(t, ours, true, complete, dc.wireSent, dc.sent, ourBits, ourNoCT)
+	dc.checkDirection(t, theirs, false, complete, dc.wireReceived, dc.received, theirBits, theirNoCT)
+}
+
+// checkDirection checks the messages that one side sent: which were
+// compressed, how much, and what their compressed data refers to.
+func (dc *deflateConn) checkDirection(t *testing.T, who string, ours, complete bool, rec wireRecord, infos []msgInfo, bits int, noContextTakeover bool) {
+	t.Helper()
+	for _, p := range rec.problems {
+		t.Errorf("%s, on the wire: %s", who, p)
+	}
+	if complete && len(rec.msgs) != len(infos) {
+		t.Errorf("%s sent %d messages, want %d", who, len(rec.msgs), len(infos))
+		return
+	}
+	var (
+		hist                         int64 // what the compressed messages so far decompress to
+		compressed, referred, frames int
+		size, wire                   int64 // of the compressed messages
+		maxDist                      int
+	)
+	for i, m := range rec.msgs[:min(len(rec.msgs), len(infos))] {
+		info := infos[i]
+		if m.frames > 1 {
+			frames++
+		}
+		if ours {
+			if want := info.frag || info.size >= dc.cfg.threshold(); m.compressed != want {
+				t.Errorf("%s sent %s compressed %v, want %v", who, info.what, m.compressed, want)
+			}
+			if info.frag && info.size >= streamedSize && m.frames < 2 {
+				t.Errorf("%s sent %s, written in pieces, in %d frame", who, info.what, m.frames)
+			}
+		} else {
+			if info.kind == "json" && !info.frag && info.size >= 1024 && !m.compressed {
+				t.Errorf("%s sent %s uncompressed", who, info.what)
+			}
+			if info.frag && dc.fragments && m.frames < 2 {
+				t.Errorf("%s sent %s, to go in fragments, in %d frame", who, info.what, m.frames)
+			}
+		}
+		if !m.compressed {
+			continue
+		}
+		compressed++
+		wire += m.wireSize
+		refs, err := scanDeflate(m.data, hist)
+		if err != nil {
+			t.Errorf("%s sent %s as DEFLATE data we cannot follow: %v", who, info.what, err)
+			continue
+		}
+		hist += refs.size
+		size += refs.size
+		if info.size >= 0 && refs.size != int64(info.size) {
+			t.Errorf("%s sent %s, whose DEFLATE data stands for %d bytes", who, info.what, refs.size)
+		}
+		if refs.maxDist > 1<<bits {
+			t.Errorf("%s sent %s with a back-reference of %d bytes, beyond the %d-bit window agreed", who, info.what, refs.maxDist, bits)
+		}
+		maxDist = max(maxDist, refs.maxDist)
+		if refs.reach > 0 {
+			referred++
+			if noContextTakeover {
+				t.Errorf("%s sent %s with a back-reference %d bytes before its start, without context takeover", who, info.what, refs.reach)
+			}
+		}
+		if info.kind == "json" && info.size >= 1024 && m.wireSize*10 > int64(info.size)*9 {
+			t.Errorf("%s sent %s in %d bytes: hardly compressed", who, info.what, m.wireSize)
+		}
+	}
+	// The peers' zlib refers to earlier messages where it can; so does our
+	// compressor with a 15-bit window. One with a smaller window may not.
+	if complete && !noContextTakeover && referred == 0 && (!ours || bits == 15) {
+		t.Errorf("%s: no message refers to an earlier one: context takeover unused", who)
+	}
+	t.Logf("%s sent %d messages, %d in several frames, %d compressed (%d bytes in %d), %d referring to earlier ones; longest distance %d, window %d bits",
+		who, len(rec.msgs), frames, compressed, size, wire, referred, maxDist, bits)
+}
+
+// responseExtensions returns the Sec-WebSocket-Extensions of a 101
+// response's head.
+func responseExtensions(head []byte) (string, error) {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), nil)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return "", fmt.Errorf("status %s", resp.Status)
+	}
+	return strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "), nil
+}
+
+// deflateServer is the server the peers' clients talk to: an httptest
+// server on 127.0.0.1 whose connections are tapped. It serves
+// /deflate/payload?kind=K&size=N and the echo of each configuration at
+// /deflate/ws/{name}, and hands what each echo saw to the test.
+type deflateServer struct {
+	url      string // http://127.0.0.1:port
+	mux      *http.ServeMux
+	configs  map[string]deflateConfig
+	ctx      context.Context // done at cleanup, to end the echoes
+	results  mailbox[deflateResult]
+	handlers sync.WaitGroup
+}
+
+// deflateResult is what our server saw on an echo connection.
+type deflateResult struct {
+	err    error // the first thing that went wrong; nil if nothing did
+	end    error // the error the connection's last read ended with
+	offer  string
+	ours   websocket.DeflateParams
+	oursOK bool
+	// read and written are what the tap saw: written has the response.
+	read, written wireRecord
+}
+
+// tapKey is the request context key of the connection's wireTap.
+type tapKey struct{}
+
+type tapListener struct{ net.Listener }
+
+func (l tapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newWireTap(c, false), nil
+}
+
+func newDeflateServer(t *testing.T, configs []deflateConfig) *deflateServer {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &deflateServer{mux: http.NewServeMux(), configs: make(map[string]deflateConfig), ctx: ctx}
+	for _, cfg := range configs {
+		s.configs[cfg.name] = cfg
+	}
+	s.mux.HandleFunc("GET /deflate/payload", s.servePayload)
+	s.mux.HandleFunc("GET /deflate/ws/{config}", s.serveWebSocket)
+	hs := httptest.NewUnstartedServer(s.mux)
+	hs.Listener = tapListener{hs.Listener}
+	hs.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, tapKey{}, c)
+	}
+	hs.Start()
+	s.url = hs.URL
+	t.Cleanup(func() {
+		cancel()
+		hs.Close() // after which no handler can start
+		s.handlers.Wait()
+	})
+	return s
+}
+
+func (s *deflateServer) servePayload(w http.ResponseWriter, r *http.Request) {
+	kind := r.FormValue("kind")
+	size, err := strconv.Atoi(r.FormValue("size"))
+	if kind != "json" && kind != "binary" || err != nil || size < 0 || size > interopMaxSize {
+		http.Error(w, "want kind=json|binary&size=N", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(deflatePayload(kind, size))
+}
+
+func (s *deflateServer) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Done()
+	name := r.PathValue("config")
+	cfg, ok := s.configs[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	tap := r.Context().Value(tapKey{}).(*wireTap)
+	tap.startServer()
+	res := deflateResult{offer: strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{ConnOptions: deflateConnOptions(cfg.ours)})
+	if err != nil {
+		res.err = fmt.Errorf("accept: %w", err)
+		s.results.put(name, res)
+		return
+	}
+	res.ours, res.oursOK = websocket.DeflateAgreed(c)
+	ctx, cancel := context.WithTimeout(s.ctx, interopTimeout)
+	res.err, res.end = s.echo(ctx, c, deflateCases(cfg.big))
+	cancel()
+	c.CloseNow()
+	res.read, res.written = tap.read.record(), tap.written.record()
+	s.results.put(name, res)
+}
+
+// echo reads the messages of cases in order, checks each and echoes it, in
+// fragments for a fragmented case, then reads until the peer closes.
+func (s *deflateServer) echo(ctx context.Context, c *websocket.Conn, cases []deflateCase) (err, end error) {
+	var buf []byte
+	for _, dc := range cases {
+		typ, p, err := c.ReadAppend(ctx, buf[:0])
+		if err != nil {
+			return fmt.Errorf("reading %v: %w", dc, err), nil
+		}
+		buf = p
+		if err := dc.check(typ, p); err != nil {
+			return fmt.Errorf("received %v: %w", dc, err), nil
+		}
+		if err := dc.write(ctx, c, p); err != nil {
+			return fmt.Errorf("echoing %v: %w", dc, err), nil
+		}
+	}
+	n, end := readToEnd(ctx, c)
+	if n > 0 {
+		err = fmt.Errorf("%d messages after the last case", n)
+	}
+	return err, end
+}
+
+// result waits for what our server saw on the echo of configuration name.
+func (s *deflateServer) result(t *testing.T, name string) deflateResult {
+	t.Helper()
+	timer := time.NewTimer(interopTimeout)
+	defer timer.Stop()
+	select {
+	case res := <-s.results.box(name):
+		return res
+	case <-timer.C:
+	}
+	t.Fatalf("our server saw no %s connection end within %v", name, interopTimeout)
+	return deflateResult{}
+}
+
+// deflateReport is the JSON line that a peer's client prints, and what a
+// peer's server answers to "!extensions".
+type deflateReport struct {
+	clientReport
+	Response *string        `json:"response"` // Sec-WebSocket-Extensions of the handshake response
+	Agreed   *deflateParams `json:"agreed"`   // the parameters in effect
+}
+
+// checkTheirClient checks the echo of cfg that a peer's client ran against
+// our server: the client's report, what our server saw, and the wire.
+// fragments says whether the client sends fragments.
+func (s *deflateServer) checkTheirClient(t *testing.T, peer string, fragments bool, cfg deflateConfig, rep deflateReport) {
+	t.Helper()
+	res := s.result(t, cfg.name)
+	cases := deflateCases(cfg.big)
+	if rep.Error != "" {
+		t.Errorf("%s client: %s", peer, rep.Error)
+	}
+	if res.err != nil {
+		t.Errorf("our server: %v", res.err)
+	}
+	if rep.Error == "" {
+		if rep.Checked != len(cases) {
+			t.Errorf("%s client checked %d echoes, want %d", peer, rep.Checked, len(cases))
+		}
+		if rep.Code != int(websocket.StatusNormalClosure) {
+			t.Errorf("%s client got the close frame %d %q, want 1000", peer, rep.Code, rep.Reason)
+		}
+		if rep.WasClean != nil && !*rep.WasClean {
+			t.Errorf("%s client: the connection did not close cleanly", peer)
+		}
+	}
+	if res.err == nil {
+		wantClose(t, "our server", res.end, websocket.CloseError{Code: websocket.StatusNormalClosure})
+	}
+	response, err := responseExtensions(res.written.head)
+	if err != nil {
+		t.Fatalf("our server's handshake response %q: %v", res.written.head, err)
+	}
+	infos := caseInfos(cases)
+	dc := &deflateConn{
+		peer: peer, fragments: fragments, cfg: cfg, want: cfg.want,
+		offer: res.offer, response: response, ours: deflateParams(res.ours), oursOK: res.oursOK,
+		theirs: rep.Agreed, theirResponse: rep.Response,
+		sent: infos, received: infos, wireSent: res.written, wireReceived: res.read,
+	}
+	dc.checkAgreement(t)
+	dc.checkWire(t, rep.Error == "" && res.err == nil)
+}
+
+// testDeflateTheirClient runs the echo of every configuration with a
+// peer's client against our server, one after another. run runs the
+// peer's client with its arguments: "client", the echo's URL, our server's
+// URL, the peer's options and the cases, as JSON.
+func testDeflateTheirClient(t *testing.T, peer string, run func(t *testing.T, args ...string) deflateReport) {
+	s := newDeflateServer(t, deflateConfigs)
+	for _, cfg := range deflateConfigs {
+		t.Run(cfg.name, func(t *testing.T) {
+			theirs, err := json.Marshal(cfg.theirs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases, err := json.Marshal(deflateCases(cfg.big))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wsURL := "ws" + strings.TrimPrefix(s.url, "http") + "/deflate/ws/" + cfg.name
+			rep := run(t, "client", wsURL, s.url, string(theirs), string(cases))
+			s.checkTheirClient(t, peer, true, cfg, rep)
+		})
+	}
+}
+
+// runDeflateClient runs a peer's client and returns its report, as
+// runPeerClient does.
+func runDeflateClient(t *testing.T, env []string, argv ...string) deflateReport {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), interopTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if stderr.Len() > 0 {
+		t.Logf("%s: stderr:\n%s", argv[1], stderr.Bytes())
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", argv[1], err)
+	}
+	var rep deflateReport
+	line := bytes.TrimSpace(out)
+	line = line[bytes.LastIndexByte(line, '\n')+1:]
+	if err := json.Unmarshal(line, &rep); err != nil {
+		t.Fatalf("%s: bad report %q: %v", argv[1], out, err)
+	}
+	return rep
+}
+
+// testDeflateOurClient runs the echo of every configuration with our
+// client against a peer's echo server, one after another. start starts the
+// peer's server with its options as JSON; its defaults limit windows to
+// maxBits.
+func testDeflateOurClient(t *testing.T, peer string, maxBits int, start func(t *testing.T, theirs string) *peerServer) {
+	for _, cfg := range deflateConfigs {
+		t.Run(cfg.name, func(t *testing.T) {
+			theirs, err := json.Marshal(cfg.theirs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := start(t, string(theirs))
+			ctx, cancel := context.WithTimeout(t.Context(), interopTimeout)
+			defer cancel()
+			testDeflateOurClientEcho(t, ctx, peer, cfg, cfg.wantAsClient(maxBits), ps)
+		})
+	}
+}
+
+func testDeflateOurClientEcho(t *testing.T, ctx context.Context, peer string, cfg deflateConfig, want deflateParams, ps *peerServer) {
+	var tap *wireTap
+	opts := &websocket.DialOptions{
+		ConnOptions: deflateConnOptions(cfg.oursAsClient()),
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := new(net.Dialer).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			tap = newWireTap(nc, true)
+			return tap, nil
+		},
+	}
+	path := "/echo/" + cfg.name
+	c, resp, err := websocket.Dial(ctx, ps.url+path, opts)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	dc := &deflateConn{
+		peer: peer, client: true, fragments: true, cfg: cfg, want: want,
+		response: strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "),
+	}
+	ours, ok := websocket.DeflateAgreed(c)
+	dc.ours, dc.oursOK = deflateParams(ours), ok
+	if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(tap.written.record().head))); err != nil {
+		t.Errorf("our handshake request: %v", err)
+	} else {
+		dc.offer = strings.Join(req.Header.Values("Sec-WebSocket-Extensions"), ", ")
+	}
+
+	err = dc.echo(ctx, c, cfg)
+	if err != nil {
+		t.Error(err)
+	} else if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Errorf("Close: %v", err)
+	} else if ev := ps.event(t, path); ev.Code != int(websocket.StatusNormalClosure) {
+		t.Errorf("%s server got the close frame %d %q, want 1000", peer, ev.Code, ev.Reason)
+	}
+	c.CloseNow()
+	dc.checkAgreement(t)
+
+	dc.wireSent, dc.wireReceived = tap.written.record(), tap.read.record()
+	if onWire, err := responseExtensions(dc.wireReceived.head); err != nil || onWire != dc.response {
+		t.Errorf("Dial's response has Sec-WebSocket-Extensions %q; on the wire: %q (%v)", dc.response, onWire, err)
+	}
+	dc.checkWire(t, err == nil)
+}
+
+// echo asks the peer's server for its side of the agreement, then sends
+// the cases and checks their echoes, noting each message in dc.
+func (dc *deflateConn) echo(ctx context.Context, c *websocket.Conn, cfg deflateConfig) error {
+	const ask = "!extensions"
+	dc.sent = append(dc.sent, msgInfo{what: ask, size: len(ask)})
+	if err := c.Write(ctx, websocket.MessageText, []byte(ask)); err != nil {
+		return fmt.Errorf("write %s: %w", ask, err)
+	}
+	_, msg, err := c.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("read the answer to %s: %w", ask, err)
+	}
+	dc.received = append(dc.received, msgInfo{what: "the answer to " + ask, size: -1})
+	var rep deflateReport
+	if err := json.Unmarshal(msg, &rep); err != nil {
+		return fmt.Errorf("%s server answered %q: %w", dc.peer, msg, err)
+	}
+	dc.theirs, dc.theirResponse = rep.Agreed, rep.Response
+
+	for _, ec := range deflateCases(cfg.big) {
+		if ec.Frag {
+			const frag = "!frag" // the next echo in fragments
+			dc.sent = append(dc.sent, msgInfo{what: frag, size: len(frag)})
+			if err := c.Write(ctx, websocket.MessageText, []byte(frag)); err != nil {
+				return fmt.Errorf("write %s: %w", frag, err)
+			}
+		}
+		info := caseInfos([]deflateCase{ec})[0]
+		dc.sent = append(dc.sent, info)
+		if err := ec.write(ctx, c, deflatePayload(ec.Kind, ec.Size)); err != nil {
+			return fmt.Errorf("write %v: %w", ec, err)
+		}
+		typ, got, err := c.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("read the echo of %v: %w", ec, err)
+		}
+		dc.received = append(dc.received, info)
+		if err := ec.check(typ, got); err != nil {
+			return fmt.Errorf("echo of %v: %w", ec, err)
+		}
+	}
+	return nil
+}
+
+// TestInteropDeflatePython runs the deflate echo against python3-websockets:
+// testdata/interop/python_deflate.py as the client of our server, and as
+// the server of our client.
+func TestInteropDeflatePython(t *testing.T) {
+	t.Parallel()
+	python := testpeer.Python(t)
+	script := interopScript("python_deflate.py")
+	t.Run("their_client", func(t *testing.T) {
+		t.Parallel()
+		testDeflateTheirClient(t, "python", func(t *testing.T, args ...string) deflateReport {
+			return runDeflateClient(t, nil, append([]string{python, script}, args...)...)
+		})
+	})
+	t.Run("our_client", func(t *testing.T) {
+		t.Parallel()
+		// Its server's defaults are 12-bit windows.
+		testDeflateOurClient(t, "python", 12, func(t *testing.T, theirs string) *peerServer {
+			return startPeerServer(t, nil, python, script, "server", theirs)
+		})
+	})
+}
+
+// TestInteropDeflateNode runs the deflate echo against Node's ws:
+// testdata/interop/node_deflate.js as the client of our server, and as the
+// server of our client.
+func TestInteropDeflateNode(t *testing.T) {
+	t.Parallel()
+	node, modules := testpeer.Node(t)
+	env := []string{"NODE_PATH=" + modules}
+	script := interopScript("node_deflate.js")
+	t.Run("their_client", func(t *testing.T) {
+		t.Parallel()
+		testDeflateTheirClient(t, "node", func(t *testing.T, args ...string) deflateReport {
+			return runDeflateClient(t, env, append([]string{node, script}, args...)...)
+		})
+	})
+	t.Run("our_client", func(t *testing.T) {
+		t.Parallel()
+		testDeflateOurClient(t, "node", 15, func(t *testing.T, theirs string) *peerServer {
+			return startPeerServer(t, env, node, script, "server", theirs)
+		})
+	})
+}
