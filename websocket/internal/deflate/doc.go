@@ -35,7 +35,9 @@
 // the code-length code). A block covers at most the input part of the
 // buffer (16 KiB less the window, or one window for windows of 16 and 32
 // KiB), and ends early at a quarter as many tokens (a token is a match or
-// a run of literals).
+// a run of literals). Input is compressed when its buffer fills, so
+// nothing is written before Flush until about max(16 KiB, 2<<windowBits)
+// bytes have come in.
 //
 // Memory: a Writer allocates everything in NewWriter (measured with
 // runtime.MemStats, levels 2 to 9 alike):
