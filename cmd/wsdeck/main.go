@@ -3,6 +3,7 @@
 //	wsdeck serve  [flags]                     the console (also wsdeck with no arguments)
 //	wsdeck echo   [--addr 127.0.0.1:9001]     an echo server for conformance suites
 //	wsdeck client [flags] URL                 a wscat-like client
+//	wsdeck exec   [flags] HOSTS -- COMMAND    a command on many hosts over SSH
 package main
 
 import (
@@ -18,6 +19,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"echo":   runEcho,
 	"client": runClient,
 	"serve":  runServe,
+	"exec":   runExec,
 }
 
 func main() {
@@ -28,7 +30,7 @@ func main() {
 		os.Args = append([]string{os.Args[0], "serve"}, os.Args[1:]...)
 	}
 	if commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: wsdeck serve|echo|client [flags] (wsdeck CMD -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: wsdeck serve|echo|client|exec [flags] (wsdeck CMD -h for flags)")
 		os.Exit(2)
 	}
 	if err := commands[os.Args[1]](ctx, os.Args[2:]); err != nil {
