@@ -1,0 +1,3 @@
+module wsdeck/bench/exec
+
+go 1.26.0
