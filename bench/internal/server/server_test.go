@@ -1,0 +1,88 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"wsdeck/bench/internal/load"
+	"wsdeck/bench/internal/server"
+)
+
+// start serves the named library on a loopback port for the test's
+// duration.
+func start(t *testing.T, name string, opts server.Options) string {
+	t.Helper()
+	serve, err := server.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go serve(ln, opts)
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// TestEcho checks every server echoes every size intact, with and without
+// compression, through the load generator's verifying mode.
+func TestEcho(t *testing.T) {
+	for _, name := range server.Names() {
+		for _, compress := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/compress=%v", name, compress), func(t *testing.T) {
+				addr := start(t, name, server.Options{Mode: server.Echo, Compress: compress})
+				for _, size := range []int{1, 64, 125, 126, 1024, 16 << 10, 65535, 65536, 200 << 10, 1 << 20} {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					res, err := load.Echo(ctx, load.EchoConfig{
+						Addr: addr, Conns: 3, Size: size, Compress: compress,
+						Duration: 100*time.Millisecond + time.Duration(size)*time.Microsecond, Verify: true,
+					})
+					cancel()
+					if err != nil {
+						t.Fatalf("size %d: %v", size, err)
+					}
+					if res.Msgs == 0 {
+						t.Fatalf("size %d: no replies", size)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestBroadcast(t *testing.T) {
+	for _, name := range server.Names() {
+		t.Run(name, func(t *testing.T) {
+			addr := start(t, name, server.Options{Mode: server.Broadcast})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res, err := load.Broadcast(ctx, load.BroadcastConfig{
+				Addr: addr, Subs: 200, Rounds: 5, Size: 64,
+				Gap: time.Millisecond, RoundTimeout: 2 * time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Missed > 0 || res.Last.Count() != 5 {
+				t.Fatalf("missed %d rounds, timed %d", res.Missed, res.Last.Count())
+			}
+		})
+	}
+}
+
+func TestIdle(t *testing.T) {
+	for _, name := range server.Names() {
+		t.Run(name, func(t *testing.T) {
+			addr := start(t, name, server.Options{Mode: server.Echo})
+			conns, err := load.Idle(context.Background(), addr, 300)
+			if err != nil {
+				t.Fatal(err)
+			}
+			load.CloseAll(conns)
+		})
+	}
+}

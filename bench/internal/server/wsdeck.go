@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"wsdeck/websocket"
+)
+
+// serveWsdeck is our package: Accept, then ReadAppend into a buffer the
+// connection keeps, and Write, as wsdeck's own echo server does.
+func serveWsdeck(ln net.Listener, opts Options) error { return wsdeckServer(ln, opts, false) }
+
+// serveWsdeckDetached is serveWsdeck with each connection served from a
+// goroutine of its own, so that the HTTP handler returns (as gws advises):
+// net/http then lets go of the connection's request buffers. Not in the
+// default comparison; it shows what an idle connection costs without them.
+func serveWsdeckDetached(ln net.Listener, opts Options) error { return wsdeckServer(ln, opts, true) }
+
+func wsdeckServer(ln net.Listener, opts Options, detach bool) error {
+	ao := &websocket.AcceptOptions{InsecureSkipOriginCheck: true}
+	ao.MaxMessageSize = MaxMessageSize
+	ao.Compression.Disabled = !opts.Compress
+	var subs hub[*websocket.Conn]
+
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, ao)
+		if err != nil {
+			return
+		}
+		pub := r.URL.Path == PublisherPath
+		if detach {
+			go serveWsdeckConn(c, opts.Mode, pub, &subs)
+			return
+		}
+		serveWsdeckConn(c, opts.Mode, pub, &subs)
+	})
+}
+
+func serveWsdeckConn(c *websocket.Conn, mode Mode, pub bool, subs *hub[*websocket.Conn]) {
+	ctx := context.Background()
+	defer c.CloseNow()
+	switch {
+	case mode == Echo:
+		var buf []byte
+		for {
+			typ, p, err := c.ReadAppend(ctx, buf[:0])
+			if err != nil {
+				return
+			}
+			if err := c.Write(ctx, typ, p); err != nil {
+				return
+			}
+			buf = p
+		}
+	case pub:
+		var buf []byte
+		for {
+			typ, p, err := c.ReadAppend(ctx, buf[:0])
+			if err != nil {
+				return
+			}
+			fanout(subs.snapshot(), func(s *websocket.Conn) { s.Write(ctx, typ, p) })
+			buf = p
+		}
+	default:
+		subs.add(c)
+		defer subs.remove(c)
+		var buf []byte
+		for {
+			_, p, err := c.ReadAppend(ctx, buf[:0])
+			if err != nil {
+				return
+			}
+			buf = p
+		}
+	}
+}
+
+// serveHTTP serves h on ln with net/http, as every library but gobwas
+// expects.
+func serveHTTP(ln net.Listener, h http.HandlerFunc) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return srv.Serve(ln)
+}
