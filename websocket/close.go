@@ -16,6 +16,17 @@ import (
 // Close waits for it; otherwise Close reads, discarding data messages, until
 // the close frame comes.
 func (c *Conn) Close(code StatusCode, reason string) error {
+	if err := c.sendClose(code, reason); err != nil {
+		return err
+	}
+	err := c.waitPeerClose()
+	c.closeConn(nil)
+	return err
+}
+
+// sendClose sends this side's close frame, once: Close and StartClose
+// begin with it.
+func (c *Conn) sendClose(code StatusCode, reason string) error {
 	var b [maxControlPayload]byte
 	payload, err := appendClosePayload(b[:0], code, reason)
 	if err != nil {
@@ -31,9 +42,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.closeConn(nil)
 		return err
 	}
-	err = c.waitPeerClose()
-	c.closeConn(nil)
-	return err
+	return nil
 }
 
 // StartClose begins the close handshake and returns without waiting: it
@@ -45,19 +54,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 // sends a request and waits for the replies does; Close, by contrast,
 // discards what arrives while it waits unless another goroutine is reading.
 func (c *Conn) StartClose(code StatusCode, reason string) error {
-	var b [maxControlPayload]byte
-	payload, err := appendClosePayload(b[:0], code, reason)
-	if err != nil {
-		return err
-	}
-	if !c.closeSent.CompareAndSwap(false, true) {
-		if cerr := c.closedErr(); cerr != nil {
-			return errClosed
-		}
-		return errCloseSent
-	}
-	if err := c.writeClose(payload); err != nil {
-		c.closeConn(nil)
+	if err := c.sendClose(code, reason); err != nil {
 		return err
 	}
 	// The timer outlives a connection that closes sooner only as a
