@@ -16,6 +16,7 @@ var broadcastMetrics = []metric{
 	{name: "server CPU/msg", format: fmtDur, ratio: true},
 	{name: "client cores", format: fmtFloat},
 	{name: "other cores", format: fmtFloat},
+	{name: "kernel drops", format: fmtCount},
 	{name: "messages", format: fmtCount},
 	{name: "missed", format: fmtCount},
 }
@@ -32,7 +33,11 @@ func runBroadcast(ctx context.Context, cfg Config, rep *report) error {
 	t.note = "Time from the publisher's write to the last subscriber's read of the whole message; " +
 		"p50 and p99 over the messages of a round, then the median over rounds. " +
 		"\"messages\" is the number timed (fewer than asked for if they took over 30 s in all); " +
-		"\"missed\" counts messages that some subscriber had not got within 10 s."
+		"\"missed\" counts messages that some subscriber had not got within 10 s. " +
+		"\"kernel drops\" counts packets the kernel dropped in the window (/proc/net/softnet_stat, the whole machine): " +
+		"a burst of 10 000 writes can overflow the loopback input queue (net.core.netdev_max_backlog), " +
+		"and a dropped packet waits for a TCP retransmission timeout, which shows in p99; " +
+		"on a dedicated machine, raise that sysctl."
 	for r := range cfg.Rounds {
 		for _, s := range order(cfg.Servers, r) {
 			if ctx.Err() != nil {
@@ -83,6 +88,7 @@ func broadcastOnce(ctx context.Context, cfg Config, t *table, name string, r int
 	t.set(name, r, "p99 to last", res.Last.Quantile(0.99).Seconds())
 	t.set(name, r, "server CPU/msg", w.server.Seconds()/float64(res.Rounds))
 	t.set(name, r, "messages", float64(res.Rounds))
+	t.set(name, r, "kernel drops", float64(w.drops))
 	t.set(name, r, "client cores", w.cores(w.client))
 	t.set(name, r, "other cores", w.cores(w.others))
 	t.set(name, r, "missed", float64(res.Missed))

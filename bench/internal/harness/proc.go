@@ -230,3 +230,24 @@ func machineBusy() time.Duration {
 	}
 	return time.Duration(busy) * clockTick
 }
+
+// netDrops returns the packets the kernel has dropped because a CPU's
+// input backlog was full (the second column of /proc/net/softnet_stat,
+// summed over CPUs). On loopback a burst of thousands of small writes can
+// overflow it (net.core.netdev_max_backlog, 1000 by default), and TCP then
+// waits for a retransmission timeout: hundreds of milliseconds, seconds
+// after repeated losses.
+func netDrops() int64 {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) > 1 {
+			v, _ := strconv.ParseInt(f[1], 16, 64)
+			n += v
+		}
+	}
+	return n
+}

@@ -67,7 +67,7 @@ func (r *report) markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Date: %s, %s in all\n", r.start.UTC().Format("2006-01-02 15:04 MST"), r.end.Sub(r.start).Round(time.Second))
 	fmt.Fprintf(w, "- Machine: %d cores (%s), Linux %s, %s; server and load generator share the cores\n", m.cores, m.cpu, m.kernel, m.goVer)
-	fmt.Fprintf(w, "- Load average when the run started: %s (other work was running if the first figure is well above 0)\n", m.loadAvg)
+	fmt.Fprintf(w, "- Load average when the run started: %s (it lags by a minute; the \"other cores\" columns say how busy the machine was during each window)\n", m.loadAvg)
 	fmt.Fprintf(w, "- Libraries: wsdeck (this repository)")
 	for _, path := range []string{"github.com/lxzan/gws", "github.com/gorilla/websocket", "github.com/coder/websocket", "github.com/gobwas/ws"} {
 		if v := m.versions[path]; v != "" {
@@ -85,7 +85,9 @@ func (r *report) markdown(w io.Writer) {
 	fmt.Fprintf(w, "\n## Summary: each peer's ratio to wsdeck\n\n")
 	fmt.Fprintf(w, "The median over rounds of peer ÷ wsdeck, measured in the same round. "+
 		"For msgs/s a ratio **below 1** means wsdeck is ahead; for latency, CPU per message and memory a ratio **above 1** means wsdeck is ahead. "+
-		"A ratio in bold is one where the peer is ahead of wsdeck by more than 5 %%.\n\n")
+		"A ratio in bold is one where the peer is ahead of wsdeck by more than 5 %%. "+
+		"\"other cores\" is the CPU other processes took during the windows (median): near 0, the machine was quiet; "+
+		"well above it, trust the CPU-per-message rows over msgs/s and latency.\n\n")
 	r.summary(w)
 	r.clientShare(w)
 
@@ -106,7 +108,7 @@ func (r *report) markdown(w io.Writer) {
 // summary is one row per ratio metric of every table, one column per peer.
 func (r *report) summary(w io.Writer) {
 	peers := r.cfg.Servers[1:]
-	fmt.Fprintf(w, "| measurement | %s |\n|---|%s\n", strings.Join(peers, " | "), strings.Repeat("---|", len(peers)))
+	fmt.Fprintf(w, "| measurement | %s | other cores |\n|---|%s---|\n", strings.Join(peers, " | "), strings.Repeat("---|", len(peers)))
 	for _, s := range r.sections {
 		for _, t := range s.tables {
 			for _, m := range t.metrics {
@@ -122,6 +124,7 @@ func (r *report) summary(w io.Writer) {
 					}
 					row = append(row, cell)
 				}
+				row = append(row, fmtOr(t.others(), fmtFloat))
 				fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 			}
 		}

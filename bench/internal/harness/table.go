@@ -78,6 +78,16 @@ func (t *table) ratio(server, name string) float64 {
 	return median(rs)
 }
 
+// others is the median over servers and rounds of the "other cores"
+// metric, NaN if the table has none.
+func (t *table) others() float64 {
+	var all []float64
+	for _, s := range t.servers {
+		all = append(all, t.vals[s]["other cores"]...)
+	}
+	return median(all)
+}
+
 func median(xs []float64) float64 {
 	var v []float64
 	for _, x := range xs {

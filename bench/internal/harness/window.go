@@ -15,16 +15,19 @@ type window struct {
 	elapsed        time.Duration
 	server, client time.Duration
 	others         time.Duration
+	d0, drops      int64 // packets the kernel dropped on input (loopback included)
 }
 
 func (w *window) sample(open bool) {
 	s, _ := w.p.cpu()
 	c := selfCPU()
 	m := machineBusy()
+	d := netDrops()
 	if open {
-		w.t0, w.s0, w.c0, w.m0 = time.Now(), s, c, m
+		w.t0, w.s0, w.c0, w.m0, w.d0 = time.Now(), s, c, m, d
 		return
 	}
+	w.drops = d - w.d0
 	w.elapsed = time.Since(w.t0)
 	w.server = s - w.s0
 	w.client = c - w.c0
