@@ -2,7 +2,7 @@
 // coder, gobwas and gws side by side, and writes RESULTS.md. See
 // ../../README.md for the method.
 //
-//	cd bench && go run ./cmd/wsbench          # everything, ~15 minutes
+//	cd bench && go run ./cmd/wsbench          # everything, ~13 minutes
 //	cd bench && go run ./cmd/wsbench -quick   # ~2 minutes, provisional
 //
 // With -serve it is instead one of the servers, which the harness runs as
