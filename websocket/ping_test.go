@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"wsdeck/internal/leakcheck"
 )
 
 // readUntilEnd reads from c until the connection ends, and reports the
@@ -248,7 +250,7 @@ func TestKeepalive(t *testing.T) {
 			t.Errorf("Close = %v", err)
 		}
 		<-read
-		waitGoroutinesGone(t, "wsdeck/websocket.(*Conn).keepalive")
+		leakcheck.Check(t, "wsdeck/websocket.(*Conn).keepalive")
 	})
 
 	t.Run("unanswered", func(t *testing.T) {
@@ -270,7 +272,7 @@ func TestKeepalive(t *testing.T) {
 		if err := <-read; err == nil || !strings.Contains(err.Error(), "keepalive") {
 			t.Errorf("the reader got %v, want a keepalive error", err)
 		}
-		waitGoroutinesGone(t, "wsdeck/websocket.(*Conn).keepalive")
+		leakcheck.Check(t, "wsdeck/websocket.(*Conn).keepalive")
 	})
 
 	t.Run("both sides", func(t *testing.T) {
@@ -293,6 +295,6 @@ func TestKeepalive(t *testing.T) {
 		}
 		<-srvRead
 		<-cliRead
-		waitGoroutinesGone(t, "wsdeck/websocket.(*Conn).keepalive")
+		leakcheck.Check(t, "wsdeck/websocket.(*Conn).keepalive")
 	})
 }
