@@ -40,7 +40,8 @@ type Options struct {
 	// with the disk usage of DiskPath ("" means "/").
 	Source   Source
 	DiskPath string
-	// OnSample, if not nil, is called after each sample is taken.
+	// OnSample, if not nil, is called after each sample is taken, before
+	// it is pushed to viewers.
 	OnSample func()
 	// Logger receives sampling errors; nil means slog.Default.
 	Logger *slog.Logger
@@ -225,10 +226,12 @@ func (m *Monitor) run(ctx context.Context, done chan struct{}, resumed bool) {
 		failing = false
 		s.Gap = resumed
 		resumed = false
-		m.publish(ctx, s)
+		// Counted before viewers see it: a viewer holding sample n knows
+		// OnSample has run n times.
 		if m.opts.OnSample != nil {
 			m.opts.OnSample()
 		}
+		m.publish(ctx, s)
 	}
 }
 
