@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"wsdeck/internal/batch"
 	"wsdeck/internal/execcli"
 	"wsdeck/internal/hostexpr"
 )
@@ -27,24 +26,7 @@ by commas. The exit status is 1 when any host failed.`)
 	var cfg execcli.Config
 	fs.StringVar(&cfg.Exclude, "x", "", "leave out these hosts (a host expression)")
 	fs.IntVar(&cfg.MaxHosts, "max-hosts", hostexpr.DefaultMaxHosts, "refuse expressions naming more hosts")
-	fs.StringVar(&cfg.Job.User, "user", "", "remote user for hosts without user@ (default: ssh config, else you)")
-	fs.IntVar(&cfg.Job.Port, "port", 0, "port for hosts without :port (default: ssh config, else 22)")
-	fs.Func("identity", "private key `file` to try first (repeatable; then ssh-agent, then ~/.ssh/id_*)", func(v string) error {
-		cfg.Job.Identities = append(cfg.Job.Identities, v)
-		return nil
-	})
-	fs.Func("known-hosts", "known_hosts `file` instead of ~/.ssh/known_hosts (repeatable)", func(v string) error {
-		cfg.Job.KnownHosts = append(cfg.Job.KnownHosts, v)
-		return nil
-	})
-	fs.BoolVar(&cfg.Job.AcceptNew, "accept-new", false, "trust and record the key of hosts known_hosts does not know (a changed key still fails)")
-	fs.StringVar(&cfg.Job.SSHConfig, "ssh-config", "", "ssh config `file` for HostName, User, Port, IdentityFile (default ~/.ssh/config and /etc/ssh/ssh_config; none: no file)")
-	fs.DurationVar(&cfg.Job.ConnectTimeout, "connect-timeout", batch.DefaultConnectTimeout, "bound on connecting, handshake and authentication")
-	fs.DurationVar(&cfg.Job.CommandTimeout, "timeout", 0, "stop commands running longer (0: no limit)")
-	fs.DurationVar(&cfg.Job.KillGrace, "kill-grace", batch.DefaultKillGrace, "time between SIGTERM and SIGKILL when stopping a command")
-	fs.IntVar(&cfg.Job.Fanout, "fanout", batch.DefaultFanout, "most hosts at once")
-	fs.Int64Var(&cfg.Job.MaxOutput, "max-output", batch.DefaultMaxOutput, "bytes of output kept per host; the rest is counted and dropped")
-	fs.BoolVar(&cfg.Job.RawCommand, "raw", false, "send the command without the /bin/sh watchdog that stops it on cancel (for servers without /bin/sh)")
+	sshFlags(fs, &cfg.Job)
 	fs.BoolVar(&cfg.Gather, "gather", false, "print identical outputs once, under the hosts that gave them (dshbak -c)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object per host")
 	fs.StringVar(&cfg.Color, "color", "auto", "color host names: auto, always, never")

@@ -7,7 +7,10 @@ import (
 	"os"
 	"strings"
 
+	"wsdeck/internal/batch"
 	"wsdeck/internal/chat"
+	"wsdeck/internal/hostexpr"
+	"wsdeck/internal/jobs"
 	"wsdeck/internal/server"
 	"wsdeck/internal/socket"
 )
@@ -41,6 +44,14 @@ func runServe(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Monitor.Interval, "sample-interval", server.DefaultSampleInterval, "time between monitor samples")
 	fs.DurationVar(&cfg.Monitor.History, "monitor-history", server.DefaultMonitorHistory, "how far back the monitor's charts go")
 	fs.StringVar(&cfg.Monitor.DiskPath, "disk-path", "/", "file system whose usage the monitor shows")
+	var execOpts jobs.Options
+	execOn := fs.Bool("exec", true, "serve the Exec tab (false: it says not configured)")
+	allowHosts := fs.String("allow-hosts", batch.DefaultAllowHosts, "Exec: the only targets jobs may reach: CIDRs, addresses, host `patterns` and local, comma-separated")
+	auditLog := fs.String("audit-log", jobs.DefaultAuditLog(), "Exec: append a JSON line per job start and end to this `file`")
+	fs.IntVar(&execOpts.MaxHosts, "max-hosts", hostexpr.DefaultMaxHosts, "Exec: refuse expressions naming more hosts")
+	fs.IntVar(&execOpts.MaxCommand, "max-command", jobs.DefaultMaxCommand, "Exec: longest command, in bytes")
+	fs.Int64Var(&execOpts.MaxTerminal, "max-terminal", jobs.DefaultMaxTerminal, "Exec: bytes of output lines a job sends to the page (results are always sent)")
+	sshFlags(fs, &execOpts.Job)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Parse(args)
@@ -56,5 +67,19 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	if *execOn {
+		policy, err := batch.ParsePolicy(*allowHosts)
+		if err != nil {
+			return err
+		}
+		audit, err := jobs.OpenAuditLog(*auditLog)
+		if err != nil {
+			return fmt.Errorf("%w (--audit-log FILE to put it elsewhere, --exec=false to serve no Exec)", err)
+		}
+		defer audit.Close()
+		execOpts.Policy, execOpts.Audit, execOpts.Logger = policy, audit, log
+		cfg.Exec = jobs.New(execOpts)
+		log.Info("exec ready", "allow_hosts", policy.String(), "audit_log", *auditLog)
+	}
 	return server.Run(ctx, cfg)
 }

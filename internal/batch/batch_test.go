@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"wsdeck/internal/hostexpr"
+	"wsdeck/internal/sshtest"
 )
 
 // recorder is a handler that keeps every event and checks the contract of
@@ -325,8 +326,8 @@ func TestConnectTimeout(t *testing.T) {
 
 func TestAuthFailed(t *testing.T) {
 	t.Parallel()
-	other, _ := newKey(t)
-	key, pemKey := newKey(t)
+	other, _ := sshtest.NewKey(t)
+	key, pemKey := sshtest.NewKey(t)
 	srv := startServer(t, 1, "", other.PublicKey()) // authorizes another key
 	e := newEnvFor(t, srv, key, pemKey)
 	rec, _ := run(t, t.Context(), e.config, "127.0.0.1", "echo x", nil)
@@ -338,7 +339,7 @@ func TestAuthFailed(t *testing.T) {
 
 func TestWrongUser(t *testing.T) {
 	t.Parallel()
-	key, pemKey := newKey(t)
+	key, pemKey := sshtest.NewKey(t)
 	srv := startServer(t, 1, "alice", key.PublicKey())
 	e := newEnvFor(t, srv, key, pemKey)
 	rec, _ := run(t, t.Context(), e.config, "bob@127.0.0.1,alice@127.0.0.1", "echo x", nil)
@@ -368,8 +369,8 @@ func TestHostKeyUnknown(t *testing.T) {
 func TestHostKeyChanged(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1)
-	impostor, _ := newKey(t)
-	e.writeKnownHosts(t, knownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", e.srv.port), impostor.PublicKey()))
+	impostor, _ := sshtest.NewKey(t)
+	e.writeKnownHosts(t, sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", e.srv.port), impostor.PublicKey()))
 	for _, acceptNew := range []bool{false, true} {
 		cfg := e.config
 		cfg.AcceptNew = acceptNew
@@ -386,7 +387,7 @@ func TestHostKeyRevoked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1)
 	b, _ := os.ReadFile(e.known)
-	e.writeKnownHosts(t, string(b)+"@revoked "+knownHostsLine("*", e.srv.hostKeys[0].PublicKey()))
+	e.writeKnownHosts(t, string(b)+"@revoked "+sshtest.KnownHostsLine("*", e.srv.hostKeys[0].PublicKey()))
 	rec, _ := run(t, t.Context(), e.config, "127.0.0.1", "echo x", nil)
 	if r := rec.result(0); r.Status != StatusHostKeyRevoked {
 		t.Errorf("result %+v", r)
@@ -411,11 +412,11 @@ func TestHostKeyHashed(t *testing.T) {
 // would look like a changed key; the known type must be asked for first.
 func TestHostKeyKnownTypePreferred(t *testing.T) {
 	t.Parallel()
-	key, pemKey := newKey(t)
-	ed, _ := newKey(t)
+	key, pemKey := sshtest.NewKey(t)
+	ed, _ := sshtest.NewKey(t)
 	srv := startServer(t, 1, "", key.PublicKey(), newECDSAKey(t), ed)
 	e := newEnvFor(t, srv, key, pemKey)
-	e.writeKnownHosts(t, knownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", srv.port), ed.PublicKey()))
+	e.writeKnownHosts(t, sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", srv.port), ed.PublicKey()))
 	rec, _ := run(t, t.Context(), e.config, "127.0.0.1", "echo x", nil)
 	if r := rec.result(0); r.Status != StatusOK {
 		t.Errorf("result %+v", r)
@@ -492,7 +493,7 @@ func TestIdentityFlag(t *testing.T) {
 // from an ssh config file.
 func TestSSHConfig(t *testing.T) {
 	t.Parallel()
-	key, pemKey := newKey(t)
+	key, pemKey := sshtest.NewKey(t)
 	srv := startServer(t, 3, "carol", key.PublicKey())
 	e := newEnvFor(t, srv, key, pemKey)
 	keyFile := filepath.Join(t.TempDir(), "carol_key")
@@ -594,10 +595,10 @@ func startAgent(t testing.TB, pemKey []byte) string {
 func TestKnownHostsBadLines(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 2)
-	impostor, _ := newKey(t)
+	impostor, _ := sshtest.NewKey(t)
 	e.writeKnownHosts(t, "# a comment\n127.0.0.9 ssh-foo AAAAnotakey\n"+
-		knownHostsLine(fmt.Sprintf("[127.0.0.2]:%d", e.srv.port), impostor.PublicKey())+
-		"garbage\n"+knownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", e.srv.port), e.srv.hostKeys[0].PublicKey()))
+		sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.2]:%d", e.srv.port), impostor.PublicKey())+
+		"garbage\n"+sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", e.srv.port), e.srv.hostKeys[0].PublicKey()))
 	rec, _ := run(t, t.Context(), e.config, "127.0.0.1-2", "echo x", nil)
 	if r := rec.result(0); r.Status != StatusOK {
 		t.Errorf("host 1: %+v", r)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"wsdeck/internal/sshtest"
 )
 
 // runAsync runs the job in a goroutine; wait returns its recorder and
@@ -216,17 +217,7 @@ func TestLocalCancelKillsGroup(t *testing.T) {
 		t.Errorf("result %+v after %v", r, took)
 	}
 	// Signals are delivered asynchronously: give the child a moment to go.
-	eventually(t, 10*time.Second, fmt.Sprintf("the shell's child %d is still running", pid), func() bool { return !alive(pid) })
-}
-
-// alive reports whether process pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+	sshtest.Eventually(t, 10*time.Second, fmt.Sprintf("the shell's child %d is still running", pid), func() bool { return !sshtest.Alive(pid) })
 }
 
 func TestLocalAndRemote(t *testing.T) {

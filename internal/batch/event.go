@@ -114,6 +114,17 @@ func (s Status) String() string {
 // MarshalText writes the status's name, for JSON.
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a status by its name, as in an audit log.
+func (s *Status) UnmarshalText(b []byte) error {
+	for i, name := range statusNames {
+		if name == string(b) {
+			*s = Status(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("batch: unknown status %q", b)
+}
+
 // Result is how one host's run ended.
 type Result struct {
 	Index    int

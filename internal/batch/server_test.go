@@ -3,11 +3,9 @@ package batch
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +20,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"wsdeck/internal/sshtest"
 )
 
 // testServer is an in-process SSH server (x/crypto/ssh) listening on
@@ -73,31 +73,12 @@ func unwrapCommand(s string) (string, bool) {
 	return strings.ReplaceAll(quoted[1:len(quoted)-1], `'\''`, "'"), true
 }
 
-// newKey returns a new Ed25519 signer and its private key in OpenSSH
-// format.
-func newKey(t testing.TB) (ssh.Signer, []byte) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, pem.EncodeToMemory(block)
-}
-
 // startServer starts a server on 127.0.0.1..127.0.0.n, all on one port,
 // that lets user (any, if "") in with the key client.
 func startServer(t testing.TB, n int, user string, client ssh.PublicKey, hostKeys ...ssh.Signer) *testServer {
 	t.Helper()
 	if len(hostKeys) == 0 {
-		hk, _ := newKey(t)
+		hk, _ := sshtest.NewKey(t)
 		hostKeys = []ssh.Signer{hk}
 	}
 	s := &testServer{
@@ -439,12 +420,6 @@ func (s *testServer) runCommand(ch ssh.Channel, command, local string, sigs <-ch
 	}
 }
 
-// knownHostsLine returns a known_hosts line for host (as written in the
-// file: a name, a pattern, [name]:port) with key.
-func knownHostsLine(host string, key ssh.PublicKey) string {
-	return host + " " + string(bytes.TrimSpace(ssh.MarshalAuthorizedKey(key))) + "\n"
-}
-
 // env is the client side of a test: a directory standing for ~/.ssh with
 // a key the server accepts as id_ed25519 and a known_hosts that trusts the
 // server's first host key on every 127.0.0.* address (a wildcard line).
@@ -459,7 +434,7 @@ type env struct {
 
 func newEnv(t testing.TB, hosts int) *env {
 	t.Helper()
-	key, pemKey := newKey(t)
+	key, pemKey := sshtest.NewKey(t)
 	srv := startServer(t, hosts, "", key.PublicKey())
 	return newEnvFor(t, srv, key, pemKey)
 }
@@ -471,7 +446,7 @@ func newEnvFor(t testing.TB, srv *testServer, key ssh.Signer, pemKey []byte) *en
 		t.Fatal(err)
 	}
 	known := filepath.Join(dir, "known_hosts")
-	line := knownHostsLine(fmt.Sprintf("[127.0.0.*]:%d", srv.port), srv.hostKeys[0].PublicKey())
+	line := sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.*]:%d", srv.port), srv.hostKeys[0].PublicKey())
 	if err := os.WriteFile(known, []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"wsdeck/internal/sshtest"
 )
 
 // startWrapped runs command under the watchdog as sshd would: the login
@@ -83,7 +85,7 @@ func TestWatchdogStops(t *testing.T) {
 	if sig, ok := signalName(cmd.ProcessState); !ok || sig != "TERM" {
 		t.Errorf("ended by %q (%v), want TERM", sig, cmd.ProcessState)
 	}
-	eventually(t, 10*time.Second, "processes of the command left", func() bool { return len(processesWith(marker)) == 0 })
+	sshtest.Eventually(t, 10*time.Second, "processes of the command left", func() bool { return len(sshtest.ProcessesWith(marker)) == 0 })
 }
 
 // TestWatchdogLeavesFinished: once the command has ended, the end of stdin
@@ -103,8 +105,8 @@ func TestWatchdogLeavesFinished(t *testing.T) {
 	stdin.Close()
 	// The watcher runs with the wrapper's arguments, marker included; the
 	// child is a plain "sleep 300". Wait for the watcher to go.
-	eventually(t, 10*time.Second, "the watcher did not exit", func() bool { return len(processesWith(marker)) == 0 })
-	if !alive(pid) {
+	sshtest.Eventually(t, 10*time.Second, "the watcher did not exit", func() bool { return len(sshtest.ProcessesWith(marker)) == 0 })
+	if !sshtest.Alive(pid) {
 		t.Errorf("the background child %d of a finished command was killed", pid)
 	}
 }

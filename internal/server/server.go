@@ -89,7 +89,9 @@ type Config struct {
 	Chat    chat.Options
 	Monitor monitor.Options
 	// Exec serves /ws/exec; nil answers every connection with a
-	// not_configured error message.
+	// not_configured error message. If it has a Shutdown(ctx) error
+	// method (a *jobs.Service does), shutdown calls it, so that a running
+	// job is cancelled and its end recorded.
 	Exec socket.Endpoint
 
 	// Logger receives the logs; nil means slog.Default. Tokens never go
@@ -293,6 +295,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	deadline, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.stopSocket() // every socket starts its close handshake with 1001
+	execDone := make(chan struct{})
+	go func() {
+		defer close(execDone)
+		if sh, ok := s.cfg.Exec.(interface{ Shutdown(context.Context) error }); ok {
+			if err := sh.Shutdown(deadline); err != nil {
+				s.log.Warn("shutdown: exec", "err", err)
+			}
+		}
+	}()
 	if err := s.http.Shutdown(deadline); err != nil {
 		s.http.Close()
 	}
@@ -301,6 +312,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.log.Warn("shutdown: cut sockets that did not close in time", "sockets", n)
 		s.sockets.wait(context.Background())
 	}
+	<-execDone
 	<-errc // http.ErrServerClosed
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	return nil
