@@ -50,7 +50,10 @@ func TestBrowser(t *testing.T) {
 	chromium := testpeer.Chromium(t)
 	artifacts := artifactDir(t)
 	t.Logf("artifacts in %s", artifacts)
-	console := startConsole(t, buildWsdeck(t), artifacts)
+	bin := buildWsdeck(t)
+	// This console serves no Exec: its tab says so. The Exec subtest
+	// starts a console of its own, with SSH settings for its servers.
+	console := startConsole(t, bin, artifacts, "console", "--exec=false")
 	b := startBrowser(t, chromium, artifacts)
 
 	alice := b.newPage(t, "alice")
@@ -193,9 +196,10 @@ func TestBrowser(t *testing.T) {
 		if text := eval[string](t, alice, `document.getElementById("exec-status").textContent`); !strings.Contains(text, "not configured") {
 			t.Errorf("Exec tab says %q", text)
 		}
-		alice.screenshot(t, artifacts, "exec")
 		alice.click(t, "#tab-chat")
 	})
+
+	t.Run("ExecOverSSH", func(t *testing.T) { testExec(t, b, bin, artifacts) })
 
 	t.Run("Phone", func(t *testing.T) {
 		if _, err := chromedp.Run(bob.step(t), chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait)); err != nil {
@@ -300,17 +304,19 @@ type logRecord struct {
 	Err    string `json:"err"`
 }
 
-// startConsole starts wsdeck serve on a free loopback port and waits for
-// the login URL it prints.
-func startConsole(t *testing.T, bin, artifacts string) *console {
+// startConsole starts wsdeck serve with args on a free loopback port,
+// logging to name.log in artifacts, and waits for the login URL it prints.
+func startConsole(t *testing.T, bin, artifacts, name string, args ...string) *console {
 	t.Helper()
-	logFile, err := os.Create(filepath.Join(artifacts, "console.log"))
+	logFile, err := os.Create(filepath.Join(artifacts, name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &console{logc: make(chan struct{}, 1), exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--token", browserToken,
 		"--sample-interval", sampleInterval.String(), "--max-message-size", "65536", "--log-format", "json")
+	c.cmd.Args = append(c.cmd.Args, args...)
+	c.cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=") // no agent: the test's keys only
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,30 +1,342 @@
-// The Exec tab. Until the Exec feature is configured on the server,
-// /ws/exec answers every connection with a not_configured error, which this
-// tab shows. (The Exec issue puts its terminal here: xterm.js is vendored
-// under /vendor/xterm.)
+// The Exec tab: a host expression and a command, run by the server over
+// SSH on every host (or on the server itself, for the host "local"). The
+// expression is expanded by the server as it is typed, so the count and
+// any host outside --allow-hosts show before anything runs. Every viewer
+// sees the running job: each host's output lines in an xterm.js terminal,
+// prefixed with the host in its color, a progress line, and a results
+// table that can be filtered to failures. The wire protocol is in
+// docs/protocol.md (/ws/exec).
 
+import { Terminal } from "../vendor/xterm/xterm.mjs";
+import { FitAddon } from "../vendor/xterm/addon-fit.mjs";
 import { Channel } from "./socket.js";
+
+// ANSI colors for host prefixes, as wsdeck exec uses on a terminal.
+const PALETTE = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"];
+const RESET = "\x1b[0m";
+const COUNT_DELAY_MS = 200;
+
+// Escape sequences in output: colors (SGR) are kept; everything else that
+// could move the cursor, retitle, or reach the clipboard is dropped, with
+// other control characters but tab.
+const CONTROL = /\x1b\[[0-9;:]*m|\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[@-Z\\-_]?|[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]/g;
+
+export function sanitize(line) {
+  return line.replace(CONTROL, (m) => (/^\x1b\[[0-9;:]*m$/.test(m) ? m : ""));
+}
+
+function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+function formatMs(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
 
 export class Exec {
   constructor(el, onState) {
+    this.el = el;
+    this.form = el.querySelector("#exec-form");
+    this.hostsInput = el.querySelector("#exec-hosts");
+    this.commandInput = el.querySelector("#exec-command");
+    this.countEl = el.querySelector("#exec-count");
+    this.runBtn = el.querySelector("#exec-run");
+    this.cancelBtn = el.querySelector("#exec-cancel");
     this.status = el.querySelector("#exec-status");
+    this.progressEl = el.querySelector("#exec-progress");
+    this.termEl = el.querySelector("#exec-term");
+    this.table = el.querySelector("#exec-table");
+    this.tbody = this.table.querySelector("tbody");
+    this.failuresOnly = el.querySelector("#exec-failures");
+
+    this.hello = null;        // what the server allows
+    this.count = null;        // the last count reply for the current input
+    this.countSeq = 0;
+    this.countTimer = null;
+    this.job = null;          // {id, hosts, command, folded, started}
+    this.results = [];        // per host: null, or the result
+    this.running = new Set();
+    this.summary = null;
+    this.lines = 0;           // output lines written, for the curious and for tests
+    this.term = null;
+    this.fit = null;
+
+    this.hostsInput.value = localStorage.getItem("wsdeck.exec.hosts") || "";
+    this.commandInput.value = localStorage.getItem("wsdeck.exec.command") || "";
+    this.hostsInput.addEventListener("input", () => this.scheduleCount());
+    this.commandInput.addEventListener("input", () => this.updateButtons());
+    this.form.addEventListener("submit", (ev) => { ev.preventDefault(); this.run(); });
+    this.cancelBtn.addEventListener("click", () => this.cancel());
+    this.failuresOnly.addEventListener("change", () => {
+      this.table.classList.toggle("failures-only", this.failuresOnly.checked);
+    });
+    window.addEventListener("resize", () => this.fit?.fit());
+
     this.channel = new Channel("/ws/exec", {
       onMessage: (msg) => this.receive(msg),
-      onState,
+      onOpen: () => this.scheduleCount(0),
+      onState: (state, ch) => {
+        onState(state, ch);
+        this.updateButtons();
+      },
     });
   }
 
-  show() { this.channel.start(); }
+  show() {
+    this.ensureTerminal();
+    this.channel.start();
+    requestAnimationFrame(() => this.fit.fit());
+  }
+
   hide() { this.channel.stop(); }
 
+  ensureTerminal() {
+    if (this.term) return;
+    this.term = new Terminal({
+      disableStdin: true, convertEol: false, scrollback: 20000, cursorBlink: false,
+      fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace',
+      fontSize: 13, theme: { background: "#10141c" },
+    });
+    this.fit = new FitAddon();
+    this.term.loadAddon(this.fit);
+    this.term.open(this.termEl);
+    this.term.write("\x1b[?25l"); // no cursor: nobody types here
+    this.fit.fit();
+  }
+
   receive(msg) {
-    if (msg.type === "error" && msg.code === "not_configured") {
-      this.status.textContent = `${msg.error}.`;
-      this.status.dataset.state = "not_configured";
-      // Nothing to wait for: close instead of reconnecting.
-      this.channel.stop();
+    switch (msg.type) {
+      case "hello":
+        this.hello = msg;
+        this.setStatus("");
+        this.hostsInput.title = `allowed: ${msg.allow_hosts}`;
+        break;
+      case "count":
+        if (Number(msg.id) === this.countSeq) this.showCount(msg);
+        break;
+      case "accepted":
+        this.setStatus("");
+        break;
+      case "job":
+        this.startJob(msg.job, msg.replay);
+        break;
+      case "events":
+        if (this.job && msg.job === this.job.id) this.applyEvents(msg);
+        break;
+      case "error":
+        this.showError(msg);
+        break;
+    }
+  }
+
+  showError(msg) {
+    if (msg.code === "not_configured") {
+      this.setStatus(`${msg.error}.`, "not_configured");
+      this.form.hidden = true;
+      this.channel.stop(); // nothing to wait for: close instead of reconnecting
       return;
     }
-    if (msg.type === "error") this.status.textContent = msg.error;
+    this.setStatus(msg.error, "error");
+    this.updateButtons();
+  }
+
+  setStatus(text, kind) {
+    this.status.textContent = text;
+    this.status.hidden = !text;
+    this.status.dataset.state = kind || "";
+    this.status.dataset.kind = kind === "error" ? "error" : "";
+  }
+
+  // Counting: the server expands the expression as it is typed.
+
+  scheduleCount(delay = COUNT_DELAY_MS) {
+    clearTimeout(this.countTimer);
+    this.count = null;
+    this.updateButtons();
+    const hosts = this.hostsInput.value.trim();
+    if (!hosts) {
+      this.countEl.textContent = "";
+      return;
+    }
+    this.countTimer = setTimeout(() => {
+      this.countSeq++;
+      this.channel.send({ type: "count", id: String(this.countSeq), hosts });
+    }, delay);
+  }
+
+  showCount(msg) {
+    this.count = msg;
+    const el = this.countEl;
+    if (msg.error) {
+      el.textContent = msg.error;
+      el.dataset.kind = "error";
+    } else if (msg.denied) {
+      el.textContent = `${msg.count} hosts; not allowed on this console: ${msg.denied} (allowed: ${this.hello?.allow_hosts ?? "?"})`;
+      el.dataset.kind = "error";
+    } else {
+      el.textContent = `${msg.count} ${msg.count === 1 ? "host" : "hosts"}: ${msg.folded}`;
+      el.dataset.kind = "ok";
+    }
+    this.updateButtons();
+  }
+
+  updateButtons() {
+    if (!this.channel) return;
+    const jobRunning = this.job && !this.summary;
+    const valid = this.count && !this.count.error && !this.count.denied &&
+      this.count.hosts === this.hostsInput.value.trim();
+    this.runBtn.disabled = !valid || !this.commandInput.value.trim() || jobRunning || this.channel.state !== "open";
+    this.cancelBtn.disabled = !jobRunning;
+  }
+
+  run() {
+    if (this.runBtn.disabled) return;
+    const hosts = this.hostsInput.value.trim();
+    const command = this.commandInput.value.trim();
+    localStorage.setItem("wsdeck.exec.hosts", hosts);
+    localStorage.setItem("wsdeck.exec.command", command);
+    this.channel.send({ type: "run", id: "run", hosts, command });
+  }
+
+  cancel() {
+    if (this.job) this.channel.send({ type: "cancel", job: this.job.id });
+  }
+
+  // A job: the terminal, the table and the progress line follow its events.
+
+  startJob(job, replay) {
+    this.job = job;
+    this.results = job.hosts.map(() => null);
+    this.running = new Set();
+    this.summary = null;
+    this.lines = 0;
+    this.startedAt = Date.parse(job.started);
+    this.ensureTerminal();
+    this.term.reset();
+    this.term.write("\x1b[?25l");
+    this.term.write(`\x1b[1m$ ${sanitize(job.command)}\x1b[0m  \x1b[2mon ${sanitize(job.folded)}` +
+      `${replay ? "  (joined)" : ""}${RESET}\r\n`);
+    this.prefixes = job.hosts.map((h, i) => `\x1b[${PALETTE[i % PALETTE.length]}m${sanitize(h)}:${RESET} `);
+    const rows = document.createDocumentFragment();
+    this.rows = job.hosts.map((h) => {
+      const tr = document.createElement("tr");
+      tr.dataset.state = "queued";
+      for (const cls of ["host", "status", "num exit", "num duration", "num output"]) {
+        const td = document.createElement("td");
+        td.className = cls;
+        tr.appendChild(td);
+      }
+      tr.cells[0].textContent = h;
+      tr.cells[1].textContent = "queued";
+      rows.appendChild(tr);
+      return tr;
+    });
+    this.tbody.replaceChildren(rows);
+    this.updateProgress();
+    this.updateButtons();
+  }
+
+  applyEvents(msg) {
+    let out = "";
+    if (msg.skipped) out += `\x1b[2m… ${msg.skipped} earlier lines not shown${RESET}\r\n`;
+    for (const e of msg.events) {
+      switch (e.e) {
+        case "started":
+          this.running.add(e.i);
+          this.setRow(e.i, "running", "running");
+          break;
+        case "out": {
+          const prefix = this.prefixes[e.i];
+          const err = e.s === "stderr";
+          for (const line of e.lines) {
+            out += prefix + (err ? "\x1b[31m" : "") + sanitize(line) + RESET + "\r\n";
+          }
+          this.lines += e.lines.length;
+          break;
+        }
+        case "capped":
+          out += `${this.prefixes[e.i]}\x1b[33m[${e.s} over ${formatBytes(this.hello?.max_output ?? 0)}: the rest is counted, not shown]${RESET}\r\n`;
+          break;
+        case "finished":
+          this.running.delete(e.i);
+          this.results[e.i] = e.result;
+          this.finishRow(e.i, e.result);
+          if (e.result.status !== "ok") {
+            out += `${this.prefixes[e.i]}\x1b[1;31m✗ ${sanitize(e.result.error || e.result.status)}${RESET}\r\n`;
+          }
+          break;
+        case "warning":
+          out += `\x1b[33mwarning: ${sanitize(e.message)}${RESET}\r\n`;
+          break;
+        case "muted":
+          out += `\x1b[33m[output over ${formatBytes(e.limit)}: no more lines shown; results still follow]${RESET}\r\n`;
+          break;
+        case "summary":
+          this.summary = e.summary;
+          out += `\x1b[1m${e.summary.failed ? "\x1b[31m" : "\x1b[32m"}${sanitize(e.text)}${RESET}\r\n`;
+          break;
+      }
+    }
+    if (out) this.term.write(out);
+    this.updateProgress();
+    if (this.summary) this.updateButtons();
+  }
+
+  setRow(i, state, text) {
+    const tr = this.rows[i];
+    tr.dataset.state = state;
+    tr.cells[1].textContent = text;
+  }
+
+  finishRow(i, r) {
+    const tr = this.rows[i];
+    tr.dataset.state = r.status === "ok" ? "ok" : "failed";
+    // The exit code has its own column; other failures say why.
+    const why = r.status === "exit" ? "" : r.error;
+    tr.cells[1].textContent = why ? `${r.status}: ${why}` : r.status;
+    tr.cells[1].title = r.error || "";
+    tr.cells[2].textContent = r.exit_code >= 0 ? String(r.exit_code) : "–";
+    tr.cells[3].textContent = formatMs(r.duration_ms);
+    const total = r.stdout_bytes + r.stderr_bytes;
+    tr.cells[4].textContent = formatBytes(total) + (r.dropped_bytes ? ` (${formatBytes(r.dropped_bytes)} dropped)` : "");
+  }
+
+  updateProgress() {
+    if (!this.job) {
+      this.progressEl.textContent = "";
+      return;
+    }
+    const total = this.job.hosts.length;
+    let done = 0;
+    let failed = 0;
+    for (const r of this.results) {
+      if (!r) continue;
+      done++;
+      if (r.status !== "ok") failed++;
+    }
+    const s = this.summary;
+    const elapsed = s ? s.elapsed_ns / 1e6 : Date.now() - this.startedAt;
+    const state = s ? (s.canceled ? "canceled" : "finished") : "running";
+    this.progressEl.replaceChildren();
+    const parts = [
+      `${state}: done ${done}/${total}`,
+      ...(s ? [] : [`running ${this.running.size}`]),
+    ];
+    this.progressEl.append(parts.join(" · "), " · ");
+    const f = document.createElement("span");
+    f.textContent = `failed ${failed}`;
+    if (failed) f.className = "failed";
+    this.progressEl.append(f, ` · ${formatMs(elapsed)}`);
+    this.progressEl.dataset.state = state;
+  }
+
+  // termText returns the terminal's text, for tests.
+  termText() {
+    const buf = this.term.buffer.active;
+    const lines = [];
+    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i).translateToString(true));
+    return lines.join("\n");
   }
 }
