@@ -7,6 +7,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ func (r *report) addTable(name string, t *table) {
 func (r *report) write(path string) error {
 	var b bytes.Buffer
 	r.markdown(&b)
+	appendExecResults(&b, filepath.Join(filepath.Dir(path), "EXEC-RESULTS.md"))
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
@@ -232,4 +234,25 @@ func moduleVersions() map[string]string {
 		}
 	}
 	return v
+}
+
+// appendExecResults appends the Exec benchmark (bench/exec writes it, to
+// EXEC-RESULTS.md: it needs sshd, pdsh and parallel-ssh) as a section, its
+// headings one level down, so that RESULTS.md holds every figure.
+func appendExecResults(b *bytes.Buffer, path string) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(b, "\n## Exec: wsdeck exec vs pdsh and parallel-ssh\n\n")
+	fmt.Fprintf(b, "Copied from [EXEC-RESULTS.md](EXEC-RESULTS.md), written by `cd bench/exec && go run .` (see its header).\n\n")
+	for i, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+		switch {
+		case i == 0 && strings.HasPrefix(line, "# "):
+			continue // the title: the section's own
+		case strings.HasPrefix(line, "#"):
+			line = "#" + line
+		}
+		b.WriteString(line + "\n")
+	}
 }
