@@ -328,8 +328,11 @@ func (s *Service) run(ctx context.Context, j *job, cfg batch.Config, start batch
 	})
 	if err != nil { // the config was checked: this is a bug
 		s.opts.Logger.Error("exec: job did not run", "job", j.info.ID, "err", err)
+		// Viewers wait for a summary: give them one.
+		n := len(cfg.Targets)
+		sum = &batch.Summary{Total: n, Failed: n, FailedHosts: j.info.Folded}
 		s.mu.Lock()
-		s.addLocked(j, warningEvent{E: "warning", Message: "the job did not run: " + err.Error()})
+		s.addLocked(j, summaryEvent{E: "summary", Summary: sum, Text: "the job did not run: " + err.Error()})
 		s.mu.Unlock()
 	}
 	if s.opts.Audit != nil {

@@ -490,3 +490,27 @@ func TestAuditFailureRunsNothing(t *testing.T) {
 		t.Errorf("the command ran: %v", err)
 	}
 }
+
+// TestJobThatCannotRun checks that viewers get a summary even when the
+// engine refuses the job (here: no home directory to find ~/.ssh in).
+func TestJobThatCannotRun(t *testing.T) {
+	t.Setenv("HOME", "")
+	s, path := newService(t, Options{})
+	v := newViewer()
+	s.watch(v)
+	defer s.unwatch(v)
+	v.next(t) // hello
+	if _, err := s.Start("local", "true", "test"); err != nil {
+		t.Fatal(err)
+	}
+	v.next(t) // job
+	events, _ := v.until(t, isSummary)
+	sum := events[len(events)-1]
+	if sum.Summary.Failed != 1 || !strings.Contains(sum.Text, "did not run") {
+		t.Errorf("summary %+v %q, want the job failed and why", sum.Summary, sum.Text)
+	}
+	waitEnded(t, s)
+	if recs := readAudit(t, path); len(recs) != 2 || recs[1].Event != "end" {
+		t.Errorf("audit %+v, want a start and an end", recs)
+	}
+}

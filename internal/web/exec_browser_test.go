@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/ssh"
 
 	"wsdeck/internal/sshtest"
@@ -153,6 +154,19 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 			}
 		}
 	}
+
+	// Nothing of the cancelled job is left on the servers: no session, no
+	// command.
+	sshtest.Eventually(t, stepTimeout, "sshd sessions left after cancel", func() bool { return len(srv.Descendants()) == 0 })
+
+	// On a phone the tab fits the screen.
+	if _, err := chromedp.Run(dave.step(t), chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait)); err != nil {
+		t.Fatal(err)
+	}
+	if w := eval[int](t, dave, "document.documentElement.scrollWidth - window.innerWidth"); w > 0 {
+		t.Errorf("Exec tab on a phone: %d pixels wider than the screen", w)
+	}
+	dave.screenshot(t, artifacts, "exec-phone")
 
 	// The audit log holds both jobs, with their results.
 	console.stop(t)
