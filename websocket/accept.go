@@ -72,20 +72,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		http.Error(w, "websocket: connection cannot be taken over", http.StatusInternalServerError)
 		return nil, fmt.Errorf("websocket: hijack: %w", err)
 	}
-	return finishAccept(nc, detachReader(nc, brw.Reader), hs, w.Header(), &o)
-}
-
-// detachReader returns a reader of nc that first yields what br, net/http's
-// reader of the hijacked connection, holds. Reading through br itself would
-// go through net/http's own reader, which cancels the request's context on
-// any read error, a read deadline passing included.
-func detachReader(nc net.Conn, br *bufio.Reader) *bufio.Reader {
-	n := br.Buffered()
-	if n == 0 {
-		return nil
-	}
-	b, _ := br.Peek(n)
-	return bufio.NewReaderSize(&prefixReader{prefix: bytes.Clone(b), r: nc}, max(br.Size(), DefaultReadBufferSize))
+	// Only the bytes brw.Reader holds are kept (see readerFor): reading
+	// through net/http's reader would cancel the request's context on
+	// any read error, a read deadline passing included.
+	return finishAccept(nc, brw.Reader, hs, w.Header(), &o)
 }
 
 // AcceptConn upgrades a raw connection whose HTTP request the caller read

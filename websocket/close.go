@@ -74,26 +74,32 @@ var errCloseTimeout = errors.New("websocket: timed out waiting for the peer's cl
 
 // waitPeerClose waits for the peer's close frame after ours was sent.
 func (c *Conn) waitPeerClose() error {
-	timer := time.NewTimer(c.opts.CloseTimeout)
-	defer timer.Stop()
 	select {
 	case <-c.closeRcvd:
 		return nil
 	case <-c.closed:
 		return c.peerCloseResult()
-	case <-timer.C:
+	default:
+	}
+	timer := time.NewTimer(c.opts.CloseTimeout)
+	defer timer.Stop()
+	switch c.readMu.lockOr(c.closeRcvd, c.closed, timer.C) {
+	case lockStop1:
+		return nil
+	case lockStop2:
+		return c.peerCloseResult()
+	case lockTimeout:
 		return errCloseTimeout
-	case c.readMu.ch <- struct{}{}:
-		// Nobody is reading: read until the close frame.
-		defer c.readMu.unlock()
-		c.nc.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
-		for {
-			if _, err := c.mr.begin(); err != nil {
-				if isTimeout(err) {
-					return errCloseTimeout
-				}
-				return c.peerCloseResult()
+	}
+	// Nobody is reading: read until the close frame.
+	defer c.readMu.unlock()
+	c.nc.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
+	for {
+		if _, err := c.mr.begin(); err != nil {
+			if isTimeout(err) {
+				return errCloseTimeout
 			}
+			return c.peerCloseResult()
 		}
 	}
 }

@@ -211,17 +211,47 @@ func (cb *compressorBuf) giveOutBuf() {
 
 // inflateSource gives the decompressor a compressed message's payload,
 // unmasked, across its frames, then deflateTail.
+//
+// compress/flate reads a byte at a time (ReadByte), so bytes come from win,
+// a chunk of the payload read at once (readPayload: a copy from the read
+// buffer, unmasked with one call to mask) into a buffer of its own, taken
+// from a pool while the message is read. The chunk is the source's own,
+// rather than a window on the read buffer, so that nothing that reads
+// the connection, between two reads of a message through Reader say, can
+// disturb it. Bytes in win are already counted off mr.remaining.
 type inflateSource struct {
 	mr   *messageReader
-	done bool // the payload is all read
-	tail int  // bytes of deflateTail given
+	bufp *[]byte // win's buffer, from inflateBufs; nil when not held
+	win  []byte  // payload read ahead ...
+	off  int     // ... of which win[off:] is not yet given
+	err  error   // of the read that filled win, for when it is used up
+	done bool    // the payload is all read
+	tail int     // bytes of deflateTail given
 }
 
+// inflateChunk is the most payload an inflateSource reads ahead: the
+// default read buffer, so that one read usually takes all it holds.
+const inflateChunk = DefaultReadBufferSize
+
+var inflateBufs = sync.Pool{New: func() any {
+	b := make([]byte, inflateChunk)
+	return &b
+}}
+
+// pending reports whether payload bytes read ahead have not been given
+// yet.
+func (s *inflateSource) pending() bool { return s.off < len(s.win) }
+
 func (s *inflateSource) Read(p []byte) (int, error) {
+	if s.off < len(s.win) {
+		n := copy(p, s.win[s.off:])
+		s.off += n
+		return n, nil
+	}
 	if !s.done {
 		n, err := s.mr.readPayload(p)
 		if err == io.EOF {
-			s.done = true
+			s.finish()
 			if n > 0 {
 				return n, nil
 			}
@@ -238,27 +268,45 @@ func (s *inflateSource) Read(p []byte) (int, error) {
 }
 
 func (s *inflateSource) ReadByte() (byte, error) {
+	if s.off < len(s.win) {
+		b := s.win[s.off]
+		s.off++
+		return b, nil
+	}
+	return s.readByteSlow()
+}
+
+// readByteSlow is ReadByte once win is used up: it reads the next chunk
+// of payload, or gives deflateTail.
+func (s *inflateSource) readByteSlow() (byte, error) {
 	mr := s.mr
 	for !s.done {
-		if mr.remaining > 0 {
-			b, err := mr.c.br.ReadByte()
-			if err != nil {
-				return 0, mr.fatal(mr.c.readError(err, true))
-			}
-			if mr.masked {
-				b ^= byte(mr.key >> (8 * (mr.pos & 3)))
-				mr.pos = (mr.pos + 1) & 3
-			}
-			mr.remaining--
-			return b, nil
+		if s.err != nil {
+			return 0, s.err
 		}
-		if mr.fin {
-			s.done = true
+		if s.bufp == nil {
+			s.bufp = inflateBufs.Get().(*[]byte)
+		}
+		n, err := mr.readPayload(*s.bufp)
+		s.win, s.off = (*s.bufp)[:n], 0
+		if err == io.EOF {
+			s.finish()
 			break
 		}
-		if err := mr.next(); err != nil {
+		if err != nil && mr.err == nil && !isTimeout(err) {
+			// The connection failed inside a frame, which a byte
+			// at a time (bufio.Reader.ReadByte) was fatal.
+			err = mr.fatal(err)
+		}
+		if n > 0 {
+			s.err = err // for when win is used up
+			s.off = 1
+			return s.win[0], nil
+		}
+		if err != nil {
 			return 0, err
 		}
+		// No payload (an empty frame): go on.
 	}
 	if s.tail == len(deflateTail) {
 		return 0, io.EOF
@@ -268,10 +316,21 @@ func (s *inflateSource) ReadByte() (byte, error) {
 	return b, nil
 }
 
+// finish notes the end of the payload, and gives the buffer back.
+func (s *inflateSource) finish() {
+	s.done = true
+	if s.bufp != nil {
+		inflateBufs.Put(s.bufp)
+		s.bufp = nil
+		s.win, s.off = nil, 0
+	}
+}
+
 var inflaterPool sync.Pool // of io.ReadCloser from flate.NewReader
 
 // startInflate sets up decompression of a new message.
 func (d *deflateState) startInflate(mr *messageReader) io.Reader {
+	d.src.finish() // if a message ended otherwise than by endInflate
 	d.src = inflateSource{mr: mr}
 	var dict []byte
 	if !d.agreed.readNoContextTakeover {
@@ -297,6 +356,7 @@ func (d *deflateState) startInflate(mr *messageReader) io.Reader {
 // endInflate is called when a message has been decompressed, with fr from
 // startInflate.
 func (d *deflateState) endInflate(fr io.Reader) {
+	d.src.finish() // a final block may end the data before the source saw its end
 	if d.agreed.readNoContextTakeover {
 		inflaterPool.Put(fr)
 	}

@@ -110,3 +110,35 @@ func BenchmarkCompressionMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadDeflate reads compressed, masked messages over loopback TCP
+// from a peer that sends the same frame over and over, with and without
+// context takeover: the cost of the read path and the decompressor alone.
+func BenchmarkReadDeflate(b *testing.B) {
+	for _, takeover := range []bool{true, false} {
+		for _, n := range []int{16 << 10, 1 << 20} {
+			b.Run(fmt.Sprintf("takeover=%v/%dKiB", takeover, n>>10), func(b *testing.B) {
+				w, c := wireClient(b, nil)
+				c.deflate = newDeflateState(deflateAgreement{writeWindowBits: 15, readWindowBits: 15,
+					readNoContextTakeover: !takeover, writeNoContextTakeover: !takeover}, CompressionOptions{})
+				msg := compressible(rand.New(rand.NewPCG(1, 2)), n)
+				frame := encodeWire(true, byte(opText), deflateBytes(b, msg), []byte{0x12, 0x34, 0x56, 0x78})
+				frame[0] |= bitRSV1
+				floodWire(w.nc, frame)
+				buf := make([]byte, 0, n)
+				ctx := context.Background()
+				b.SetBytes(int64(n))
+				b.ReportAllocs()
+				for b.Loop() {
+					_, p, err := c.ReadAppend(ctx, buf[:0])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(p) != n {
+						b.Fatalf("read %d bytes", len(p))
+					}
+				}
+			})
+		}
+	}
+}

@@ -289,7 +289,7 @@ func TestCompressedFrameRules(t *testing.T) {
 	})
 }
 
-func deflateBytes(t *testing.T, p []byte) []byte {
+func deflateBytes(t testing.TB, p []byte) []byte {
 	var b bytes.Buffer
 	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
 	fw.Write(p)

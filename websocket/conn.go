@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -123,7 +124,7 @@ func (o ConnOptions) withDefaults() ConnOptions {
 // called from any goroutine, and are serialized inside.
 type Conn struct {
 	nc          net.Conn
-	br          *bufio.Reader
+	br          *connReader
 	client      bool
 	subprotocol string
 	opts        ConnOptions
@@ -175,9 +176,6 @@ func newConn(nc net.Conn, br *bufio.Reader, client bool, subprotocol string, opt
 		client:      client,
 		subprotocol: subprotocol,
 		opts:        opts,
-		readMu:      newCtxMutex(),
-		msgMu:       newCtxMutex(),
-		frameMu:     newCtxMutex(),
 		closed:      make(chan struct{}),
 		closeRcvd:   make(chan struct{}),
 	}
@@ -208,38 +206,22 @@ func newConn(nc net.Conn, br *bufio.Reader, client bool, subprotocol string, opt
 	return c
 }
 
-// readerFor returns a bufio.Reader of at least size bytes over nc that
-// first yields whatever br holds.
-func readerFor(nc net.Conn, br *bufio.Reader, size int) *bufio.Reader {
+// readerFor returns the reader of nc, with a buffer of at least size
+// bytes, that first yields whatever br (which read the handshake) holds.
+// br itself is let go.
+func readerFor(nc net.Conn, br *bufio.Reader, size int) *connReader {
 	// A control frame is parsed from one Peek of its header and payload.
 	const minSize = 2 * (maxHeaderSize + maxControlPayload)
-	if br != nil && br.Size() >= minSize && (size <= 0 || br.Size() >= size) {
-		return br
-	}
 	if size <= 0 {
 		size = DefaultReadBufferSize
 	}
 	size = max(size, minSize)
-	if br == nil || br.Buffered() == 0 {
-		return bufio.NewReaderSize(nc, size)
+	var prefix []byte
+	if br != nil && br.Buffered() > 0 {
+		b, _ := br.Peek(br.Buffered())
+		prefix = bytes.Clone(b)
 	}
-	b, _ := br.Peek(br.Buffered())
-	return bufio.NewReaderSize(&prefixReader{prefix: append([]byte(nil), b...), r: nc}, size)
-}
-
-// prefixReader reads prefix, then r.
-type prefixReader struct {
-	prefix []byte
-	r      net.Conn
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.prefix) > 0 {
-		n := copy(b, p.prefix)
-		p.prefix = p.prefix[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
+	return newConnReader(nc, prefix, size)
 }
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".

@@ -10,9 +10,15 @@ import (
 // masked in pieces.
 //
 // The key is the four key bytes as a little-endian word: byte i of b is
-// XORed with byte (pos+i)%4 of the key. The bulk is done 64 bytes at a time
-// with 8-byte loads and stores, which the compiler keeps in registers.
-func mask(key uint32, pos int, b []byte) int {
+// XORed with byte (pos+i)%4 of the key.
+//
+// mask is maskGeneric (mask_generic.go), or on amd64 vector code in
+// assembly (mask_amd64.go, mask_amd64.s) unless built with the purego tag.
+
+// maskGeneric is mask in Go, for every target. The bulk is done 64 bytes at
+// a time with 8-byte loads and stores, which the compiler keeps in
+// registers.
+func maskGeneric(key uint32, pos int, b []byte) int {
 	// Rotate the key so that its first byte lines up with b[0].
 	key = bits.RotateLeft32(key, -8*(pos&3))
 	n := len(b)

@@ -59,6 +59,7 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	if err != nil {
 		return 0, dst, err
 	}
+	c.br.await()
 	typ, dst, err := c.readWhole(dst)
 	return typ, dst, c.unwatch(ctx, stop, err)
 }
@@ -224,7 +225,7 @@ func (mr *messageReader) readInflated(p []byte) (int, error) {
 	}
 	switch {
 	case err == io.EOF:
-		if !c.deflate.src.done && (mr.remaining > 0 || !mr.fin) {
+		if src := &c.deflate.src; !src.done && (src.pending() || mr.remaining > 0 || !mr.fin) {
 			// A block with BFINAL set ended the data early (RFC 7692
 			// section 7.2.3.4 allows one only at the end).
 			return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "compressed data continues after its final block"})

@@ -50,8 +50,8 @@ var libraries = map[string]ServeFunc{
 	"gws":     serveGws,
 
 	// Variants, not in the default comparison.
-	"gws-serial":      serveGwsSerial,
-	"wsdeck-detached": serveWsdeckDetached,
+	"gws-serial":     serveGwsSerial,
+	"wsdeck-handler": serveWsdeckInHandler,
 }
 
 // Lookup returns the server of the named library.

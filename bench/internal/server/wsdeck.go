@@ -9,15 +9,18 @@ import (
 	"wsdeck/websocket"
 )
 
-// serveWsdeck is our package: Accept, then ReadAppend into a buffer the
-// connection keeps, and Write, as wsdeck's own echo server does.
-func serveWsdeck(ln net.Listener, opts Options) error { return wsdeckServer(ln, opts, false) }
+// serveWsdeck is our package as its documentation recommends for servers
+// of many connections: Accept, then serve the connection from a goroutine
+// of its own so that the HTTP handler returns and net/http lets go of the
+// request's buffers; ReadAppend into a buffer the connection keeps, and
+// Write.
+func serveWsdeck(ln net.Listener, opts Options) error { return wsdeckServer(ln, opts, true) }
 
-// serveWsdeckDetached is serveWsdeck with each connection served from a
-// goroutine of its own, so that the HTTP handler returns (as gws advises):
-// net/http then lets go of the connection's request buffers. Not in the
-// default comparison; it shows what an idle connection costs without them.
-func serveWsdeckDetached(ln net.Listener, opts Options) error { return wsdeckServer(ln, opts, true) }
+// serveWsdeckInHandler is serveWsdeck with each connection served inside
+// its HTTP handler, as the console does: the same speed, but an idle
+// connection keeps net/http's buffers and the handler's deeper stack. Not
+// in the default comparison.
+func serveWsdeckInHandler(ln net.Listener, opts Options) error { return wsdeckServer(ln, opts, false) }
 
 func wsdeckServer(ln net.Listener, opts Options, detach bool) error {
 	ao := &websocket.AcceptOptions{InsecureSkipOriginCheck: true}
@@ -62,7 +65,13 @@ func serveWsdeckConn(c *websocket.Conn, mode Mode, pub bool, subs *hub[*websocke
 			if err != nil {
 				return
 			}
-			fanout(subs.snapshot(), func(s *websocket.Conn) { s.Write(ctx, typ, p) })
+			// Encoded once for every subscriber; fanout returns when all
+			// are written, so buf may be reused.
+			pm, err := websocket.NewPreparedMessage(typ, p)
+			if err != nil {
+				return
+			}
+			fanout(subs.snapshot(), func(s *websocket.Conn) { s.WritePrepared(ctx, pm) })
 			buf = p
 		}
 	default:

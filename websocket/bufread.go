@@ -1,0 +1,216 @@
+package websocket
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// connReader is the buffered reader of a connection: bufio.Reader's Peek,
+// Discard, Read and Buffered, with one difference that matters for servers
+// holding many idle connections. Its buffer comes from a pool when bytes
+// are to be read into it, and goes back to the pool whenever it is empty
+// and the reader is about to wait for the peer, so that a connection
+// waiting for its next message holds no buffer at all.
+//
+// On a TCP or Unix socket (and on Unix systems) the wait costs nothing
+// extra: the read is made through syscall.RawConn, which tries the read
+// system call first, as net.Conn.Read does, and gives the buffer back only
+// if the socket had nothing, before parking on the poller. Elsewhere (TLS,
+// pipes) the buffer is held for the connection's life, as bufio does.
+//
+// Not safe for concurrent use: the connection's read lock guards it.
+type connReader struct {
+	nc     net.Conn
+	raw    rawReader // nil: read through nc, and keep the buffer
+	prefix []byte    // bytes read from nc before this reader existed, read first
+	size   int       // the buffer's size
+	pool   *sync.Pool
+	buf    []byte // nil while released
+	bufp   *[]byte
+	r, w   int // buf[r:w] is buffered
+	err    error
+}
+
+// rawReader reads from a socket without holding a buffer while it waits:
+// readInto(nil) reads into the connReader's buffer, acquired when the
+// socket has bytes and released when it has none.
+type rawReader interface {
+	readInto(p []byte) (int, error)
+}
+
+var readPools sync.Map // buffer size → *sync.Pool of *[]byte
+
+func readPool(size int) *sync.Pool {
+	if p, ok := readPools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := readPools.LoadOrStore(size, &sync.Pool{New: func() any {
+		b := make([]byte, size)
+		return &b
+	}})
+	return p.(*sync.Pool)
+}
+
+// newConnReader returns a reader of size bytes over nc that first returns
+// prefix (which it keeps).
+func newConnReader(nc net.Conn, prefix []byte, size int) *connReader {
+	b := &connReader{nc: nc, prefix: prefix, size: size, pool: readPool(size)}
+	b.raw = newRawReader(nc, b)
+	if b.raw == nil {
+		b.acquire() // kept for good
+	}
+	return b
+}
+
+func (b *connReader) acquire() {
+	if b.buf == nil {
+		b.bufp = b.pool.Get().(*[]byte)
+		b.buf = *b.bufp
+	}
+}
+
+// release gives the buffer back to the pool when it holds nothing.
+func (b *connReader) release() {
+	if b.buf != nil && b.r == b.w && b.raw != nil {
+		b.pool.Put(b.bufp)
+		b.buf, b.bufp = nil, nil
+		b.r, b.w = 0, 0
+	}
+}
+
+// Size returns the size of the buffer.
+func (b *connReader) Size() int { return b.size }
+
+// Buffered returns how many bytes can be read without waiting.
+func (b *connReader) Buffered() int { return b.w - b.r }
+
+func (b *connReader) readErr() error {
+	err := b.err
+	b.err = nil
+	return err
+}
+
+// fill reads once more into the buffer, after what it holds.
+func (b *connReader) fill() {
+	if b.r > 0 {
+		copy(b.buf, b.buf[b.r:b.w])
+		b.w -= b.r
+		b.r = 0
+	}
+	var n int
+	var err error
+	if b.w == 0 && b.raw != nil && len(b.prefix) == 0 {
+		n, err = b.readRaw(nil) // the buffer is acquired when bytes are there
+	} else {
+		b.acquire()
+		if b.w >= len(b.buf) {
+			panic("websocket: connReader.fill on a full buffer")
+		}
+		n, err = b.read(b.buf[b.w:])
+	}
+	b.w += n
+	if err != nil {
+		b.err = err
+	}
+}
+
+// read reads into p: the prefix first, then the connection.
+func (b *connReader) read(p []byte) (int, error) {
+	if len(b.prefix) > 0 {
+		n := copy(p, b.prefix)
+		if b.prefix = b.prefix[n:]; len(b.prefix) == 0 {
+			b.prefix = nil
+		}
+		return n, nil
+	}
+	if b.raw == nil {
+		return b.nc.Read(p)
+	}
+	return b.readRaw(p)
+}
+
+// readRaw reads with b.raw, retrying reads of nothing.
+func (b *connReader) readRaw(p []byte) (int, error) {
+	for range 100 {
+		n, err := b.raw.readInto(p)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, io.ErrNoProgress
+}
+
+// await waits until bytes are buffered (or the read fails: the error is
+// kept for the next Peek or Read). Called where a reader starts to wait
+// for a message, near the top of its goroutine's stack, it keeps the
+// frames of the frame parser off the stack of a goroutine parked for an
+// idle peer: such a goroutine then fits in the smallest stack (2 KiB),
+// which matters when there are many.
+func (b *connReader) await() {
+	if b.r == b.w && b.err == nil {
+		b.fill()
+	}
+}
+
+// Peek returns the next n bytes without consuming them; fewer, with an
+// error, if the connection ends or fails first. n over the buffer's size
+// is ErrBufferFull's stand-in, errPeekTooBig.
+func (b *connReader) Peek(n int) ([]byte, error) {
+	if n > b.size {
+		return b.buf[b.r:b.w], errPeekTooBig
+	}
+	for b.w-b.r < n && b.err == nil {
+		b.fill()
+	}
+	if avail := b.w - b.r; avail < n {
+		p := b.buf[b.r:b.w]
+		err := b.readErr()
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return p, err
+	}
+	return b.buf[b.r : b.r+n], nil
+}
+
+// Discard skips the next n bytes, which must be buffered (Peek them
+// first).
+func (b *connReader) Discard(n int) (int, error) {
+	if n > b.w-b.r {
+		panic("websocket: connReader.Discard of bytes not buffered")
+	}
+	b.r += n
+	return n, nil
+}
+
+// Read reads into p: what is buffered, or else one read from the
+// connection, straight into p when p is at least as large as the buffer.
+func (b *connReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		if b.Buffered() > 0 {
+			return 0, nil
+		}
+		return 0, b.readErr()
+	}
+	if b.r == b.w {
+		if b.err != nil {
+			return 0, b.readErr()
+		}
+		if len(p) >= b.size {
+			// Large read: straight into p, no copy.
+			return b.read(p)
+		}
+		b.r, b.w = 0, 0
+		b.fill()
+		if b.r == b.w {
+			return 0, b.readErr()
+		}
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	return n, nil
+}
+
+var errPeekTooBig = errors.New("websocket: peek beyond the read buffer")

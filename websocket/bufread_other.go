@@ -1,0 +1,8 @@
+//go:build !unix
+
+package websocket
+
+import "net"
+
+// newRawReader returns nil: the buffer is kept for the connection's life.
+func newRawReader(nc net.Conn, cr *connReader) rawReader { return nil }

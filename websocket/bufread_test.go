@@ -1,0 +1,183 @@
+package websocket
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// TestConnReaderReadsWhatWasWritten reads a random stream with random
+// Peek, Discard and Read calls, over TCP (the raw path, whose buffer comes
+// and goes) and over a pipe (the plain path), with a prefix, and checks
+// every byte against what was written.
+func TestConnReaderReadsWhatWasWritten(t *testing.T) {
+	for _, kind := range []string{"tcp", "pipe"} {
+		t.Run(kind, func(t *testing.T) {
+			var w, r net.Conn
+			if kind == "tcp" {
+				w, r = tcpPair(t)
+			} else {
+				w, r = net.Pipe()
+				defer w.Close()
+				defer r.Close()
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			want := make([]byte, 1<<20)
+			for i := range want {
+				want[i] = byte(rng.Uint32())
+			}
+			prefix := []byte("prefix bytes")
+			go func() {
+				// Writes of many sizes, so reads find the socket empty,
+				// part-filled and full.
+				rng := rand.New(rand.NewPCG(3, 4))
+				p := want
+				for len(p) > 0 {
+					n := min(len(p), 1+rng.IntN(9000))
+					if _, err := w.Write(p[:n]); err != nil {
+						return
+					}
+					p = p[n:]
+				}
+				w.Close()
+			}()
+			br := newConnReader(r, bytes.Clone(prefix), 4096)
+			if kind == "tcp" && br.raw == nil {
+				t.Fatal("no raw reader for a TCP connection")
+			}
+			all := append(bytes.Clone(prefix), want...)
+			var got []byte
+			for {
+				var err error
+				switch rng.IntN(3) {
+				case 0:
+					n := 1 + rng.IntN(200)
+					var p []byte
+					p, err = br.Peek(n)
+					if err == nil && len(p) != n {
+						t.Fatalf("Peek(%d) gave %d bytes", n, len(p))
+					}
+					if !bytes.Equal(p, all[len(got):len(got)+len(p)]) {
+						t.Fatalf("Peek at %d: wrong bytes", len(got))
+					}
+					k := rng.IntN(len(p) + 1)
+					br.Discard(k)
+					got = append(got, all[len(got):len(got)+k]...)
+				case 1:
+					p := make([]byte, 1+rng.IntN(10000)) // some larger than the buffer
+					var n int
+					n, err = br.Read(p)
+					got = append(got, p[:n]...)
+				case 2:
+					if n := br.Buffered(); n > 0 {
+						p, _ := br.Peek(n)
+						got = append(got, p...)
+						br.Discard(n)
+					}
+				}
+				if !bytes.Equal(got, all[:len(got)]) {
+					t.Fatalf("byte %d read wrong", len(got))
+				}
+				if err != nil {
+					if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+						t.Fatalf("read error %v", err)
+					}
+					if br.Buffered() == 0 && len(got) == len(all) {
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConnReaderReleasesItsBuffer checks that a TCP connection's reader
+// that has handed out all it read gives its buffer back when it waits for
+// more, and takes one again when bytes come.
+func TestConnReaderReleasesItsBuffer(t *testing.T) {
+	w, r := tcpPair(t)
+	br := newConnReader(r, nil, 4096)
+	if br.buf != nil {
+		t.Fatal("a new reader holds a buffer")
+	}
+	w.Write([]byte("hello"))
+	p, err := br.Peek(5)
+	if err != nil || string(p) != "hello" {
+		t.Fatalf("Peek: %q %v", p, err)
+	}
+	if br.buf == nil {
+		t.Fatal("no buffer behind peeked bytes")
+	}
+	br.Discard(5)
+	// Wait for more, until a deadline: the socket is empty, so the
+	// reader gives the buffer back before it parks.
+	r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := br.Peek(1); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Peek on an empty socket: %v, want a timeout", err)
+	}
+	if br.buf != nil {
+		t.Error("buffer held while waiting on an empty socket")
+	}
+	r.SetReadDeadline(time.Time{})
+	br.readErr()
+	w.Write([]byte("again"))
+	if p, err := br.Peek(5); err != nil || string(p) != "again" {
+		t.Fatalf("Peek after the wait: %q %v", p, err)
+	}
+}
+
+// TestConnReaderAllocs checks that reading, with the buffer coming and
+// going, allocates nothing: the pool gives it back.
+func TestConnReaderAllocs(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("under -race sync.Pool drops items at random: allocation counts mean nothing")
+	}
+	w, r := tcpPair(t)
+	br := newConnReader(r, nil, 4096)
+	msg := []byte("0123456789")
+	allocs := testing.AllocsPerRun(100, func() {
+		w.Write(msg)
+		p, err := br.Peek(len(msg))
+		if err != nil || !bytes.Equal(p, msg) {
+			t.Fatalf("Peek: %q %v", p, err)
+		}
+		br.Discard(len(msg))
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per read", allocs)
+	}
+}
