@@ -1,6 +1,9 @@
 package websocket
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // utf8Validator checks that a stream of bytes, fed in pieces of any size, is
 // valid UTF-8, and reports an invalid sequence as soon as its first wrong
@@ -55,7 +58,7 @@ func (v *utf8Validator) write(p []byte) bool {
 			break
 		}
 	}
-	if !utf8.Valid(p[:end]) {
+	if !utf8.Valid(p[asciiPrefix(p[:end]):end]) {
 		return false
 	}
 	v.n = copy(v.buf[:], p[end:])
@@ -67,4 +70,27 @@ func (v *utf8Validator) done() bool {
 	ok := v.n == 0
 	v.n = 0
 	return ok
+}
+
+// asciiPrefix returns the length of p's leading run of ASCII, in whole
+// blocks of 128 bytes: sixteen words tested with one branch, where
+// utf8.Valid tests each word. What follows is left to utf8.Valid.
+func asciiPrefix(p []byte) int {
+	const hi = 0x8080808080808080
+	i := 0
+	for ; len(p)-i >= 128; i += 128 {
+		w := p[i : i+128 : i+128]
+		x := binary.LittleEndian.Uint64(w[0:]) | binary.LittleEndian.Uint64(w[8:]) |
+			binary.LittleEndian.Uint64(w[16:]) | binary.LittleEndian.Uint64(w[24:]) |
+			binary.LittleEndian.Uint64(w[32:]) | binary.LittleEndian.Uint64(w[40:]) |
+			binary.LittleEndian.Uint64(w[48:]) | binary.LittleEndian.Uint64(w[56:])
+		y := binary.LittleEndian.Uint64(w[64:]) | binary.LittleEndian.Uint64(w[72:]) |
+			binary.LittleEndian.Uint64(w[80:]) | binary.LittleEndian.Uint64(w[88:]) |
+			binary.LittleEndian.Uint64(w[96:]) | binary.LittleEndian.Uint64(w[104:]) |
+			binary.LittleEndian.Uint64(w[112:]) | binary.LittleEndian.Uint64(w[120:])
+		if (x|y)&hi != 0 {
+			break
+		}
+	}
+	return i
 }

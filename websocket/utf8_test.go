@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -349,5 +350,29 @@ func BenchmarkUTF8Valid(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestUTF8ValidatorEveryPosition puts a bad byte, and a good two-byte
+// rune, at every position of ASCII texts around the ASCII fast path's
+// block sizes, and validates them whole and split in two.
+func TestUTF8ValidatorEveryPosition(t *testing.T) {
+	for _, n := range []int{1, 127, 128, 129, 300} {
+		for i := range n {
+			for _, tc := range []struct {
+				insert []byte
+				valid  bool
+			}{{[]byte{0xFF}, false}, {[]byte("é"), true}, {[]byte{0xC3}, false}} {
+				text := append(bytes.Repeat([]byte("a"), i), tc.insert...)
+				text = append(text, bytes.Repeat([]byte("b"), n-i)...)
+				for _, split := range []int{len(text), len(text) / 2, i} {
+					var v utf8Validator
+					ok := v.write(text[:split]) && v.write(text[split:]) && v.done()
+					if ok != tc.valid {
+						t.Fatalf("n=%d i=%d insert %x split %d: valid %v, want %v", n, i, tc.insert, split, ok, tc.valid)
+					}
+				}
+			}
+		}
 	}
 }
