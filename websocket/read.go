@@ -127,6 +127,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	c.br.await()
 	typ, err := c.mr.begin()
 	if err = c.unwatch(ctx, stop, err); err != nil {
 		return 0, nil, err
