@@ -1,11 +1,11 @@
 package websocket
 
 import (
-	"compress/flate"
 	"io"
 	"sync"
 
 	"wsdeck/websocket/internal/deflate"
+	"wsdeck/websocket/internal/inflate"
 )
 
 // CompressionOptions configure permessage-deflate (RFC 7692). The zero
@@ -87,10 +87,12 @@ type deflateState struct {
 	// a pool for each message.
 	cw *compressorBuf
 
-	// Reading; guarded by Conn.readMu.
-	fr   io.ReadCloser // with context takeover; nil until the first message
-	hist []byte        // the peer's recent output, the next message's dictionary
-	src  inflateSource
+	// Reading; guarded by Conn.readMu. With context takeover the
+	// decompressor, whose window is the history the next message may
+	// refer to, lives as long as the connection; without, one comes from
+	// a pool for each message.
+	inf *inflate.Reader // with context takeover; nil until the first message
+	src inflateSource
 }
 
 // compressorBuf is a compressor and the buffer it writes to.
@@ -210,26 +212,21 @@ func (cb *compressorBuf) giveOutBuf() {
 }
 
 // inflateSource gives the decompressor a compressed message's payload,
-// unmasked, across its frames, then deflateTail.
-//
-// compress/flate reads a byte at a time (ReadByte), so bytes come from win,
-// a chunk of the payload read at once (readPayload: a copy from the read
-// buffer, unmasked with one call to mask) into a buffer of its own, taken
-// from a pool while the message is read. The chunk is the source's own,
-// rather than a window on the read buffer, so that nothing that reads
-// the connection, between two reads of a message through Reader say, can
-// disturb it. Bytes in win are already counted off mr.remaining.
+// unmasked, across its frames, then deflateTail, as pieces (inflate.Source):
+// up to a read buffer's worth of payload at a time, read (readPayload: a
+// copy from the read buffer, unmasked with one call to mask) into a buffer
+// of its own, taken from a pool while the message is read. The piece is
+// the source's own, rather than a window on the read buffer, so that
+// nothing that reads the connection, between two reads of a message
+// through Reader say, can disturb it.
 type inflateSource struct {
-	mr   *messageReader
-	bufp *[]byte // win's buffer, from inflateBufs; nil when not held
-	win  []byte  // payload read ahead ...
-	off  int     // ... of which win[off:] is not yet given
-	err  error   // of the read that filled win, for when it is used up
-	done bool    // the payload is all read
-	tail int     // bytes of deflateTail given
+	mr        *messageReader
+	bufp      *[]byte // the pieces' buffer, from inflateBufs; nil when not held
+	done      bool    // the payload is all read
+	tailGiven bool    // deflateTail was given
 }
 
-// inflateChunk is the most payload an inflateSource reads ahead: the
+// inflateChunk is the most payload an inflateSource reads at once: the
 // default read buffer, so that one read usually takes all it holds.
 const inflateChunk = DefaultReadBufferSize
 
@@ -238,151 +235,94 @@ var inflateBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-// pending reports whether payload bytes read ahead have not been given
-// yet.
-func (s *inflateSource) pending() bool { return s.off < len(s.win) }
-
-func (s *inflateSource) Read(p []byte) (int, error) {
-	if s.off < len(s.win) {
-		n := copy(p, s.win[s.off:])
-		s.off += n
-		return n, nil
-	}
-	if !s.done {
-		n, err := s.mr.readPayload(p)
-		if err == io.EOF {
-			s.finish()
-			if n > 0 {
-				return n, nil
-			}
-		} else {
-			return n, err
-		}
-	}
-	if s.tail == len(deflateTail) {
-		return 0, io.EOF
-	}
-	n := copy(p, deflateTail[s.tail:])
-	s.tail += n
-	return n, nil
-}
-
-func (s *inflateSource) ReadByte() (byte, error) {
-	if s.off < len(s.win) {
-		b := s.win[s.off]
-		s.off++
-		return b, nil
-	}
-	return s.readByteSlow()
-}
-
-// readByteSlow is ReadByte once win is used up: it reads the next chunk
-// of payload, or gives deflateTail.
-func (s *inflateSource) readByteSlow() (byte, error) {
+// Next returns the next piece of the compressed stream: payload, then
+// deflateTail, then io.EOF.
+func (s *inflateSource) Next() ([]byte, error) {
 	mr := s.mr
 	for !s.done {
-		if s.err != nil {
-			return 0, s.err
-		}
 		if s.bufp == nil {
 			s.bufp = inflateBufs.Get().(*[]byte)
 		}
 		n, err := mr.readPayload(*s.bufp)
-		s.win, s.off = (*s.bufp)[:n], 0
 		if err == io.EOF {
-			s.finish()
+			s.done = true
+			if n > 0 {
+				return (*s.bufp)[:n], nil
+			}
 			break
 		}
 		if err != nil && mr.err == nil && !isTimeout(err) {
-			// The connection failed inside a frame, which a byte
-			// at a time (bufio.Reader.ReadByte) was fatal.
+			// The connection failed inside a frame: that is fatal.
 			err = mr.fatal(err)
 		}
-		if n > 0 {
-			s.err = err // for when win is used up
-			s.off = 1
-			return s.win[0], nil
-		}
-		if err != nil {
-			return 0, err
+		if n > 0 || err != nil {
+			return (*s.bufp)[:n], err
 		}
 		// No payload (an empty frame): go on.
 	}
-	if s.tail == len(deflateTail) {
-		return 0, io.EOF
+	if !s.tailGiven {
+		s.tailGiven = true
+		return deflateTailBytes, nil
 	}
-	b := deflateTail[s.tail]
-	s.tail++
-	return b, nil
+	return nil, io.EOF
 }
 
-// finish notes the end of the payload, and gives the buffer back.
+// finish gives the buffer back: the message is over.
 func (s *inflateSource) finish() {
 	s.done = true
 	if s.bufp != nil {
 		inflateBufs.Put(s.bufp)
 		s.bufp = nil
-		s.win, s.off = nil, 0
 	}
 }
 
-var inflaterPool sync.Pool // of io.ReadCloser from flate.NewReader
+// deflateTailBytes is deflateTail, made once: the decompressor only reads
+// the pieces it is given.
+var deflateTailBytes = []byte(deflateTail)
+
+var inflaterPool sync.Pool // of *inflate.Reader, for messages without context takeover
 
 // startInflate sets up decompression of a new message.
-func (d *deflateState) startInflate(mr *messageReader) io.Reader {
+func (d *deflateState) startInflate(mr *messageReader) *inflate.Reader {
 	d.src.finish() // if a message ended otherwise than by endInflate
 	d.src = inflateSource{mr: mr}
-	var dict []byte
-	if !d.agreed.readNoContextTakeover {
-		dict = d.hist
+	if d.agreed.readNoContextTakeover {
+		r, _ := inflaterPool.Get().(*inflate.Reader)
+		if r == nil {
+			r = new(inflate.Reader)
+		}
+		r.Reset(&d.src, nil)
+		return r
 	}
-	fr := d.fr
-	if fr == nil {
-		if v, ok := inflaterPool.Get().(io.ReadCloser); ok {
-			fr = v
-			fr.(flate.Resetter).Reset(&d.src, dict)
-		} else {
-			fr = flate.NewReaderDict(&d.src, dict)
-		}
-		if !d.agreed.readNoContextTakeover {
-			d.fr = fr
-		}
+	// Context takeover: the previous messages' output, which the
+	// decompressor's window holds, is this one's dictionary.
+	if d.inf == nil {
+		d.inf = inflate.NewReader(&d.src, nil)
 	} else {
-		fr.(flate.Resetter).Reset(&d.src, dict)
+		d.inf.ResetKeepHistory(&d.src)
 	}
-	return fr
+	return d.inf
 }
 
-// endInflate is called when a message has been decompressed, with fr from
+// trailing reports whether compressed data followed the final block that
+// ended r's output: bytes r took and did not decode, or payload not yet
+// given to it. RFC 7692 section 7.2.3.4 allows a final block only at the
+// end.
+func (d *deflateState) trailing(r *inflate.Reader, mr *messageReader) bool {
+	if d.src.tailGiven {
+		return false // the data ended in our own tail
+	}
+	return r.Buffered() > 0 || mr.remaining > 0 || !mr.fin
+}
+
+// endInflate is called when a message has been decompressed, with r from
 // startInflate.
-func (d *deflateState) endInflate(fr io.Reader) {
-	d.src.finish() // a final block may end the data before the source saw its end
+func (d *deflateState) endInflate(r *inflate.Reader) {
+	d.src.finish()
 	if d.agreed.readNoContextTakeover {
-		inflaterPool.Put(fr)
+		r.Reset(nil, nil)
+		inflaterPool.Put(r)
 	}
-}
-
-// record adds decompressed bytes to the history that the next message may
-// refer to (context takeover).
-func (d *deflateState) record(p []byte) {
-	if d.agreed.readNoContextTakeover {
-		return
-	}
-	window := 1 << d.agreed.readWindowBits
-	if d.hist == nil {
-		d.hist = make([]byte, 0, 2*window)
-	}
-	if len(p) >= window {
-		d.hist = append(d.hist[:0], p[len(p)-window:]...)
-		return
-	}
-	if len(d.hist)+len(p) > cap(d.hist) {
-		// Slide: keep what the window still reaches.
-		keep := min(window-len(p), len(d.hist))
-		copy(d.hist, d.hist[len(d.hist)-keep:])
-		d.hist = d.hist[:keep]
-	}
-	d.hist = append(d.hist, p...)
 }
 
 // newCompressor makes a compressor for level and window bits: our own

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"wsdeck/websocket/internal/inflate"
 )
 
 // aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
@@ -31,10 +33,10 @@ type messageReader struct {
 	utf8      utf8Validator
 	err       error // sticky: the connection failed
 
-	compressed bool      // permessage-deflate: payload goes through inflater
-	inflater   io.Reader // while compressed
-	outSize    int64     // decompressed bytes so far
-	one        [1]byte   // readWholeInflated's probe past a full buffer
+	compressed bool            // permessage-deflate: payload goes through inflater
+	inflater   *inflate.Reader // while compressed
+	outSize    int64           // decompressed bytes so far
+	one        [1]byte         // readWholeInflated's probe past a full buffer
 }
 
 // Read reads one whole message into a newly allocated slice.
@@ -222,13 +224,11 @@ func (mr *messageReader) readInflated(p []byte) (int, error) {
 		if mr.text && !mr.utf8.write(p[:n]) {
 			return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "invalid UTF-8 in text message"})
 		}
-		c.deflate.record(p[:n])
 	}
 	switch {
 	case err == io.EOF:
-		if src := &c.deflate.src; !src.done && (src.pending() || mr.remaining > 0 || !mr.fin) {
-			// A block with BFINAL set ended the data early (RFC 7692
-			// section 7.2.3.4 allows one only at the end).
+		if c.deflate.trailing(mr.inflater, mr) {
+			// A block with BFINAL set ended the data early.
 			return 0, c.fail(&ProtocolError{StatusInvalidFramePayload, "compressed data continues after its final block"})
 		}
 		if mr.text && !mr.utf8.done() {
