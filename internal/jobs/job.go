@@ -143,7 +143,8 @@ func (s *Service) replayLocked(v viewer, j *job) {
 }
 
 // handle is the batch handler of job j: it turns engine events into wire
-// events. batch.Run calls it from one goroutine at a time.
+// events (the summary is run's, see end). batch.Run calls it from one
+// goroutine at a time.
 func (s *Service) handle(j *job, ev batch.Event) {
 	switch ev.Type {
 	case batch.EventStarted:
@@ -177,11 +178,6 @@ func (s *Service) handle(j *job, ev batch.Event) {
 	case batch.EventWarning:
 		s.mu.Lock()
 		s.addLocked(j, warningEvent{E: "warning", Message: ev.Message})
-		s.mu.Unlock()
-	case batch.EventSummary:
-		s.mu.Lock()
-		s.addLocked(j, summaryEvent{E: "summary", Summary: ev.Summary, Text: ev.Summary.String()})
-		s.flushLocked(j)
 		s.mu.Unlock()
 	}
 }

@@ -315,38 +315,53 @@ func (s *Service) Start(expr, command, client string) (string, error) {
 	return j.info.ID, nil
 }
 
-// run runs job j and writes its end record.
+// run runs job j and ends it (see end).
 func (s *Service) run(ctx context.Context, j *job, cfg batch.Config, start batch.AuditRecord) {
 	defer close(j.done)
 	defer j.cancel()
 	results := make([]*batch.Result, len(cfg.Targets))
-	sum, err := batch.Run(ctx, cfg, func(ev batch.Event) {
-		if ev.Type == batch.EventFinished {
+	var sum *batch.Summary
+	_, err := batch.Run(ctx, cfg, func(ev batch.Event) {
+		switch ev.Type {
+		case batch.EventFinished:
 			results[ev.Index] = ev.Result
+		case batch.EventSummary:
+			sum = ev.Summary
+			s.end(j, start, results, summaryEvent{E: "summary", Summary: sum, Text: sum.String()})
+			return
 		}
 		s.handle(j, ev)
 	})
-	if err != nil { // the config was checked: this is a bug
-		s.opts.Logger.Error("exec: job did not run", "job", j.info.ID, "err", err)
+	if sum == nil {
+		// The engine refused the job (the config was checked, so this
+		// is a bug or the environment, such as no home directory).
 		// Viewers wait for a summary: give them one.
+		why := "no summary"
+		if err != nil {
+			why = err.Error()
+		}
+		s.opts.Logger.Error("exec: job did not run", "job", j.info.ID, "err", why)
 		n := len(cfg.Targets)
 		sum = &batch.Summary{Total: n, Failed: n, FailedHosts: j.info.Folded}
-		s.mu.Lock()
-		s.addLocked(j, summaryEvent{E: "summary", Summary: sum, Text: "the job did not run: " + err.Error()})
-		s.mu.Unlock()
+		s.end(j, start, results, summaryEvent{E: "summary", Summary: sum, Text: "the job did not run: " + why})
 	}
+	s.opts.Logger.Info("exec: job ended", "job", j.info.ID, "summary", sum.String())
+}
+
+// end writes job j's end record, then marks it ended and sends its
+// summary, in that order: a viewer who has the summary may start the next
+// job at once, and the log has this one's end before the next one's start.
+func (s *Service) end(j *job, start batch.AuditRecord, results []*batch.Result, ev summaryEvent) {
 	if s.opts.Audit != nil {
-		if err := s.opts.Audit.Write(batch.EndRecord(start, results, sum)); err != nil {
+		if err := s.opts.Audit.Write(batch.EndRecord(start, results, ev.Summary)); err != nil {
 			s.opts.Logger.Error("exec: audit log", "job", j.info.ID, "err", err)
 		}
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	j.ended = true
+	s.addLocked(j, ev)
 	s.flushLocked(j)
-	s.mu.Unlock()
-	if sum != nil {
-		s.opts.Logger.Info("exec: job ended", "job", j.info.ID, "summary", sum.String())
-	}
 }
 
 // Cancel cancels the running job id ("" for whichever runs), for client.

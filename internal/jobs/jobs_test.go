@@ -514,3 +514,28 @@ func TestJobThatCannotRun(t *testing.T) {
 		t.Errorf("audit %+v, want a start and an end", recs)
 	}
 }
+
+// TestNextJobRightAfterSummary checks that a viewer who has a job's
+// summary can start the next job at once, and that the audit log has the
+// first job's end before the second's start.
+func TestNextJobRightAfterSummary(t *testing.T) {
+	s, path := newService(t, Options{})
+	v := newViewer()
+	s.watch(v)
+	defer s.unwatch(v)
+	v.next(t) // hello
+	for i := range 5 {
+		if _, err := s.Start("local", fmt.Sprintf("echo %d", i), "test"); err != nil {
+			t.Fatalf("job %d, started as soon as the previous summary came: %v", i, err)
+		}
+		v.next(t) // job
+		v.until(t, isSummary)
+	}
+	waitEnded(t, s)
+	recs := readAudit(t, path)
+	for i, r := range recs {
+		if want := []string{"start", "end"}[i%2]; r.Event != want {
+			t.Fatalf("audit record %d is %q, want %q: %+v", i, r.Event, want, recs)
+		}
+	}
+}

@@ -69,6 +69,11 @@ func TestExecEndpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if strings.Contains(string(p), `"type":"error"`) {
+			// Sent right after the first job's summary: it must not be
+			// refused as busy.
+			t.Fatalf("second job: %s", p)
+		}
 		if strings.Contains(string(p), `"lines":["go"]`) {
 			break
 		}
