@@ -64,8 +64,10 @@ func TestExecEndpoint(t *testing.T) {
 
 	// Shutdown cancels a running job and waits for its end record.
 	writeMsg(t, c, map[string]string{"type": "run", "hosts": "local", "command": "echo go; sleep 60"})
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
 	for {
-		_, p, err := c.Read(t.Context())
+		_, p, err := c.Read(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
