@@ -54,6 +54,7 @@ func TestParse(t *testing.T) {
 		{"user on a range", "admin@127.0.0.1-2", nil, "admin@127.0.0.1 admin@127.0.0.2"},
 		{"port on brackets", "web[1-2]:22", nil, "web1:22 web2:22"},
 		{"ipv6 with port", "[::1]:22", nil, "[::1]:22"},
+		{"ipv6 with zone and port", "[fe80::1%eth0]:22", nil, "[fe80::1%eth0]:22"},
 		{"ipv6 with user and port", "root@[0:0::1]:2200", nil, "root@[::1]:2200"},
 		{"bare ipv6 canonical", "0000::0001", nil, "::1"},
 		{"ipv6 in brackets, no port", "[::1]", nil, "::1"},
@@ -133,6 +134,8 @@ func TestParseErrors(t *testing.T) {
 		{"[::g]:22", 2, "::g", "bad IPv6 address"},
 		{"[1.2.3.4:5]", 2, "1.2.3.4:5", "bad IPv6 address"},
 		{"fe80::1::2", 1, "fe80::1::2", "bad IPv6 address"},
+		{"[::%,]", 2, "::%,", "bad IPv6 address"}, // a zone Fold could not write back
+		{"fe80::1%a/b", 1, "fe80::1%a/b", "bad IPv6"},
 		{"@web", 1, "@", "empty user"},
 		{"r#t@web", 2, "#", "unexpected character in user name"},
 		{"-r@web", 1, "-r", "starts with '-'"},

@@ -70,7 +70,7 @@ func parseTerm(src string, start, end int, neg bool) (*term, error) {
 			portText, poff = rest[1:], off+j+1
 		}
 		a, err := netip.ParseAddr(host)
-		if err != nil || !a.Is6() {
+		if err != nil || !a.Is6() || !validZone(a.Zone()) {
 			return nil, errAt(src, hoff, max(1, len(host)), "bad IPv6 address")
 		}
 		t.kind, t.name = kindName, a.String()
@@ -85,7 +85,7 @@ func parseTerm(src string, start, end int, neg bool) (*term, error) {
 			break
 		}
 		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is6() {
+		if err != nil || !a.Is6() || !validZone(a.Zone()) {
 			return nil, errAt(src, off, len(s), "bad IPv6 address (write [addr]:port for a port)")
 		}
 		t.kind, t.name = kindName, a.String()
@@ -372,4 +372,17 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // isNameByte reports whether c may appear in a (lower-cased) host name.
 func isNameByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || isDigit(c) || c == '-' || c == '.' || c == '_'
+}
+
+// validZone reports whether zone, an IPv6 address's zone, is empty or an
+// interface name or index: letters, digits, '.', '-' and '_'. netip takes
+// any text, a comma or a bracket included, which Fold could not write back.
+func validZone(zone string) bool {
+	for i := 0; i < len(zone); i++ {
+		c := zone[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
