@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -106,4 +107,27 @@ func (l *AuditLog) Close() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
+}
+
+// ReadAuditLog reads the records of the log at path, skipping a last line
+// that a crash cut short (it is not valid JSON and has no newline).
+func ReadAuditLog(path string) ([]AuditRecord, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	var out []AuditRecord
+	for len(b) > 0 {
+		line, rest, complete := bytes.Cut(b, []byte("\n"))
+		b = rest
+		var r AuditRecord
+		if err := json.Unmarshal(line, &r); err != nil {
+			if !complete {
+				break // a partial last line
+			}
+			return out, fmt.Errorf("audit log: record %d: %w", len(out)+1, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

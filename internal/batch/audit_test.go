@@ -94,3 +94,27 @@ func TestAuditLog(t *testing.T) {
 		t.Errorf("mode %v", fi.Mode())
 	}
 }
+
+// TestReadAuditLog reads back what Write wrote, skips a partial last line
+// (a crash during a write), and refuses a bad line in the middle.
+func TestReadAuditLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := OpenAuditLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write(AuditRecord{Event: "start", Job: "a", Hosts: 2})
+	l.Write(AuditRecord{Event: "end", Job: "a", Results: []AuditHost{{Host: "h", Status: StatusExit, ExitCode: 3}}})
+	l.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"event":"sta`)
+	f.Close()
+	recs, err := ReadAuditLog(path)
+	if err != nil || len(recs) != 2 || recs[1].Results[0].Status != StatusExit || recs[1].Results[0].ExitCode != 3 {
+		t.Fatalf("read %+v, %v", recs, err)
+	}
+	os.WriteFile(path, []byte("{\"event\":\"start\"}\nnot json\n{}\n"), 0o600)
+	if recs, err := ReadAuditLog(path); err == nil {
+		t.Errorf("a bad line in the middle read as %+v", recs)
+	}
+}

@@ -96,15 +96,21 @@ func (p *Policy) AllowName(name string) bool {
 	return false
 }
 
-// Check returns an error wrapping ErrNotAllowed that names (folded) the
-// hosts the policy does not allow, or nil.
-func (p *Policy) Check(hosts []hostexpr.Host) error {
+// Denied returns the hosts the policy does not allow, in order.
+func (p *Policy) Denied(hosts []hostexpr.Host) []hostexpr.Host {
 	var denied []hostexpr.Host
 	for _, h := range hosts {
 		if !p.AllowName(h.Name) {
 			denied = append(denied, h)
 		}
 	}
+	return denied
+}
+
+// Check returns an error wrapping ErrNotAllowed that names (folded) the
+// hosts the policy does not allow, or nil.
+func (p *Policy) Check(hosts []hostexpr.Host) error {
+	denied := p.Denied(hosts)
 	if len(denied) == 0 {
 		return nil
 	}

@@ -232,13 +232,7 @@ func (s *Service) Count(id, expr string) countMessage {
 		return m
 	}
 	m.Count, m.Folded = len(hosts), hostexpr.Fold(hosts)
-	var denied []hostexpr.Host
-	for _, h := range hosts {
-		if !s.opts.Policy.AllowName(h.Name) {
-			denied = append(denied, h)
-		}
-	}
-	if len(denied) > 0 {
+	if denied := s.opts.Policy.Denied(hosts); len(denied) > 0 {
 		m.Denied = hostexpr.Fold(denied)
 	}
 	return m

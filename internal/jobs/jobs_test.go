@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,21 +147,11 @@ func newService(t *testing.T, opts Options) (*Service, string) {
 
 func readAudit(t *testing.T, path string) []batch.AuditRecord {
 	t.Helper()
-	f, err := os.Open(path)
+	recs, err := batch.ReadAuditLog(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []batch.AuditRecord
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r batch.AuditRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		out = append(out, r)
-	}
-	return out
+	return recs
 }
 
 func TestCount(t *testing.T) {

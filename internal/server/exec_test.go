@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"wsdeck/internal/batch"
 	"wsdeck/internal/jobs"
 )
 
@@ -92,26 +90,8 @@ func TestExecEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.done <- nil // for the cleanup
-	recs := readLines(t, path)
-	if len(recs) != 4 || !strings.Contains(recs[3], `"canceled":true`) {
-		t.Errorf("audit log after shutdown:\n%s", strings.Join(recs, "\n"))
+	recs, err := batch.ReadAuditLog(path)
+	if err != nil || len(recs) != 4 || recs[3].Event != "end" || !recs[3].Canceled {
+		t.Errorf("audit log after shutdown: %+v, %v", recs, err)
 	}
-}
-
-func readLines(t *testing.T, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if !json.Valid(sc.Bytes()) {
-			t.Errorf("audit line %q is not JSON", sc.Text())
-		}
-		out = append(out, sc.Text())
-	}
-	return out
 }

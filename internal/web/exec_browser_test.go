@@ -3,8 +3,6 @@
 package web_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/ssh"
 
+	"wsdeck/internal/batch"
 	"wsdeck/internal/sshtest"
 )
 
@@ -170,7 +169,10 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 
 	// The audit log holds both jobs, with their results.
 	console.stop(t)
-	recs := readAuditLog(t, audit)
+	recs, err := batch.ReadAuditLog(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(recs) != 4 {
 		t.Fatalf("audit log has %d records, want 4 (start and end of two jobs)", len(recs))
 	}
@@ -182,36 +184,6 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 	if !recs[3].Canceled {
 		t.Errorf("second job's end record is not cancelled: %+v", recs[3])
 	}
-}
-
-// auditRecord is the part of an audit log line the test checks.
-type auditRecord struct {
-	Event    string `json:"event"`
-	Client   string `json:"client"`
-	Command  string `json:"command"`
-	Hosts    int    `json:"hosts"`
-	OK       int    `json:"ok"`
-	Failed   int    `json:"failed"`
-	Canceled bool   `json:"canceled"`
-}
-
-func readAuditLog(t *testing.T, path string) []auditRecord {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []auditRecord
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r auditRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("audit log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
 // setInput replaces the value of the input sel and tells the page, as
