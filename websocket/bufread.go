@@ -27,11 +27,22 @@ type connReader struct {
 	prefix []byte    // bytes read from nc before this reader existed, read first
 	size   int       // the buffer's size
 	pool   *sync.Pool
-	buf    []byte // nil while released
+	buf    []byte // nil while released; a parkSize buffer while parked holding a few bytes
 	bufp   *[]byte
 	r, w   int // buf[r:w] is buffered
 	err    error
 }
+
+// parkSize is the size of the buffer a pooled reader keeps while it waits
+// for the rest of a frame header or control frame: the few bytes it holds
+// move into one, so that a peer that stalls mid-frame does not hold a full
+// read buffer. It is larger than the longest Peek.
+const parkSize = 512
+
+var parkPool = sync.Pool{New: func() any {
+	b := make([]byte, parkSize)
+	return &b
+}}
 
 // rawReader reads from a socket without holding a buffer while it waits:
 // readInto(nil) reads into the connReader's buffer, acquired when the
@@ -54,30 +65,77 @@ func readPool(size int) *sync.Pool {
 }
 
 // newConnReader returns a reader of size bytes over nc that first returns
-// prefix (which it keeps).
+// prefix (which it keeps). Size 0 is PooledReadBufferSize where the buffer
+// can be pooled, DefaultReadBufferSize where it cannot.
 func newConnReader(nc net.Conn, prefix []byte, size int) *connReader {
-	b := &connReader{nc: nc, prefix: prefix, size: size, pool: readPool(size)}
+	b := &connReader{nc: nc, prefix: prefix}
 	b.raw = newRawReader(nc, b)
+	if size <= 0 {
+		size = DefaultReadBufferSize
+		if b.raw != nil {
+			size = PooledReadBufferSize
+		}
+	}
+	b.size, b.pool = size, readPool(size)
 	if b.raw == nil {
 		b.acquire() // kept for good
 	}
 	return b
 }
 
+// acquire makes sure the reader has a full buffer to read into: from the
+// pool, or in place of the small one it parked with.
 func (b *connReader) acquire() {
-	if b.buf == nil {
-		b.bufp = b.pool.Get().(*[]byte)
-		b.buf = *b.bufp
+	if b.buf != nil && len(b.buf) == b.size {
+		return
+	}
+	bp := b.pool.Get().(*[]byte)
+	if b.buf != nil {
+		b.w = copy(*bp, b.buf[b.r:b.w])
+		b.r = 0
+		b.put()
+	}
+	b.bufp, b.buf = bp, *bp
+}
+
+// release gives the buffer back to its pool when it holds nothing.
+func (b *connReader) release() {
+	if b.buf != nil && b.r == b.w && b.raw != nil {
+		b.put()
+		b.r, b.w = 0, 0
 	}
 }
 
-// release gives the buffer back to the pool when it holds nothing.
-func (b *connReader) release() {
-	if b.buf != nil && b.r == b.w && b.raw != nil {
+func (b *connReader) put() {
+	if len(b.buf) == parkSize && b.size != parkSize {
+		parkPool.Put(b.bufp)
+	} else {
 		b.pool.Put(b.bufp)
-		b.buf, b.bufp = nil, nil
-		b.r, b.w = 0, 0
 	}
+	b.buf, b.bufp = nil, nil
+}
+
+// park is called when the reader is about to wait for the peer: an empty
+// buffer goes back to its pool, and a few bytes (part of a frame header,
+// say) move into a parkSize buffer, so that a waiting connection holds at
+// most that much.
+func (b *connReader) park() {
+	if b.buf == nil || b.raw == nil {
+		return
+	}
+	n := b.w - b.r
+	if n == 0 {
+		b.release()
+		return
+	}
+	if len(b.buf) <= parkSize || n > parkSize/2 {
+		return
+	}
+	sp := parkPool.Get().(*[]byte)
+	copy(*sp, b.buf[b.r:b.w])
+	b.put()
+	b.bufp, b.buf = sp, *sp
+	b.r, b.w = 0, n
 }
 
 // Size returns the size of the buffer.
@@ -101,8 +159,10 @@ func (b *connReader) fill() {
 	}
 	var n int
 	var err error
-	if b.w == 0 && b.raw != nil && len(b.prefix) == 0 {
-		n, err = b.readRaw(nil) // the buffer is acquired when bytes are there
+	if b.raw != nil && len(b.prefix) == 0 {
+		// Into the buffer, which is acquired when bytes are there, and
+		// may change while the read waits (see park).
+		n, err = b.readRaw(nil)
 	} else {
 		b.acquire()
 		if b.w >= len(b.buf) {

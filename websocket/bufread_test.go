@@ -45,10 +45,10 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 // and goes) and over a pipe (the plain path), with a prefix, and checks
 // every byte against what was written.
 func TestConnReaderReadsWhatWasWritten(t *testing.T) {
-	for _, kind := range []string{"tcp", "pipe"} {
+	for _, kind := range []string{"tcp", "tcp-pooled-size", "pipe"} {
 		t.Run(kind, func(t *testing.T) {
 			var w, r net.Conn
-			if kind == "tcp" {
+			if kind != "pipe" {
 				w, r = tcpPair(t)
 			} else {
 				w, r = net.Pipe()
@@ -75,8 +75,12 @@ func TestConnReaderReadsWhatWasWritten(t *testing.T) {
 				}
 				w.Close()
 			}()
-			br := newConnReader(r, bytes.Clone(prefix), 4096)
-			if kind == "tcp" && br.raw == nil {
+			size := 4096
+			if kind == "tcp-pooled-size" {
+				size = 0 // PooledReadBufferSize, and parks in a parkSize buffer
+			}
+			br := newConnReader(r, bytes.Clone(prefix), size)
+			if kind != "pipe" && br.raw == nil {
 				t.Fatal("no raw reader for a TCP connection")
 			}
 			all := append(bytes.Clone(prefix), want...)
@@ -85,7 +89,7 @@ func TestConnReaderReadsWhatWasWritten(t *testing.T) {
 				var err error
 				switch rng.IntN(3) {
 				case 0:
-					n := 1 + rng.IntN(200)
+					n := 1 + rng.IntN(2*parkSize) // past a park buffer's end
 					var p []byte
 					p, err = br.Peek(n)
 					if err == nil && len(p) != n {
@@ -157,6 +161,63 @@ func TestConnReaderReleasesItsBuffer(t *testing.T) {
 	w.Write([]byte("again"))
 	if p, err := br.Peek(5); err != nil || string(p) != "again" {
 		t.Fatalf("Peek after the wait: %q %v", p, err)
+	}
+}
+
+// TestConnReaderDefaultSize checks the buffer size 0 gives: a large one
+// where it is pooled (TCP), a small one where it is kept (a pipe).
+func TestConnReaderDefaultSize(t *testing.T) {
+	_, r := tcpPair(t)
+	if got := newConnReader(r, nil, 0).Size(); got != PooledReadBufferSize {
+		t.Errorf("TCP: size %d, want %d", got, PooledReadBufferSize)
+	}
+	if got := newConnReader(r, nil, 4096).Size(); got != 4096 {
+		t.Errorf("TCP, 4096 asked: size %d", got)
+	}
+	p, q := net.Pipe()
+	defer p.Close()
+	defer q.Close()
+	if got := newConnReader(p, nil, 0).Size(); got != DefaultReadBufferSize {
+		t.Errorf("pipe: size %d, want %d", got, DefaultReadBufferSize)
+	}
+}
+
+// TestConnReaderParksSmall checks that a reader waiting for the rest of a
+// frame header keeps the bytes it has in a parkSize buffer rather than a
+// full one, and reads into a full one again when the peer goes on.
+func TestConnReaderParksSmall(t *testing.T) {
+	w, r := tcpPair(t)
+	br := newConnReader(r, nil, 0)
+	w.Write([]byte("he"))
+	r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := br.Peek(5); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Peek(5) of 2 bytes: %v, want a timeout", err)
+	}
+	if len(br.buf) != parkSize || string(br.buf[br.r:br.w]) != "he" {
+		t.Fatalf("parked with a %d-byte buffer holding %q; want %d bytes holding \"he\"", len(br.buf), br.buf[br.r:br.w], parkSize)
+	}
+	r.SetReadDeadline(time.Time{})
+	br.readErr()
+	rest := bytes.Repeat([]byte("x"), 20000)
+	go w.Write(append([]byte("llo"), rest...))
+	if p, err := br.Peek(5); err != nil || string(p) != "hello" {
+		t.Fatalf("Peek after the wait: %q %v", p, err)
+	}
+	if len(br.buf) != PooledReadBufferSize {
+		t.Errorf("reading on with a %d-byte buffer, want %d", len(br.buf), PooledReadBufferSize)
+	}
+	br.Discard(5)
+	got := make([]byte, 0, len(rest))
+	for len(got) < len(rest) {
+		p := make([]byte, 1000)
+		n, err := br.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p[:n]...)
+	}
+	if !bytes.Equal(got, rest) {
+		t.Error("bytes after the park read wrong")
 	}
 }
 

@@ -48,6 +48,9 @@ func (r *sysReader) try(fd uintptr) bool {
 	if p == nil {
 		r.cr.acquire()
 		p = r.cr.buf[r.cr.w:]
+		if len(p) == 0 {
+			panic("websocket: read into a full buffer")
+		}
 	}
 	for {
 		r.n, r.err = syscall.Read(int(fd), p)
@@ -56,7 +59,14 @@ func (r *sysReader) try(fd uintptr) bool {
 		}
 	}
 	if r.err == syscall.EAGAIN {
-		r.cr.release() // if it holds nothing: the wait may be long
+		// The wait may be long: let go of what buffer can be let go.
+		// A read into the reader's buffer (p nil) finds it again on
+		// the next try, wherever park put its bytes.
+		if r.p == nil {
+			r.cr.park()
+		} else {
+			r.cr.release()
+		}
 		return false
 	}
 	return true

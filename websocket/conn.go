@@ -36,6 +36,12 @@ const (
 	DefaultMaxMessageSize   = 16 << 20
 	DefaultMaxMessageFrames = 1 << 20
 	DefaultReadBufferSize   = 4096
+	// PooledReadBufferSize is the default read buffer of TCP and Unix
+	// sockets. It is taken from a pool when bytes arrive and given back
+	// when the connection waits with nothing buffered, so an idle
+	// connection holds none; while active, it lets one read system call
+	// take a 16 KiB message with its header (4 KiB took three).
+	PooledReadBufferSize    = 32 << 10
 	DefaultWriteBufferSize  = 8192
 	DefaultCloseTimeout     = 5 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
@@ -69,7 +75,10 @@ type ConnOptions struct {
 	MaxMessageFrames int
 
 	// ReadBufferSize is the size of the read buffer. 0 means
-	// DefaultReadBufferSize, or the buffer net/http already has.
+	// PooledReadBufferSize on TCP and Unix sockets, where the buffer is
+	// pooled and held only while bytes wait in it, and
+	// DefaultReadBufferSize on other connections (TLS, pipes), which keep
+	// theirs.
 	ReadBufferSize int
 
 	// WriteBufferSize is the size of the buffer frames are assembled in.
@@ -212,10 +221,9 @@ func newConn(nc net.Conn, br *bufio.Reader, client bool, subprotocol string, opt
 func readerFor(nc net.Conn, br *bufio.Reader, size int) *connReader {
 	// A control frame is parsed from one Peek of its header and payload.
 	const minSize = 2 * (maxHeaderSize + maxControlPayload)
-	if size <= 0 {
-		size = DefaultReadBufferSize
+	if size > 0 {
+		size = max(size, minSize)
 	}
-	size = max(size, minSize)
 	var prefix []byte
 	if br != nil && br.Buffered() > 0 {
 		b, _ := br.Peek(br.Buffered())
