@@ -90,6 +90,20 @@ func TestAllocs(t *testing.T) {
 			return err
 		})
 	})
+	t.Run("server ReadAppend 16 KiB", func(t *testing.T) {
+		// Scatter reads and reads ahead (see connReader.arm, readAhead).
+		w, c := wireClient(t, nil)
+		big := pattern(3, 16<<10, false)
+		floodWire(w.nc, encodeWire(true, 0x2, big, []byte{1, 2, 3, 4}))
+		buf := make([]byte, 0, 32<<10)
+		checkAllocs(t, runs, func() error {
+			_, p, err := c.ReadAppend(ctx, buf[:0])
+			if err == nil && len(p) != len(big) {
+				t.Fatalf("read %d bytes", len(p))
+			}
+			return err
+		})
+	})
 	t.Run("client ReadAppend", func(t *testing.T) {
 		w, c := wireServer(t, nil)
 		floodWire(w.nc, encodeWire(true, 0x1, pattern(2, 1024, true), nil))

@@ -31,6 +31,17 @@ type connReader struct {
 	bufp   *[]byte
 	r, w   int // buf[r:w] is buffered
 	err    error
+
+	// A scatter read (see arm): the next read from the socket puts its
+	// first hdr bytes in the buffer and the rest straight into the
+	// caller's memory, where a payload after a header of that length
+	// belongs. pending is what landed there: logically buffered after
+	// buf[r:w], handed over in place by a Read into the same memory, and
+	// moved into the buffer by anything else (unspill).
+	spillTo  []byte // armed: the caller's memory; nil when disarmed
+	spillHdr int
+	pending  []byte
+	inPlace  int64 // bytes handed over in place, for tests
 }
 
 // parkSize is the size of the buffer a pooled reader keeps while it waits
@@ -46,9 +57,11 @@ var parkPool = sync.Pool{New: func() any {
 
 // rawReader reads from a socket without holding a buffer while it waits:
 // readInto(nil) reads into the connReader's buffer, acquired when the
-// socket has bytes and released when it has none.
+// socket has bytes and released when it has none; readInto(p, false) into
+// p; readInto(p, true) into p and then, when more bytes are there, into
+// the empty buffer (only where haveReadv).
 type rawReader interface {
-	readInto(p []byte) (int, error)
+	readInto(p []byte, ahead bool) (int, error)
 }
 
 var readPools sync.Map // buffer size → *sync.Pool of *[]byte
@@ -138,11 +151,44 @@ func (b *connReader) park() {
 	b.r, b.w = 0, n
 }
 
+// arm makes the next read from the socket a scatter read: hdr bytes into
+// the empty buffer, the rest into dst, of which at most the buffer's size
+// less hdr, so that they always fit back into the buffer. It does nothing
+// where scatter reads are not made (see readv). The caller disarms before
+// it returns dst to anyone, and unspills before dst may change.
+func (b *connReader) arm(dst []byte, hdr int) {
+	if !haveReadv || b.raw == nil || len(b.prefix) > 0 || b.Buffered() > 0 || hdr < 2 || hdr >= b.size {
+		return
+	}
+	b.spillTo = dst[:min(len(dst), b.size-hdr)]
+	b.spillHdr = hdr
+}
+
+func (b *connReader) disarm() { b.spillTo = nil }
+
+// head returns the bytes in the buffer, without the pending ones.
+func (b *connReader) head() []byte { return b.buf[b.r:b.w] }
+
+// unspill moves the pending bytes into the buffer, after what it holds.
+func (b *connReader) unspill() {
+	if b.pending == nil {
+		return
+	}
+	b.acquire()
+	if b.r > 0 {
+		copy(b.buf, b.buf[b.r:b.w])
+		b.w -= b.r
+		b.r = 0
+	}
+	b.w += copy(b.buf[b.w:], b.pending)
+	b.pending = nil
+}
+
 // Size returns the size of the buffer.
 func (b *connReader) Size() int { return b.size }
 
 // Buffered returns how many bytes can be read without waiting.
-func (b *connReader) Buffered() int { return b.w - b.r }
+func (b *connReader) Buffered() int { return b.w - b.r + len(b.pending) }
 
 func (b *connReader) readErr() error {
 	err := b.err
@@ -152,6 +198,7 @@ func (b *connReader) readErr() error {
 
 // fill reads once more into the buffer, after what it holds.
 func (b *connReader) fill() {
+	b.unspill()
 	if b.r > 0 {
 		copy(b.buf, b.buf[b.r:b.w])
 		b.w -= b.r
@@ -162,7 +209,7 @@ func (b *connReader) fill() {
 	if b.raw != nil && len(b.prefix) == 0 {
 		// Into the buffer, which is acquired when bytes are there, and
 		// may change while the read waits (see park).
-		n, err = b.readRaw(nil)
+		n, err = b.readRaw(nil, false)
 	} else {
 		b.acquire()
 		if b.w >= len(b.buf) {
@@ -188,13 +235,17 @@ func (b *connReader) read(p []byte) (int, error) {
 	if b.raw == nil {
 		return b.nc.Read(p)
 	}
-	return b.readRaw(p)
+	return b.readRaw(p, false)
 }
 
+// readAheadMin is the least a Read must want for it to be made straight
+// into the caller's memory with the buffer after it (see rawReader).
+const readAheadMin = 1 << 10
+
 // readRaw reads with b.raw, retrying reads of nothing.
-func (b *connReader) readRaw(p []byte) (int, error) {
+func (b *connReader) readRaw(p []byte, ahead bool) (int, error) {
 	for range 100 {
-		n, err := b.raw.readInto(p)
+		n, err := b.raw.readInto(p, ahead)
 		if n > 0 || err != nil {
 			return n, err
 		}
@@ -209,7 +260,7 @@ func (b *connReader) readRaw(p []byte) (int, error) {
 // idle peer: such a goroutine then fits in the smallest stack (2 KiB),
 // which matters when there are many.
 func (b *connReader) await() {
-	if b.r == b.w && b.err == nil {
+	if b.Buffered() == 0 && b.err == nil {
 		b.fill()
 	}
 }
@@ -218,6 +269,9 @@ func (b *connReader) await() {
 // error, if the connection ends or fails first. n over the buffer's size
 // is ErrBufferFull's stand-in, errPeekTooBig.
 func (b *connReader) Peek(n int) ([]byte, error) {
+	if b.w-b.r < n {
+		b.unspill()
+	}
 	if n > b.size {
 		return b.buf[b.r:b.w], errPeekTooBig
 	}
@@ -239,6 +293,9 @@ func (b *connReader) Peek(n int) ([]byte, error) {
 // first).
 func (b *connReader) Discard(n int) (int, error) {
 	if n > b.w-b.r {
+		b.unspill()
+	}
+	if n > b.w-b.r {
 		panic("websocket: connReader.Discard of bytes not buffered")
 	}
 	b.r += n
@@ -254,9 +311,30 @@ func (b *connReader) Read(p []byte) (int, error) {
 		}
 		return 0, b.readErr()
 	}
+	if b.pending != nil {
+		if b.r == b.w && &p[0] == &b.pending[0] {
+			// The bytes are where they are wanted already.
+			n := min(len(p), len(b.pending))
+			rest := b.pending[n:]
+			b.pending = nil
+			b.inPlace += int64(n)
+			if len(rest) > 0 {
+				b.acquire()
+				b.r, b.w = 0, copy(b.buf, rest)
+			}
+			return n, nil
+		}
+		b.unspill()
+	}
 	if b.r == b.w {
 		if b.err != nil {
 			return 0, b.readErr()
+		}
+		if haveReadv && b.raw != nil && len(b.prefix) == 0 && len(p) >= readAheadMin {
+			// Straight into p, and what follows into the buffer:
+			// one system call, and no copy.
+			b.r, b.w = 0, 0
+			return b.readRaw(p, true)
 		}
 		if len(p) >= b.size {
 			// Large read: straight into p, no copy.

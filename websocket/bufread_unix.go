@@ -20,10 +20,11 @@ type sysReader struct {
 
 	// The current read, for f (made once: a closure per read would cost
 	// an allocation).
-	p   []byte // nil: into cr's buffer
-	n   int
-	err error
-	f   func(fd uintptr) bool
+	p     []byte // nil: into cr's buffer
+	ahead bool   // into p, then into cr's buffer
+	n     int
+	err   error
+	f     func(fd uintptr) bool
 }
 
 func newRawReader(nc net.Conn, cr *connReader) rawReader {
@@ -45,8 +46,14 @@ func newRawReader(nc net.Conn, cr *connReader) rawReader {
 // RawConn.Read waits until it has and calls try again.
 func (r *sysReader) try(fd uintptr) bool {
 	p := r.p
+	if r.ahead {
+		return r.tryAhead(fd)
+	}
 	if p == nil {
 		r.cr.acquire()
+		if r.cr.spillTo != nil && r.cr.w == 0 {
+			return r.scatter(fd)
+		}
 		p = r.cr.buf[r.cr.w:]
 		if len(p) == 0 {
 			panic("websocket: read into a full buffer")
@@ -72,10 +79,10 @@ func (r *sysReader) try(fd uintptr) bool {
 	return true
 }
 
-func (r *sysReader) readInto(p []byte) (int, error) {
-	r.p, r.n, r.err = p, 0, nil
+func (r *sysReader) readInto(p []byte, ahead bool) (int, error) {
+	r.p, r.ahead, r.n, r.err = p, ahead, 0, nil
 	err := r.rc.Read(r.f)
-	r.p = nil
+	r.p, r.ahead = nil, false
 	switch {
 	case err != nil: // a deadline, or the connection closed: a *net.OpError
 		return 0, err
@@ -86,4 +93,50 @@ func (r *sysReader) readInto(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return r.n, nil
+}
+
+// scatter is try's read for an armed reader (see connReader.arm): the
+// first spillHdr bytes into the buffer, the rest into spillTo.
+func (r *sysReader) scatter(fd uintptr) bool {
+	cr := r.cr
+	hdr := cr.buf[:cr.spillHdr]
+	var n int
+	for {
+		n, r.err = readv(int(fd), hdr, cr.spillTo)
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	if r.err == syscall.EAGAIN {
+		cr.park()
+		return false
+	}
+	r.n = min(n, len(hdr))
+	if n > len(hdr) {
+		cr.pending = cr.spillTo[:n-len(hdr)]
+	}
+	cr.spillTo = nil
+	return true
+}
+
+// tryAhead is try's read into p and then the reader's empty buffer.
+func (r *sysReader) tryAhead(fd uintptr) bool {
+	cr := r.cr
+	cr.acquire()
+	var n int
+	for {
+		n, r.err = readv(int(fd), r.p, cr.buf[cr.w:])
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	if r.err == syscall.EAGAIN {
+		cr.park()
+		return false
+	}
+	r.n = min(n, len(r.p))
+	if n > len(r.p) {
+		cr.w += n - len(r.p)
+	}
+	return true
 }

@@ -189,6 +189,12 @@ func newConn(nc net.Conn, br *bufio.Reader, client bool, subprotocol string, opt
 		closeRcvd:   make(chan struct{}),
 	}
 	c.br = readerFor(nc, br, opts.ReadBufferSize)
+	// The first guess of a frame header's length, for scatter reads: a
+	// message of 126 bytes to 64 KiB, masked if it comes from a client.
+	c.br.spillHdr = 4
+	if !client {
+		c.br.spillHdr = 8
+	}
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		c.writev = true
