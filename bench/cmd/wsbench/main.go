@@ -27,7 +27,7 @@ import (
 func main() {
 	var cfg harness.Config
 	var servers, measure, sizes, csizes, idle, profile string
-	flag.StringVar(&servers, "servers", "wsdeck,gws,gorilla,coder,gobwas", "servers to compare; wsdeck is the baseline")
+	flag.StringVar(&servers, "servers", defaultServers(), "servers to compare; wsdeck is the baseline; floor and floor-epoll are references")
 	flag.StringVar(&measure, "measure", "echo,compressed,idle,broadcast,micro", "measurements to run")
 	flag.StringVar(&sizes, "sizes", "64,1024,16384,1048576", "echo payload sizes in bytes")
 	flag.StringVar(&csizes, "compressed-sizes", "", "payload sizes of the compressed rows (default: -sizes)")
@@ -122,4 +122,13 @@ func ints(s string) []int {
 		l = append(l, n)
 	}
 	return l
+}
+
+// defaultServers is every library, and the floors this system has.
+func defaultServers() string {
+	s := []string{"wsdeck", "gws", "gorilla", "coder", "gobwas", "floor"}
+	if _, err := server.Lookup("floor-epoll"); err == nil {
+		s = append(s, "floor-epoll")
+	}
+	return strings.Join(s, ",")
 }

@@ -35,20 +35,21 @@ var echoMetrics = []metric{
 
 // runEcho measures echo throughput and latency at every payload size.
 func runEcho(ctx context.Context, cfg Config, rep *report, compress bool) error {
-	section, sizes := "Echo, compression off", cfg.Sizes
+	section, sizes, servers := "Echo, compression off", cfg.Sizes, cfg.Servers
 	if compress {
 		section, sizes = "Echo, permessage-deflate on (compressed rows)", cfg.CompressedSizes
+		servers = slices.DeleteFunc(slices.Clone(servers), server.IsReference) // the floors have no compression
 	}
 	for _, size := range sizes {
 		conns := connsFor(cfg, size)
 		t := newTable(fmt.Sprintf("%s: %s messages, %d connections", section, sizeName(size), conns),
-			cfg.Servers, cfg.Rounds, echoMetrics...)
+			servers, cfg.Rounds, echoMetrics...)
 		if conns < cfg.Conns {
 			t.note = fmt.Sprintf("%d connections rather than %d, to keep %s in flight each way.",
 				conns, cfg.Conns, sizeName(conns*size))
 		}
 		for r := range cfg.Rounds {
-			for _, s := range order(cfg.Servers, r) {
+			for _, s := range order(servers, r) {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}

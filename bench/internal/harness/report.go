@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"wsdeck/bench/internal/server"
 )
 
 type section struct {
@@ -91,6 +93,7 @@ func (r *report) markdown(w io.Writer) {
 		"\"other cores\" is the CPU other processes took during the windows (median): near 0, the machine was quiet; "+
 		"well above it, trust the CPU-per-message rows over msgs/s and latency.\n\n")
 	r.summary(w)
+	r.headroom(w)
 	r.clientShare(w)
 
 	for _, s := range r.sections {
@@ -110,7 +113,14 @@ func (r *report) markdown(w io.Writer) {
 // summary is one row per ratio metric of every table, one column per peer.
 func (r *report) summary(w io.Writer) {
 	peers := r.cfg.Servers[1:]
-	fmt.Fprintf(w, "| measurement | %s | other cores |\n|---|%s---|\n", strings.Join(peers, " | "), strings.Repeat("---|", len(peers)))
+	var head []string
+	for _, p := range peers {
+		if server.IsReference(p) {
+			p += " (reference)"
+		}
+		head = append(head, p)
+	}
+	fmt.Fprintf(w, "| measurement | %s | other cores |\n|---|%s---|\n", strings.Join(head, " | "), strings.Repeat("---|", len(peers)))
 	for _, s := range r.sections {
 		for _, t := range s.tables {
 			for _, m := range t.metrics {
@@ -121,7 +131,7 @@ func (r *report) summary(w io.Writer) {
 				for _, p := range peers {
 					v := t.ratio(p, m.name)
 					cell := fmtOr(v, fmtRatio)
-					if !math.IsNaN(v) && ((m.higherBetter && v > 1.05) || (!m.higherBetter && v < 1/1.05)) {
+					if !server.IsReference(p) && !math.IsNaN(v) && ((m.higherBetter && v > 1.05) || (!m.higherBetter && v < 1/1.05)) {
 						cell = "**" + cell + "**"
 					}
 					row = append(row, cell)
@@ -255,4 +265,59 @@ func appendExecResults(b *bytes.Buffer, path string) {
 		}
 		b.WriteString(line + "\n")
 	}
+}
+
+// headroom compares the floors (references that do the least an echo
+// needs) with wsdeck and the libraries, in the uncompressed echo runs: how
+// far ahead of a library any server could be in this harness.
+func (r *report) headroom(w io.Writer) {
+	var floors []string
+	for _, s := range r.cfg.Servers {
+		if server.IsReference(s) {
+			floors = append(floors, s)
+		}
+	}
+	var tables []*table
+	for _, s := range r.sections {
+		if s.name == "Echo, compression off" {
+			tables = s.tables
+		}
+	}
+	if len(floors) == 0 || len(tables) == 0 {
+		return
+	}
+	const other = "gorilla"
+	type col struct{ a, b string }
+	cols := []col{{baseline, other}}
+	for _, f := range floors {
+		cols = append(cols, col{f, other})
+	}
+	for _, f := range floors {
+		cols = append(cols, col{f, baseline})
+	}
+	fmt.Fprintf(w, "### Headroom: the floors\n\n")
+	fmt.Fprintf(w, "The floors (%s) are references, not libraries: each does the least a WebSocket echo needs "+
+		"(parse the header, unmask, write the frame back) and nothing else a library must (UTF-8, fragments, the close handshake, an API); "+
+		"\"floor\" serves each connection from a goroutine, as every library here does, \"floor-epoll\" from an epoll loop per core, as an event-loop mode would. "+
+		"A over B is A's msgs/s ÷ B's, and B's server CPU per message ÷ A's (the median of the per-round ratios): "+
+		"the floor over a library is the most any server could be ahead of that library on this machine.\n\n", strings.Join(floors, ", "))
+	var head []string
+	for _, c := range cols {
+		head = append(head, c.a+" over "+c.b)
+	}
+	fmt.Fprintf(w, "| measurement | %s |\n|---|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(cols)))
+	for _, t := range tables {
+		for _, m := range []string{"msgs/s", "server CPU/msg"} {
+			row := []string{t.title + " — " + m}
+			for _, c := range cols {
+				v := t.ratioOf(c.a, c.b, m)
+				if m != "msgs/s" {
+					v = t.ratioOf(c.b, c.a, m)
+				}
+				row = append(row, fmtOr(v, fmtRatio))
+			}
+			fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+		}
+	}
+	fmt.Fprintln(w)
 }

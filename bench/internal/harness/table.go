@@ -67,8 +67,15 @@ func (t *table) median(server, name string) float64 {
 
 // ratio returns the median over rounds of server's value divided by
 // wsdeck's in the same round.
-func (t *table) ratio(server, name string) float64 {
-	a, b := t.vals[server][name], t.vals[baseline][name]
+func (t *table) ratio(server, name string) float64 { return t.ratioOf(server, baseline, name) }
+
+// ratioOf returns the median over rounds of server a's value divided by
+// b's in the same round.
+func (t *table) ratioOf(a, b, name string) float64 {
+	return roundRatio(t.vals[a][name], t.vals[b][name])
+}
+
+func roundRatio(a, b []float64) float64 {
 	var rs []float64
 	for i := range a {
 		if i < len(b) && !math.IsNaN(a[i]) && !math.IsNaN(b[i]) && b[i] != 0 {

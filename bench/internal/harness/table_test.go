@@ -2,6 +2,7 @@ package harness
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -62,5 +63,29 @@ PASS
 	}
 	if r := rs[2]; r.mbPerSec != 241.60 || r.allocsPerOp != 0 || !r.hasMem {
 		t.Errorf("third result = %+v", r)
+	}
+}
+
+// TestHeadroom checks the floors' table: msgs/s as A ÷ B, CPU per message
+// as B ÷ A, each the median of per-round ratios.
+func TestHeadroom(t *testing.T) {
+	servers := []string{"wsdeck", "gorilla", "floor"}
+	tb := newTable("Echo, compression off: 16 KiB", servers, 1, echoMetrics...)
+	for s, v := range map[string][2]float64{"wsdeck": {110, 9}, "gorilla": {100, 10}, "floor": {121, 8}} {
+		tb.set(s, 0, "msgs/s", v[0])
+		tb.set(s, 0, "server CPU/msg", v[1])
+	}
+	r := &report{cfg: Config{Servers: servers}}
+	r.addTable("Echo, compression off", tb)
+	var b strings.Builder
+	r.headroom(&b)
+	for _, want := range []string{
+		"| measurement | wsdeck over gorilla | floor over gorilla | floor over wsdeck |",
+		"| Echo, compression off: 16 KiB — msgs/s | 1.10 | 1.21 | 1.10 |",
+		"| Echo, compression off: 16 KiB — server CPU/msg | 1.11 | 1.25 | 1.12 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("headroom lacks %q:\n%s", want, b.String())
+		}
 	}
 }

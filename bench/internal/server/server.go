@@ -13,6 +13,7 @@ import (
 	"net"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -52,7 +53,15 @@ var libraries = map[string]ServeFunc{
 	// Variants, not in the default comparison.
 	"gws-serial":     serveGwsSerial,
 	"wsdeck-handler": serveWsdeckInHandler,
+
+	// References (see floor.go); floor-epoll is added on Linux.
+	"floor": serveFloor,
 }
+
+// IsReference reports whether the named server is a reference (a floor)
+// rather than a library: it has no compression, and its ratio to wsdeck
+// bounds what any library could reach rather than competing.
+func IsReference(name string) bool { return strings.HasPrefix(name, "floor") }
 
 // Lookup returns the server of the named library.
 func Lookup(name string) (ServeFunc, error) {
