@@ -33,6 +33,25 @@ type epLoop struct {
 	buf  []byte // every read of the loop's connections lands here first
 	mode Mode
 	subs *hub[*epConn]
+	free [][]byte // buffers of partial frames, for reuse
+}
+
+// get returns an empty buffer of at least n bytes' capacity.
+func (l *epLoop) get(n int) []byte {
+	for i, b := range l.free {
+		if cap(b) >= n {
+			l.free[i] = l.free[len(l.free)-1]
+			l.free = l.free[:len(l.free)-1]
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, max(n, 64<<10))
+}
+
+func (l *epLoop) put(b []byte) {
+	if cap(b) > 0 && len(l.free) < 64 {
+		l.free = append(l.free, b[:0])
+	}
 }
 
 // epConns maps file descriptors to connections, for the loops' events.
@@ -161,7 +180,9 @@ func (l *epLoop) read(c *epConn) bool {
 		hl, n, _, _ := floorFrame(c.in)
 		need := max(hl+n, len(c.in)+len(l.buf))
 		if cap(c.in) < need {
-			c.in = append(make([]byte, 0, need), c.in...)
+			in := append(l.get(need), c.in...)
+			l.put(c.in)
+			c.in = in
 		}
 		buf, w = c.in[:cap(c.in)], len(c.in)
 	}
@@ -199,6 +220,7 @@ func (l *epLoop) read(c *epConn) bool {
 	}
 	switch {
 	case len(data) == 0:
+		l.put(c.in)
 		c.in = nil
 	case w > 0:
 		// Already in c.in's array: move it to the front if frames
@@ -208,7 +230,8 @@ func (l *epLoop) read(c *epConn) bool {
 		}
 		c.in = data
 	default:
-		c.in = append([]byte(nil), data...)
+		hl, n, _, _ := floorFrame(data)
+		c.in = append(l.get(hl+n), data...)
 	}
 	return true
 }
@@ -260,7 +283,7 @@ func (c *epConn) flush() bool {
 		}
 		c.out = c.out[m:]
 	}
-	c.out = nil
+	c.out = c.out[:0] // its array kept for the next reply the socket will not take
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.fd)}
 	return syscall.EpollCtl(c.loop.ep, syscall.EPOLL_CTL_MOD, c.fd, &ev) == nil
 }
