@@ -39,7 +39,7 @@ type connReader struct {
 	// buf[r:w], handed over in place by a Read into the same memory, and
 	// moved into the buffer by anything else (unspill).
 	spillTo  []byte // armed: the caller's memory; nil when disarmed
-	spillHdr int
+	spillHdr int    // the guess of the next frame header's length
 	pending  []byte
 	inPlace  int64 // bytes handed over in place, for tests
 }
@@ -120,54 +120,69 @@ func (b *connReader) release() {
 }
 
 func (b *connReader) put() {
+	pool := b.pool
 	if len(b.buf) == parkSize && b.size != parkSize {
-		parkPool.Put(b.bufp)
-	} else {
-		b.pool.Put(b.bufp)
+		pool = &parkPool
 	}
+	pool.Put(b.bufp)
 	b.buf, b.bufp = nil, nil
 }
 
 // park is called when the reader is about to wait for the peer: an empty
 // buffer goes back to its pool, and a few bytes (part of a frame header,
 // say) move into a parkSize buffer, so that a waiting connection holds at
-// most that much.
+// most that much. It calls the pools itself, without release and put,
+// to keep the stack of a goroutine about to wait shallow.
 func (b *connReader) park() {
 	if b.buf == nil || b.raw == nil {
 		return
 	}
 	n := b.w - b.r
-	if n == 0 {
-		b.release()
-		return
+	var sp *[]byte
+	if n > 0 {
+		if len(b.buf) <= parkSize || n > parkSize/2 {
+			return
+		}
+		sp = parkPool.Get().(*[]byte)
+		copy(*sp, b.buf[b.r:b.w])
 	}
-	if len(b.buf) <= parkSize || n > parkSize/2 {
-		return
+	pool := b.pool
+	if len(b.buf) == parkSize && b.size != parkSize {
+		pool = &parkPool
 	}
-	sp := parkPool.Get().(*[]byte)
-	copy(*sp, b.buf[b.r:b.w])
-	b.put()
-	b.bufp, b.buf = sp, *sp
-	b.r, b.w = 0, n
+	pool.Put(b.bufp)
+	b.bufp, b.buf, b.r, b.w = nil, nil, 0, 0
+	if sp != nil {
+		b.bufp, b.buf, b.w = sp, *sp, n
+	}
 }
 
-// arm makes the next read from the socket a scatter read: hdr bytes into
-// the empty buffer, the rest into dst, of which at most the buffer's size
-// less hdr, so that they always fit back into the buffer. It does nothing
-// where scatter reads are not made (see readv). The caller disarms before
-// it returns dst to anyone, and unspills before dst may change.
-func (b *connReader) arm(dst []byte, hdr int) {
-	if !haveReadv || b.raw == nil || len(b.prefix) > 0 || b.Buffered() > 0 || hdr < 2 || hdr >= b.size {
+// arm makes the next read from the socket a scatter read: spillHdr bytes
+// (the length of the last frame header seen) into the empty buffer, the
+// rest into dst, of which at most the buffer's size less spillHdr, so that
+// they always fit back into the buffer. It does nothing where scatter
+// reads are not made (see readv). The caller disarms before it returns
+// dst to anyone, and unspills before dst may change. A wrong guess of the
+// header's length costs the copy there would have been anyway. Not
+// inlined, so that its locals do not widen the frame of a reader about to
+// wait (see await).
+//
+//go:noinline
+func (b *connReader) arm(dst []byte) {
+	if !haveReadv || b.raw == nil || len(b.prefix) > 0 || b.Buffered() > 0 || b.spillHdr < 2 || b.spillHdr >= b.size {
 		return
 	}
-	b.spillTo = dst[:min(len(dst), b.size-hdr)]
-	b.spillHdr = hdr
+	b.spillTo = dst[:min(len(dst), b.size-b.spillHdr)]
 }
 
-func (b *connReader) disarm() { b.spillTo = nil }
-
-// head returns the bytes in the buffer, without the pending ones.
-func (b *connReader) head() []byte { return b.buf[b.r:b.w] }
+// disarm ends what arm began, and takes the length of the frame header
+// now at the front of the buffer as the next guess.
+func (b *connReader) disarm() {
+	b.spillTo = nil
+	if h := b.buf[b.r:b.w]; len(h) >= 2 {
+		b.spillHdr = headerLen(h[1])
+	}
+}
 
 // unspill moves the pending bytes into the buffer, after what it holds.
 func (b *connReader) unspill() {

@@ -44,16 +44,34 @@ func newRawReader(nc net.Conn, cr *connReader) rawReader {
 
 // try makes one read attempt; false means the socket had nothing, and
 // RawConn.Read waits until it has and calls try again.
+//
+// The read is made in a function of its own that has returned by the time
+// park runs: a goroutine waiting for an idle peer then never went deeper
+// than fits in the smallest stack (2 KiB; see connReader.await).
 func (r *sysReader) try(fd uintptr) bool {
-	p := r.p
-	if r.ahead {
-		return r.tryAhead(fd)
+	switch {
+	case r.ahead:
+		r.readAhead(fd)
+	case r.p == nil && r.cr.spillTo != nil && r.cr.w == 0:
+		r.scatter(fd)
+	default:
+		r.read(fd)
 	}
+	if r.err == syscall.EAGAIN {
+		// The wait may be long: let go of what buffer can be let go.
+		// A read into the reader's buffer (p nil) finds it again on
+		// the next try, wherever park put its bytes.
+		r.cr.park()
+		return false
+	}
+	return true
+}
+
+// read reads into r.p, or into the reader's buffer after what it holds.
+func (r *sysReader) read(fd uintptr) {
+	p := r.p
 	if p == nil {
 		r.cr.acquire()
-		if r.cr.spillTo != nil && r.cr.w == 0 {
-			return r.scatter(fd)
-		}
 		p = r.cr.buf[r.cr.w:]
 		if len(p) == 0 {
 			panic("websocket: read into a full buffer")
@@ -62,21 +80,9 @@ func (r *sysReader) try(fd uintptr) bool {
 	for {
 		r.n, r.err = syscall.Read(int(fd), p)
 		if r.err != syscall.EINTR {
-			break
+			return
 		}
 	}
-	if r.err == syscall.EAGAIN {
-		// The wait may be long: let go of what buffer can be let go.
-		// A read into the reader's buffer (p nil) finds it again on
-		// the next try, wherever park put its bytes.
-		if r.p == nil {
-			r.cr.park()
-		} else {
-			r.cr.release()
-		}
-		return false
-	}
-	return true
 }
 
 func (r *sysReader) readInto(p []byte, ahead bool) (int, error) {
@@ -87,18 +93,28 @@ func (r *sysReader) readInto(p []byte, ahead bool) (int, error) {
 	case err != nil: // a deadline, or the connection closed: a *net.OpError
 		return 0, err
 	case r.err != nil:
-		return 0, &net.OpError{Op: "read", Net: r.nc.LocalAddr().Network(), Source: r.nc.LocalAddr(),
-			Addr: r.nc.RemoteAddr(), Err: os.NewSyscallError("read", r.err)}
+		return 0, r.opError()
 	case r.n <= 0:
 		return 0, io.EOF
 	}
 	return r.n, nil
 }
 
+// opError is the error of a failed read system call, as net.Conn.Read
+// would return it. Out of line: its frame stays off the stack of every
+// read (see try).
+//
+//go:noinline
+func (r *sysReader) opError() error {
+	return &net.OpError{Op: "read", Net: r.nc.LocalAddr().Network(), Source: r.nc.LocalAddr(),
+		Addr: r.nc.RemoteAddr(), Err: os.NewSyscallError("read", r.err)}
+}
+
 // scatter is try's read for an armed reader (see connReader.arm): the
-// first spillHdr bytes into the buffer, the rest into spillTo.
-func (r *sysReader) scatter(fd uintptr) bool {
+// first spillHdr bytes into the empty buffer, the rest into spillTo.
+func (r *sysReader) scatter(fd uintptr) {
 	cr := r.cr
+	cr.acquire()
 	hdr := cr.buf[:cr.spillHdr]
 	var n int
 	for {
@@ -107,20 +123,18 @@ func (r *sysReader) scatter(fd uintptr) bool {
 			break
 		}
 	}
-	if r.err == syscall.EAGAIN {
-		cr.park()
-		return false
+	if r.err != nil {
+		return
 	}
 	r.n = min(n, len(hdr))
 	if n > len(hdr) {
 		cr.pending = cr.spillTo[:n-len(hdr)]
 	}
 	cr.spillTo = nil
-	return true
 }
 
-// tryAhead is try's read into p and then the reader's empty buffer.
-func (r *sysReader) tryAhead(fd uintptr) bool {
+// readAhead is try's read into r.p and then the reader's empty buffer.
+func (r *sysReader) readAhead(fd uintptr) {
 	cr := r.cr
 	cr.acquire()
 	var n int
@@ -130,13 +144,11 @@ func (r *sysReader) tryAhead(fd uintptr) bool {
 			break
 		}
 	}
-	if r.err == syscall.EAGAIN {
-		cr.park()
-		return false
+	if r.err != nil {
+		return
 	}
 	r.n = min(n, len(r.p))
 	if n > len(r.p) {
 		cr.w += n - len(r.p)
 	}
-	return true
 }

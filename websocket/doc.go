@@ -32,6 +32,11 @@
 // pings to be answered and for [Conn.Ping] to return.
 //
 // Reads and writes of whole messages do not allocate in steady state.
+// [Conn.ReadAppend] into a buffer kept from one message to the next also
+// copies nothing: on Linux TCP and Unix sockets the payload is read
+// straight into the buffer's spare capacity (one readv puts the frame
+// header in the read buffer and the payload after it in yours), and a
+// large one is written from the caller's slice with writev.
 //
 // Memory: a connection waiting for its next message holds no read or write
 // buffer (they come from pools when bytes are to be read or written; on

@@ -61,33 +61,23 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	if err != nil {
 		return 0, dst, err
 	}
-	c.awaitInto(dst)
+	// Wait for the message here, near the top of the stack (see await),
+	// with a scatter read where one can be made (see scatterRead).
+	if spare := dst[len(dst):cap(dst)]; len(spare) >= scatterMin {
+		c.br.arm(spare)
+	}
+	c.br.await()
+	c.br.disarm()
 	typ, dst, err := c.readWhole(dst)
 	c.br.unspill() // nothing of the caller's memory stays with the reader
 	return typ, dst, c.unwatch(ctx, stop, err)
 }
 
 // scatterMin is the least spare capacity in ReadAppend's dst for which the
-// wait for a message ends in a scatter read.
+// wait for a message ends in a scatter read: the frame header into the
+// read buffer and the payload straight into dst, so that readWhole finds
+// it in place and copies nothing (see connReader.arm).
 const scatterMin = 4 << 10
-
-// awaitInto waits for the next message, as connReader.await, but where it
-// can, with a scatter read (connReader.arm): the frame header into the
-// buffer and the payload straight into dst's spare capacity, so that
-// readWhole finds it in place and copies nothing. The header's length is
-// guessed from the last one seen; a wrong guess costs the copy there
-// would have been anyway.
-func (c *Conn) awaitInto(dst []byte) {
-	br := c.br
-	if spare := dst[len(dst):cap(dst)]; len(spare) >= scatterMin {
-		br.arm(spare, br.spillHdr)
-	}
-	br.await()
-	br.disarm()
-	if h := br.head(); len(h) >= 2 {
-		br.spillHdr = headerLen(h[1])
-	}
-}
 
 func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 	mr := &c.mr
