@@ -242,3 +242,91 @@ func TestConnReaderAllocs(t *testing.T) {
 		t.Errorf("%v allocations per read", allocs)
 	}
 }
+
+// FuzzConnReader drives a TCP connection's reader with operations the
+// input chooses: writes by the peer of the next bytes of a known stream,
+// Peek, Discard, Read into fresh memory, and the scatter read ReadAppend
+// makes (arm, await, disarm, the header discarded, a Read into the armed
+// memory, in place). Every byte read must be the stream's next. Reads are
+// asked for only when the peer has written enough, so none waits forever.
+func FuzzConnReader(f *testing.F) {
+	f.Add([]byte{0, 40, 3, 2, 9, 1, 200, 0, 255, 3, 7, 5, 1})
+	f.Add([]byte{0, 255, 0, 255, 3, 8, 3, 2, 4, 100, 1, 17})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		w, r := tcpPair(t)
+		stream := make([]byte, 1<<20)
+		for i := range stream {
+			stream[i] = byte(i*7 + i>>9)
+		}
+		br := newConnReader(r, nil, 0)
+		br.spillHdr = 8
+		written, got := 0, 0
+		check := func(p []byte, what string) {
+			t.Helper()
+			if !bytes.Equal(p, stream[got:got+len(p)]) {
+				t.Fatalf("%s at byte %d: wrong bytes", what, got)
+			}
+			got += len(p)
+		}
+		for len(ops) >= 2 {
+			op, arg := ops[0]%5, int(ops[1])
+			ops = ops[2:]
+			avail := written - got
+			switch op {
+			case 0: // the peer writes
+				n := min(len(stream)-written, 1+arg*arg)
+				if _, err := w.Write(stream[written : written+n]); err != nil {
+					t.Fatal(err)
+				}
+				written += n
+			case 1: // Peek, and Discard part of it
+				n := min(avail, 1+arg*2, parkSize)
+				if n == 0 {
+					continue
+				}
+				p, err := br.Peek(n)
+				if err != nil {
+					t.Fatalf("Peek(%d) with %d written: %v", n, avail, err)
+				}
+				k := min(len(p), arg)
+				check(p[:k], "Peek")
+				br.Discard(k)
+			case 2: // Read into fresh memory
+				if avail == 0 {
+					continue
+				}
+				p := make([]byte, 1+arg*arg)
+				n, err := br.Read(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(p[:n], "Read")
+			case 3: // a scatter read, as ReadAppend makes it
+				if avail == 0 {
+					continue
+				}
+				dst := make([]byte, 4096+arg*64)
+				br.arm(dst)
+				br.await()
+				br.disarm()
+				h := br.buf[br.r:br.w]
+				check(h, "header")
+				br.Discard(len(h))
+				if br.Buffered() == 0 {
+					continue
+				}
+				// Part of it, as a payload shorter than the read.
+				n, err := br.Read(dst[:1+arg*37%len(dst)])
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(dst[:n], "in-place Read")
+			case 4: // the guess of the header's length
+				br.spillHdr = 2 + arg%20
+			}
+		}
+		if br.spillTo != nil {
+			t.Fatal("the reader is still armed")
+		}
+	})
+}
