@@ -17,7 +17,19 @@ import (
 // the writer waits, before some messages, until the reader has the one
 // before, so that the reader finds its buffer empty when they arrive.
 func TestReadAppendScatter(t *testing.T) {
-	w, c := wireClient(t, nil)
+	t.Run("server", func(t *testing.T) {
+		w, c := wireClient(t, nil)
+		testReadAppendScatter(t, w, c, true)
+	})
+	t.Run("client", func(t *testing.T) {
+		w, c := wireServer(t, nil)
+		testReadAppendScatter(t, w, c, false)
+	})
+}
+
+// testReadAppendScatter reads with c the messages it writes with w, whose
+// frames are masked if masked (w plays the client).
+func testReadAppendScatter(t *testing.T, w *wireConn, c *Conn, masked bool) {
 	drainWire(w) // pongs
 	rng := rand.New(rand.NewPCG(5, 6))
 	sizes := []int{0, 1, 125, 126, 1000, 4096, 16 << 10, 65535, 65536, 100000}
@@ -54,7 +66,10 @@ func TestReadAppendScatter(t *testing.T) {
 				if f > 0 {
 					fop = 0x0
 				}
-				key := []byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
+				var key []byte
+				if masked {
+					key = []byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
+				}
 				wire = append(wire, encodeWire(f == frames-1, fop, p[:k], key)...)
 				p = p[k:]
 				if rng.IntN(6) == 0 {
