@@ -111,28 +111,26 @@ func (b *connReader) acquire() {
 	b.bufp, b.buf = bp, *bp
 }
 
-// release gives the buffer back to its pool when it holds nothing.
-func (b *connReader) release() {
-	if b.buf != nil && b.r == b.w && b.raw != nil {
-		b.put()
-		b.r, b.w = 0, 0
-	}
+// put gives the buffer back to its pool.
+func (b *connReader) put() {
+	b.bufPool().Put(b.bufp)
+	b.buf, b.bufp = nil, nil
 }
 
-func (b *connReader) put() {
-	pool := b.pool
+// bufPool is the pool the buffer came from: the park pool's, or the
+// reader's own.
+func (b *connReader) bufPool() *sync.Pool {
 	if len(b.buf) == parkSize && b.size != parkSize {
-		pool = &parkPool
+		return &parkPool
 	}
-	pool.Put(b.bufp)
-	b.buf, b.bufp = nil, nil
+	return b.pool
 }
 
 // park is called when the reader is about to wait for the peer: an empty
 // buffer goes back to its pool, and a few bytes (part of a frame header,
 // say) move into a parkSize buffer, so that a waiting connection holds at
-// most that much. It calls the pools itself, without release and put,
-// to keep the stack of a goroutine about to wait shallow.
+// most that much. It calls the pools itself rather than through put, to
+// keep the stack of a goroutine about to wait shallow.
 func (b *connReader) park() {
 	if b.buf == nil || b.raw == nil {
 		return
@@ -146,11 +144,7 @@ func (b *connReader) park() {
 		sp = parkPool.Get().(*[]byte)
 		copy(*sp, b.buf[b.r:b.w])
 	}
-	pool := b.pool
-	if len(b.buf) == parkSize && b.size != parkSize {
-		pool = &parkPool
-	}
-	pool.Put(b.bufp)
+	b.bufPool().Put(b.bufp)
 	b.bufp, b.buf, b.r, b.w = nil, nil, 0, 0
 	if sp != nil {
 		b.bufp, b.buf, b.w = sp, *sp, n
@@ -309,9 +303,9 @@ func (b *connReader) Peek(n int) ([]byte, error) {
 func (b *connReader) Discard(n int) (int, error) {
 	if n > b.w-b.r {
 		b.unspill()
-	}
-	if n > b.w-b.r {
-		panic("websocket: connReader.Discard of bytes not buffered")
+		if n > b.w-b.r {
+			panic("websocket: connReader.Discard of bytes not buffered")
+		}
 	}
 	b.r += n
 	return n, nil

@@ -41,20 +41,7 @@ func BenchmarkInflate(b *testing.B) {
 			for b.Loop() {
 				*src = sliceSource{bc.comp, 4096}
 				r.Reset(src, nil)
-				n := 0
-				for {
-					m, err := r.Read(buf)
-					n += m
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-				if n != len(bc.data) {
-					b.Fatalf("%d bytes, want %d", n, len(bc.data))
-				}
+				drain(b, r, buf, len(bc.data))
 			}
 		})
 	}
@@ -73,21 +60,27 @@ func BenchmarkStdlib(b *testing.B) {
 			for b.Loop() {
 				br.Reset(bc.comp)
 				fr.(flate.Resetter).Reset(br, nil)
-				n := 0
-				for {
-					m, err := fr.Read(buf)
-					n += m
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-				if n != len(bc.data) {
-					b.Fatalf("%d bytes, want %d", n, len(bc.data))
-				}
+				drain(b, fr, buf, len(bc.data))
 			}
 		})
+	}
+}
+
+// drain reads r to its end through buf and fails b unless it gave want
+// bytes.
+func drain(b *testing.B, r io.Reader, buf []byte, want int) {
+	n := 0
+	for {
+		m, err := r.Read(buf)
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n != want {
+		b.Fatalf("%d bytes, want %d", n, want)
 	}
 }
