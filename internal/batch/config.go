@@ -2,6 +2,7 @@ package batch
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -81,9 +82,13 @@ type Config struct {
 	// without /bin/sh; cancelling then relies on signals alone.
 	RawCommand bool
 
-	// Policy, if set, is checked for each target, and again for the name
-	// the ssh config resolves it to, before connecting.
+	// Policy, if set, is checked for each target's name and for the name
+	// the ssh config gives it before connecting, and for each address
+	// dialled just before the connection is made (see Policy).
 	Policy *Policy
+	// Resolver looks up the addresses of host names. nil means
+	// net.DefaultResolver: the system's (/etc/hosts, DNS).
+	Resolver Resolver
 }
 
 // withDefaults returns a copy of c with the defaults filled in.
@@ -95,6 +100,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Command == "" {
 		return c, errors.New("batch: no command")
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return c, fmt.Errorf("batch: port %d out of range", c.Port)
 	}
 	if c.SSHDir == "" {
 		home, err := os.UserHomeDir()

@@ -28,9 +28,12 @@ var (
 func classifyConnect(ctx, dctx context.Context, err error, verified bool, timeout string) (Status, error) {
 	var hke *HostKeyError
 	var dns *net.DNSError
+	var denied *AddrDeniedError
 	switch {
 	case ctx.Err() != nil:
 		return StatusCanceled, ErrCanceled
+	case errors.As(err, &denied):
+		return StatusDenied, denied
 	case errors.As(err, &hke):
 		return hke.Status, hke
 	case dctx.Err() != nil || isTimeout(err):

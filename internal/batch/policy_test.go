@@ -2,6 +2,7 @@ package batch
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -42,6 +43,28 @@ func TestPolicy(t *testing.T) {
 		{lab, "local", false},
 		{lab, "127.0.0.1", false},
 	}
+	// * and ? stop at dots, as TLS wildcards do; brackets are an
+	// expression's number ranges.
+	fleet, err := ParsePolicy("db*, *.lab.example.com, web[01-20].example.com, 10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests = append(tests, []struct {
+		p    *Policy
+		name string
+		want bool
+	}{
+		{fleet, "db1", true},
+		{fleet, "db", true},
+		{fleet, "db.attacker.example", false},
+		{fleet, "db1.attacker.example", false},
+		{fleet, "x.lab.example.com", true},
+		{fleet, "x.y.lab.example.com", false},
+		{fleet, "web07.example.com", true},
+		{fleet, "web7.example.com", false},
+		{fleet, "web2.example.com", false}, // a character class [01-20] would allow it
+		{lab, "web.1", false},
+	}...)
 	for _, tt := range tests {
 		if got := tt.p.AllowName(tt.name); got != tt.want {
 			t.Errorf("%q allows %q = %v, want %v", tt.p, tt.name, got, tt.want)
@@ -65,9 +88,34 @@ func TestPolicyCheck(t *testing.T) {
 	}
 }
 
+func TestPolicyAllowAddr(t *testing.T) {
+	t.Parallel()
+	p, err := ParsePolicy("127.0.0.0/8,::1/128,10.1.2.3,localhost,*.example.com,local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"::ffff:127.0.0.1", true},
+		{"::1", true},
+		{"fe80::1%lo", false},
+		{"10.1.2.3", true},
+		{"10.1.2.4", false},
+		{"0.0.0.0", false},
+	}
+	for _, tt := range tests {
+		if got := p.AllowAddr(netip.MustParseAddr(tt.addr)); got != tt.want {
+			t.Errorf("AllowAddr(%s) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
+
 func TestParsePolicyErrors(t *testing.T) {
 	t.Parallel()
-	for _, spec := range []string{"10.0.0.0/33", "web[", "1.2.3.4/x"} {
+	for _, spec := range []string{"10.0.0.0/33", "web[", "1.2.3.4/x", "10.0.0.*", "192.168.1.1-20", "web/01"} {
 		if _, err := ParsePolicy(spec); err == nil {
 			t.Errorf("ParsePolicy(%q) accepted", spec)
 		}

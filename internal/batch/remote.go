@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -74,8 +73,7 @@ func (j *job) connect(ctx context.Context, e endpoint, out *output) (*remote, St
 	}
 
 	addr := e.addr()
-	var d net.Dialer
-	conn, err := d.DialContext(dctx, "tcp", addr)
+	conn, err := j.dial(dctx, e)
 	if err != nil {
 		return fail(err)
 	}

@@ -178,19 +178,7 @@ func (p *pattern) match(name string) bool {
 			r, ok := strings.CutPrefix(rest, s.lit)
 			return ok && walk(i+1, r)
 		}
-		for n := 1; n <= min(len(rest), maxDigits); n++ {
-			digits := rest[:n]
-			v, ok := parseUint(digits, maxDigits)
-			if !ok {
-				break
-			}
-			for _, r := range s.group {
-				if r.lo <= v && v <= r.hi && r.format(v) == digits && walk(i+1, rest[n:]) {
-					return true
-				}
-			}
-		}
-		return false
+		return matchGroup(s.group, rest, func(r string) bool { return walk(i+1, r) })
 	}
 	return walk(0, name)
 }

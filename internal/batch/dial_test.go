@@ -1,0 +1,119 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"wsdeck/internal/sshtest"
+)
+
+// mapResolver resolves the names it holds, as a hosts file would.
+type mapResolver map[string][]netip.Addr
+
+func (m mapResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if a, ok := m[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func addrs(s ...string) []netip.Addr {
+	out := make([]netip.Addr, len(s))
+	for i, a := range s {
+		out[i] = netip.MustParseAddr(a)
+	}
+	return out
+}
+
+// TestPolicyChecksDialledAddress: a name the policy allows reaches only
+// the addresses the policy's address entries cover, however it resolves
+// (here, a hosts file mapping localhost elsewhere, and an ssh config
+// HostName); a refused address gets no connection at all.
+func TestPolicyChecksDialledAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2) // the server listens on 127.0.0.1 and 127.0.0.2
+	e.writeKnownHosts(t, sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.*]:%d", e.srv.port), e.srv.hostKeys[0].PublicKey())+
+		sshtest.KnownHostsLine(fmt.Sprintf("[localhost]:%d", e.srv.port), e.srv.hostKeys[0].PublicKey()))
+	conf := filepath.Join(e.dir, "config")
+	if err := os.WriteFile(conf, []byte("Host sneaky\n    HostName localhost\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loopbackOne, err := ParsePolicy("127.0.0.1/32,localhost,sneaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	connections := func() int {
+		e.srv.mu.Lock()
+		defer e.srv.mu.Unlock()
+		return e.srv.maxConns
+	}
+
+	denied := []struct {
+		name, target, addr string
+		resolves           []netip.Addr
+		policy             *Policy
+	}{
+		{"localhost elsewhere", "localhost", "10.0.0.1", addrs("10.0.0.1"), DefaultPolicy()},
+		{"localhost to a listening address outside", "localhost", "127.0.0.2", addrs("127.0.0.2"), loopbackOne},
+		{"ssh config HostName", "sneaky", "127.0.0.2", addrs("127.0.0.2"), loopbackOne},
+		{"mapped address", "localhost", "127.0.0.2", addrs("::ffff:127.0.0.2"), loopbackOne},
+	}
+	for _, tc := range denied {
+		cfg := e.config
+		cfg.Policy, cfg.SSHConfig, cfg.Resolver = tc.policy, conf, mapResolver{"localhost": tc.resolves}
+		rec, _ := run(t, t.Context(), cfg, tc.target, "hostname", nil)
+		r := rec.result(0)
+		if r.Status != StatusDenied || !errors.Is(r.Err, ErrNotAllowed) {
+			t.Errorf("%s: %v (%v), want denied", tc.name, r.Status, r.Err)
+			continue
+		}
+		msg := r.Message()
+		for _, want := range []string{"localhost", tc.addr, "--allow-hosts", tc.policy.String()} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: the refusal %q does not say %q", tc.name, msg, want)
+			}
+		}
+	}
+	if n := connections(); n != 0 {
+		t.Fatalf("refused addresses got %d connections", n)
+	}
+
+	allowed := []struct {
+		name, target, want string
+		resolves           []netip.Addr
+		policy             *Policy
+	}{
+		{"localhost on loopback", "localhost", "127.0.0.1", addrs("127.0.0.1"), DefaultPolicy()},
+		{"the allowed one of two addresses", "localhost", "127.0.0.1", addrs("10.0.0.1", "127.0.0.1"), DefaultPolicy()},
+		{"ssh config HostName on loopback", "sneaky", "127.0.0.1", addrs("127.0.0.1"), loopbackOne},
+		{"no policy: the resolver alone", "localhost", "127.0.0.2", addrs("127.0.0.2"), nil},
+	}
+	for _, tc := range allowed {
+		cfg := e.config
+		cfg.Policy, cfg.SSHConfig, cfg.Resolver = tc.policy, conf, mapResolver{"localhost": tc.resolves}
+		rec, _ := run(t, t.Context(), cfg, tc.target, "hostname", nil)
+		if r := rec.result(0); r.Status != StatusOK || rec.output(0, Stdout) != tc.want+"\n" {
+			t.Errorf("%s: %v (%v), output %q, want %s", tc.name, r.Status, r.Err, rec.output(0, Stdout), tc.want)
+		}
+	}
+}
+
+// TestPolicyDialUnknownName: a name the resolver does not know is
+// unreachable, as before.
+func TestPolicyDialUnknownName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	cfg := e.config
+	cfg.Policy, cfg.Resolver = DefaultPolicy(), mapResolver{}
+	rec, _ := run(t, t.Context(), cfg, "localhost", "hostname", nil)
+	if r := rec.result(0); r.Status != StatusUnreachable {
+		t.Errorf("%v (%v), want unreachable", r.Status, r.Err)
+	}
+}
