@@ -11,13 +11,15 @@ import (
 const localShell = "/bin/sh"
 
 // runLocal runs the command on this machine with /bin/sh -c, in a process
-// group of its own so that stopping it stops its children too.
+// group of its own so that stopping it stops its children too, with a
+// scrubbed environment (see localEnv).
 func (j *job) runLocal(ctx context.Context, out *output, res *Result) {
 	if p := j.cfg.Policy; p != nil && !p.AllowName("local") {
 		res.Status, res.Err = StatusDenied, errors.New("local is not allowed (allowed: "+p.String()+")")
 		return
 	}
 	cmd := exec.Command(localShell, "-c", j.cfg.Command)
+	cmd.Env = localEnv(os.Environ())
 	cmd.Stdout, cmd.Stderr = out.writer(Stdout), out.writer(Stderr)
 	// Children that leave the group and keep the pipes open must not hold
 	// Wait forever.
