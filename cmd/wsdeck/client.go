@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -11,12 +12,20 @@ import (
 	"wsdeck/websocket"
 )
 
-func runClient(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("client", flag.ExitOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: wsdeck client [flags] URL\n\nLines from stdin go out as text messages; received messages are printed one a line.")
-		fs.PrintDefaults()
-	}
+var clientCmd = &command{
+	name:    "client",
+	args:    "[flags] URL",
+	summary: "a wscat-like WebSocket client (ws://, wss://)",
+	doc: `Connects to URL; lines from stdin go out as text messages and received
+messages are printed one a line. With --echo it sends every message back
+until the server closes, as client conformance suites expect. The exit
+status is 1 unless the connection ends with a normal close.`,
+	example: `echo hello | wsdeck client ws://127.0.0.1:9001/
+wsdeck client --echo -H 'Origin: http://example.com' ws://127.0.0.1:9001/`,
+	run: runClient,
+}
+
+func runClient(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	cfg := wscat.Config{Header: http.Header{}}
 	fs.BoolVar(&cfg.Echo, "echo", false, "send every received message back until the server closes")
 	fs.Func("H", "request header `Name: value` (repeatable)", func(v string) error {
@@ -34,10 +43,12 @@ func runClient(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.CAFile, "ca", "", "PEM `file` of CA certificates for wss://")
 	fs.DurationVar(&cfg.HandshakeTimeout, "timeout", websocket.DefaultHandshakeTimeout, "handshake timeout")
 	connFlags(fs, &cfg.Conn)
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return fmt.Errorf("client: one URL expected")
+		return errors.New("one URL expected")
 	}
 	cfg.URL = fs.Arg(0)
 	return wscat.Run(ctx, cfg)

@@ -15,12 +15,20 @@ import (
 	"wsdeck/internal/socket"
 )
 
-func runServe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: wsdeck serve [flags]   (or wsdeck with no arguments)\n\nServe the console (Chat, Monitor, Exec) and print its login URL.")
-		fs.PrintDefaults()
-	}
+var serveCmd = &command{
+	name:    "serve",
+	args:    "[flags]   (or wsdeck [flags])",
+	summary: "serve the console: Chat, Monitor and Exec in the browser (the default)",
+	doc: `Serves the console (Chat, Monitor, Exec) and prints its login URL, with a
+token that becomes a session cookie. It listens on loopback unless --addr
+says otherwise; scripts send Authorization: Bearer TOKEN. Exec runs commands
+over SSH, only on --allow-hosts, and records each job in --audit-log.`,
+	example: `wsdeck serve
+wsdeck serve --addr 127.0.0.1:9000 --allow-hosts '10.0.0.0/24,local' --accept-new`,
+	run: runServe,
+}
+
+func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var cfg server.Config
 	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen address")
 	fs.StringVar(&cfg.Token, "token", "", "the login token (default: $WSDECK_TOKEN, else a random one; printed in the login URL)")
@@ -54,10 +62,12 @@ func runServe(ctx context.Context, args []string) error {
 	sshFlags(fs, &execOpts.Job)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("WSDECK_TOKEN") // kept out of ps
