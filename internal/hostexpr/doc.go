@@ -35,6 +35,10 @@
 // Every malformed expression gets a [*SyntaxError] that says where the bad
 // part is (a byte offset and the fragment).
 //
+// A [NamePattern] matches host names for allow-lists: a name with * and ?
+// wildcards, which never match a dot (as in TLS wildcards), and bracket
+// groups.
+//
 // [Fold] writes a host list back compactly: 127.0.0.[1-5,7], web[01-03],
 // 127.0.[0-3].[1-254]. Parsing what Fold returns yields the same set.
 package hostexpr

@@ -7,12 +7,12 @@ import "strings"
 const maxNameLen = 253
 
 // NamePattern matches host names, for allow-lists such as the console's
-// --allow-hosts. It is a host name in which
+// --allow-hosts. It is a host name with wildcards and bracket groups:
 //
-//	*            matches any run of characters, none of them a dot
-//	?            matches one character other than a dot
-//	[01-20,25]   matches the numbers a bracket group of an expression names,
-//	             zero padding included (web[01-20] matches web07, not web7)
+//	db*                 a star matches any run of characters, none of them a dot
+//	web??               a question mark matches one character other than a dot
+//	web[01-20,25].lab   a bracket group matches the numbers it names, as in an
+//	                    expression, zero padding included (web07, not web7)
 //
 // As in TLS wildcards, * and ? stay within one label: *.example.com
 // matches www.example.com but neither example.com nor a.www.example.com,
