@@ -267,18 +267,20 @@ func TestOutputCap(t *testing.T) {
 	}
 }
 
+// TestOutputCapSmall: a cap of 5 bytes holds one of the two 4-byte lines;
+// the other would cross it and is dropped whole.
 func TestOutputCapSmall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1)
 	cfg := e.config
-	cfg.MaxOutput = 3
+	cfg.MaxOutput = 5
 	rec, _ := run(t, t.Context(), cfg, "127.0.0.1", "both", nil)
-	// Which stream arrives first is up to the scheduler: 3 bytes of one.
-	if got := rec.output(0, Stdout) + rec.output(0, Stderr); got != "out" && got != "err" {
+	// Which stream arrives first is up to the scheduler: one whole line.
+	if got := rec.output(0, Stdout) + rec.output(0, Stderr); got != "out\n" && got != "err\n" {
 		t.Errorf("delivered %q", got)
 	}
-	if r := rec.result(0); r.Dropped != 5 || r.Stdout+r.Stderr != 8 {
-		t.Errorf("result %+v", r)
+	if r := rec.result(0); r.Dropped != 4 || r.Stdout+r.Stderr != 8 || rec.capped[0] != 1 {
+		t.Errorf("result %+v, capped %d", r, rec.capped[0])
 	}
 }
 

@@ -72,7 +72,8 @@ type Config struct {
 	// Fanout is the most hosts running at once. 0 means DefaultFanout.
 	Fanout int
 	// MaxOutput caps the bytes of stdout and stderr together delivered per
-	// host; the rest is counted and dropped. 0 means DefaultMaxOutput.
+	// host, cutting between lines; the rest is counted and dropped. 0
+	// means DefaultMaxOutput.
 	MaxOutput int64
 
 	// RawCommand sends Command to the server as it is. By default it is

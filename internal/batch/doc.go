@@ -24,8 +24,14 @@
 // runs the command with /bin/sh -c on this machine, without SSH.
 //
 // At most Config.Fanout hosts (64) run at once. Each host's stdout and
-// stderr are delivered as they arrive, apart, up to Config.MaxOutput bytes
-// per host (1 MiB); the rest is counted and dropped. Cancelling ctx stops
+// stderr are delivered apart, in whole lines as they complete (a line
+// longer than DefaultMaxLine in pieces of that size; a last line without
+// a newline when the command ends), up to Config.MaxOutput bytes per host
+// (1 MiB). The cap falls between lines: the line that would cross it is
+// dropped whole, and it and everything after it are counted, not
+// delivered. A local command gets a scrubbed environment (PATH, HOME,
+// USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR only), as an
+// SSH session does, so the caller's secrets stay out of it. Cancelling ctx stops
 // the whole job promptly: queued hosts are not contacted, running commands
 // get SIGTERM, then SIGKILL after Config.KillGrace, and every session and
 // connection is closed. Remote commands run inside a small /bin/sh
@@ -40,7 +46,7 @@
 //
 //	EventStarted   {Index, Host}                 its turn came (not sent if cancelled before)
 //	EventOutput    {Index, Host, Stream, Data}   zero or more chunks, stdout and stderr apart
-//	EventCapped    {Index, Host, Stream}         at most once: the output cap was reached
+//	EventCapped    {Index, Host, Stream}         at most once: the output was cut at the cap, after a whole line
 //	EventFinished  {Index, Host, Result}         exactly once
 //
 // The events of different hosts interleave. Job-level events have Index
@@ -66,7 +72,9 @@
 // # Around a job
 //
 // [Policy] is the console's --allow-hosts: which targets a job may reach
-// (default loopback and local). [AuditLog] appends a JSON line per job
-// start and end, synced before Write returns. [LineSplitter] and [Gather]
+// (default loopback and local), checked by name and again for every
+// address dialled. [AuditLog] appends a JSON line per job start and end,
+// synced before Write returns, each chained to the one before by its hash
+// so that edits and removed lines show ([VerifyAuditLog]). [LineSplitter] and [Gather]
 // turn chunks into prefixed lines and into dshbak -c style blocks.
 package batch

@@ -14,11 +14,14 @@ const (
 	// EventStarted: a host's turn came (a fan-out slot was free); it is
 	// connecting, or starting the command for local.
 	EventStarted EventType = iota + 1
-	// EventOutput: a chunk of a host's stdout or stderr (Stream, Data).
+	// EventOutput: whole lines of a host's stdout or stderr (Stream,
+	// Data), or a piece of DefaultMaxLine bytes of a longer line, or the
+	// last line, without a newline, when the command ends.
 	EventOutput
-	// EventCapped: the host reached the output cap; what follows on either
-	// stream is counted and dropped. Sent once per host, after its last
-	// EventOutput.
+	// EventCapped: the host's output was cut at the cap (Stream is where
+	// the cut fell), after a whole line; what follows on either stream is
+	// counted and dropped. Sent once per host, after its last EventOutput:
+	// the place for a marker in the host's output.
 	EventCapped
 	// EventFinished: the host is done (Result). Every target gets exactly
 	// one, started or not.

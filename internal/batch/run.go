@@ -140,6 +140,7 @@ func (j *job) runOne(ctx context.Context, i int) {
 	} else {
 		j.runRemote(ctx, h, out, res)
 	}
+	out.flush()
 	out.count(res)
 	res.Duration = time.Since(res.Start)
 	j.em.emit(Event{Type: EventFinished, Index: i, Host: res.Host, Result: res})

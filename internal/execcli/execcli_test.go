@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -63,21 +64,21 @@ func TestLive(t *testing.T) {
 	f.output(0, batch.Stdout, "two\nno newline")
 	f.output(0, batch.Stderr, "complaint\n")
 	f.finish(0, batch.Result{Status: batch.StatusOK})
-	f.output(1, batch.Stdout, strings.Repeat("x", 10))
+	f.output(1, batch.Stdout, strings.Repeat("x", 10)+"\n")
 	f.p.handle(batch.Event{Type: batch.EventCapped, Index: 1, Host: "127.0.0.2", Stream: batch.Stdout})
 	f.finish(1, batch.Result{Status: batch.StatusExit, ExitCode: 3, Dropped: 3 << 20})
 	f.finish(2, batch.Result{Status: batch.StatusRefused, Err: errors.New("connection refused")})
 	f.finish(3, batch.Result{Status: batch.StatusExit, ExitCode: 3})
 	f.end("127.0.0.[2-4]")
 
-	wantOut := "127.0.0.1: line one\n127.0.0.2: other host\n127.0.0.1: line two\n127.0.0.1: no newline\n127.0.0.2: xxxxxxxxxx\n"
+	wantOut := "127.0.0.1: line one\n127.0.0.2: other host\n127.0.0.1: line two\n127.0.0.1: no newline\n127.0.0.2: xxxxxxxxxx\n" +
+		"127.0.0.2: [wsdeck: output cut at 1 MiB (--max-output); the rest is counted, not shown]\n"
 	if f.out.String() != wantOut {
 		t.Errorf("stdout:\n%s\nwant:\n%s", f.out.String(), wantOut)
 	}
 	wantErr := `wsdeck: warning: a key was skipped
 127.0.0.1: complaint
-127.0.0.2: [wsdeck: output cap of 1 MiB reached; the rest is counted and dropped]
-127.0.0.2: [wsdeck: 3 MiB dropped over the cap]
+127.0.0.2: [wsdeck: 3 MiB more not shown (over --max-output)]
 127.0.0.2: [wsdeck: exit status 3]
 127.0.0.3: [wsdeck: connection refused]
 127.0.0.4: [wsdeck: exit status 3]
@@ -212,5 +213,53 @@ func TestRunErrors(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("stdout %q", out.String())
+	}
+}
+
+// TestRunCutAtLine: the output cap cuts between lines, and the cut is
+// marked in the stream it fell in (live), or by a field (--json), never
+// by a fragment printed as a line.
+func TestRunCutAtLine(t *testing.T) {
+	t.Parallel()
+	const limit = 100
+	// seq 1 100000's whole lines within 100 bytes: 1..36 (99 bytes).
+	var want strings.Builder
+	var jsonWant strings.Builder
+	for i := 1; i <= 36; i++ {
+		fmt.Fprintf(&want, "local: %d\n", i)
+		fmt.Fprintf(&jsonWant, "%d\n", i)
+	}
+	want.WriteString("local: [wsdeck: output cut at 100 B (--max-output); the rest is counted, not shown]\n")
+
+	var out, errw bytes.Buffer
+	err := Run(t.Context(), Config{Hosts: "local", Command: "seq 1 100000", Job: batch.Config{MaxOutput: limit},
+		Stdout: &out, Stderr: &errw})
+	if err != nil {
+		t.Fatalf("Run = %v; stderr %q", err, errw.String())
+	}
+	if out.String() != want.String() {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want.String())
+	}
+	if !strings.Contains(errw.String(), "local: [wsdeck: 575 KiB more not shown (over --max-output)]") {
+		t.Errorf("stderr %q", errw.String())
+	}
+
+	out.Reset()
+	errw.Reset()
+	err = Run(t.Context(), Config{Hosts: "local", Command: "seq 1 100000", Job: batch.Config{MaxOutput: limit}, JSON: true,
+		Stdout: &out, Stderr: &errw})
+	if err != nil {
+		t.Fatalf("Run --json = %v", err)
+	}
+	var got struct {
+		Stdout    string `json:"stdout"`
+		Truncated bool   `json:"truncated"`
+		Dropped   int64  `json:"dropped_bytes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if got.Stdout != jsonWant.String() || !got.Truncated || got.Dropped != 588895-99 {
+		t.Errorf("--json: %+v", got)
 	}
 }

@@ -81,7 +81,19 @@ func (p *printer) prefix(i int, host string) string {
 
 // notice writes a line of ours about a host to stderr: "host: [wsdeck: ...]".
 func (p *printer) notice(i int, host, msg string) {
-	fmt.Fprintf(p.errw, "%s[wsdeck: %s]\n", p.prefix(i, host), msg)
+	p.noticeTo(p.errw, i, host, msg)
+}
+
+// noticeTo writes a line of ours about a host to w. The brackets and the
+// "wsdeck:" set it apart from the host's own lines.
+func (p *printer) noticeTo(w io.Writer, i int, host, msg string) {
+	fmt.Fprintf(w, "%s[wsdeck: %s]\n", p.prefix(i, host), msg)
+}
+
+// cutMarker is the line that marks where a host's output was cut, in the
+// stream where the cut fell.
+func (p *printer) cutMarker() string {
+	return fmt.Sprintf("output cut at %s (--max-output); the rest is counted, not shown", size(p.maxOutput()))
 }
 
 func (p *printer) writer(s batch.Stream) io.Writer {
@@ -99,7 +111,8 @@ func (p *printer) live(ev batch.Event) {
 			fmt.Fprintf(w, "%s%s\n", prefix, line)
 		})
 	case batch.EventCapped:
-		p.notice(ev.Index, ev.Host, fmt.Sprintf("output cap of %s reached; the rest is counted and dropped", size(p.maxOutput())))
+		// batch cuts between lines, so the marker follows a whole line.
+		p.noticeTo(p.writer(ev.Stream), ev.Index, ev.Host, p.cutMarker())
 	case batch.EventFinished:
 		prefix := p.prefix(ev.Index, ev.Host)
 		p.lines.Flush(ev.Index, func(s batch.Stream, line []byte) {
@@ -107,7 +120,7 @@ func (p *printer) live(ev batch.Event) {
 		})
 		r := ev.Result
 		if r.Dropped > 0 {
-			p.notice(ev.Index, ev.Host, fmt.Sprintf("%s dropped over the cap", size(r.Dropped)))
+			p.notice(ev.Index, ev.Host, fmt.Sprintf("%s more not shown (over --max-output)", size(r.Dropped)))
 		}
 		if !r.OK() {
 			p.notice(ev.Index, ev.Host, r.Message())
@@ -122,8 +135,9 @@ func (p *printer) maxOutput() int64 {
 	return batch.DefaultMaxOutput
 }
 
-// jsonResult is a host's line in --json mode: the Result's fields and
-// its output.
+// jsonResult is a host's line in --json mode: the Result's fields, its
+// output, and whether that output was cut at the cap (truncated: true;
+// dropped_bytes says how much more there was).
 type jsonResult struct {
 	r              *batch.Result
 	stdout, stderr string
@@ -135,9 +149,10 @@ func (j jsonResult) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	extra, err := json.Marshal(struct {
-		Stdout string `json:"stdout"`
-		Stderr string `json:"stderr"`
-	}{j.stdout, j.stderr})
+		Stdout    string `json:"stdout"`
+		Stderr    string `json:"stderr"`
+		Truncated bool   `json:"truncated"`
+	}{j.stdout, j.stderr, j.r.Dropped > 0})
 	if err != nil {
 		return nil, err
 	}
