@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -27,11 +28,13 @@ func TestCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go env GOVERSION: %v", err)
 	}
-	wsdeck := func(t *testing.T, args ...string) result {
+	// wsdeckEnv runs wsdeck with args, and env added to the environment.
+	wsdeckEnv := func(t *testing.T, env []string, args ...string) result {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), env...)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -45,6 +48,10 @@ func TestCLI(t *testing.T) {
 		}
 		t.Logf("wsdeck %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 		return r
+	}
+	wsdeck := func(t *testing.T, args ...string) result {
+		t.Helper()
+		return wsdeckEnv(t, nil, args...)
 	}
 
 	// The overview, and the command names it lists: every one must have
@@ -150,6 +157,18 @@ func TestCLI(t *testing.T) {
 		})
 	}
 
+	// The README's first Exec example is the one a newcomer runs first: it
+	// must work here, with no sshd and no key (HOME is empty).
+	t.Run("README's first exec example", func(t *testing.T) {
+		t.Parallel()
+		line := firstLine(t, readme(t), "go run ./cmd/wsdeck exec ")
+		args := shellWords(t, strings.TrimPrefix(line, "go run ./cmd/wsdeck "))
+		r := wsdeckEnv(t, []string{"HOME=" + t.TempDir()}, args...)
+		if r.code != 0 {
+			t.Errorf("%q exited %d: it needs more than this machine", line, r.code)
+		}
+	})
+
 	// The version: one line from the build information, ending with the Go
 	// version that built it; not serve's flags.
 	versionLine := regexp.MustCompile(`^wsdeck \S[^\n]*, ` + regexp.QuoteMeta(strings.TrimSpace(string(goVersion))) + "\n$")
@@ -163,6 +182,80 @@ func TestCLI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestREADMEGoVersion checks that the README names the Go release go.mod
+// requires.
+func TestREADMEGoVersion(t *testing.T) {
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go directive")
+	}
+	if want := "Go " + string(m[1]); !strings.Contains(readme(t), want) {
+		t.Errorf("README.md does not say %q, the Go that go.mod requires", want)
+	}
+}
+
+func readme(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// firstLine returns the first line of text that begins with prefix.
+func firstLine(t *testing.T, text, prefix string) string {
+	t.Helper()
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(line)
+		}
+	}
+	t.Fatalf("no line begins with %q", prefix)
+	return ""
+}
+
+// shellWords splits a command line as sh does for words and single quotes,
+// which is all the README's examples use.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var word strings.Builder
+	inWord, quoted := false, false
+	for _, c := range line {
+		switch {
+		case quoted && c == '\'':
+			quoted = false
+		case quoted:
+			word.WriteRune(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		case strings.ContainsRune(`"\$*?;&|<>()`+"`", c):
+			t.Fatalf("%q: only words and single quotes are understood here", line)
+		default:
+			word.WriteRune(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("%q: unterminated quote", line)
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
 }
 
 // result is how a run of wsdeck ended.
