@@ -10,7 +10,9 @@ import (
 )
 
 // commands are wsdeck's subcommands, in the order wsdeck help lists them.
-// Each is declared beside its run function; help is generated from it.
+// To add one, declare a *command beside its run function (as exec.go does)
+// and list it here: its help is generated from it, and TestCLI checks that
+// help for every listed command.
 var commands = []*command{
 	serveCmd,
 	execCmd,
