@@ -3,6 +3,7 @@ package chat
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"wsdeck/internal/socket"
@@ -16,6 +17,7 @@ func FuzzHandle(f *testing.F) {
 		{"send", `{"type":"send","text":"hi"}`},
 		{"send", `{"type":"send","text":""}`},
 		{"send", `{"type":"send","text":5}`},
+		{"send", `{"type":"send","text":"a\u202eb\u2066c\u0000"}`},
 		{"nick", `{"type":"nick","nick":"zoë"}`},
 		{"nick", `{"type":"nick","nick":"a\u0000b"}`},
 		{"nick", `{"type":"nick"}`},
@@ -55,8 +57,11 @@ func FuzzHandle(f *testing.F) {
 		if typ == "send" {
 			var req struct{ Text string }
 			json.Unmarshal(data, &req)
-			if e.Text != req.Text || e.Nick != "from" {
+			if e.Text != CleanText(req.Text) || e.Nick != "from" {
 				t.Fatalf("message %q from %q published as %q from %q", req.Text, "from", e.Text, e.Nick)
+			}
+			if i := strings.IndexFunc(e.Text, removedFromText); i >= 0 {
+				t.Fatalf("message %q published with %q", e.Text, []rune(e.Text[i:])[0])
 			}
 		}
 	})

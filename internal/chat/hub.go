@@ -1,10 +1,14 @@
 // Package chat is the console's chat room: a hub that gives every event (a
 // message, a join, a leave, a nickname change) a sequence number, keeps the
-// last of them for replay, and broadcasts each to every member.
+// last of them for replay, and broadcasts each to every member. Messages
+// and presence events (joins, leaves, nickname changes) are kept apart,
+// each up to its own number, so that members coming and going never push
+// messages out of the history.
 //
 // A member joins with an optional since=SEQ and epoch=EPOCH (the values
 // from its last connection) and gets, in its welcome, every event it missed
-// that is still in the history; without since it gets the whole history.
+// that is still in the history, in order; without since it gets the whole
+// history.
 // Each event is encoded once and the same bytes are queued for every member;
 // a member whose queue is full is dropped by the socket package
 // (socket.CloseSlowConsumer) and never slows the others. The wire protocol
@@ -30,17 +34,22 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultHistory  = 100
-	DefaultMaxText  = 4096
-	MaxNickRunes    = 32
-	guestNickPrefix = "guest-"
+	DefaultHistory         = 100
+	DefaultPresenceHistory = 100
+	DefaultMaxText         = 4096
+	MaxNickRunes           = 32
+	guestNickPrefix        = "guest-"
 )
 
 // Options configure a Hub. The zero value means the defaults.
 type Options struct {
-	// History is how many events are kept for replay. 0 means
+	// History is how many messages are kept for replay. 0 means
 	// DefaultHistory.
 	History int
+	// PresenceHistory is how many presence events (joins, leaves,
+	// nickname changes) are kept for replay, apart from the messages. 0
+	// means DefaultPresenceHistory.
+	PresenceHistory int
 	// MaxText is the largest message text, in bytes; a longer one is
 	// refused with an error message. 0 means DefaultMaxText.
 	MaxText int
@@ -51,12 +60,11 @@ type Hub struct {
 	opts  Options
 	epoch string // names this hub's sequence: a since from another epoch is void
 
-	mu      sync.Mutex
-	seq     uint64              // guarded by mu: the last sequence number given
-	ring    [][]byte            // guarded by mu: encoded events, oldest at start
-	start   int                 // guarded by mu: index of the oldest event in ring
-	n       int                 // guarded by mu: events in ring
-	members map[member]*profile // guarded by mu
+	mu       sync.Mutex
+	seq      uint64              // guarded by mu: the last sequence number given
+	messages ring                // guarded by mu: the last messages
+	presence ring                // guarded by mu: the last joins, leaves and nickname changes
+	members  map[member]*profile // guarded by mu
 }
 
 // member is where the hub sends a member's frames: a *socket.Conn.
@@ -74,14 +82,18 @@ func NewHub(opts Options) *Hub {
 	if opts.History <= 0 {
 		opts.History = DefaultHistory
 	}
+	if opts.PresenceHistory <= 0 {
+		opts.PresenceHistory = DefaultPresenceHistory
+	}
 	if opts.MaxText <= 0 {
 		opts.MaxText = DefaultMaxText
 	}
 	return &Hub{
-		opts:    opts,
-		epoch:   strings.ToLower(rand.Text()[:10]),
-		ring:    make([][]byte, opts.History),
-		members: make(map[member]*profile),
+		opts:     opts,
+		epoch:    strings.ToLower(rand.Text()[:10]),
+		messages: newRing(opts.History),
+		presence: newRing(opts.PresenceHistory),
+		members:  make(map[member]*profile),
 	}
 }
 
@@ -103,13 +115,15 @@ type Welcome struct {
 	Seq     uint64 `json:"seq"`  // the last event's sequence number: History ends with it
 	MaxText int    `json:"max_text"`
 	// History is the events the member missed (after since), or the
-	// whole history (without since, or after a reset).
+	// whole history (without since, or after a reset), in order: the
+	// messages kept and the presence events kept, merged.
 	History []json.RawMessage `json:"history"`
 	// Reset says that since was from another epoch (the server restarted):
 	// the member should forget the events it has.
 	Reset bool `json:"reset,omitempty"`
-	// Truncated says that some events after since are gone from the
-	// history: the member missed them for good.
+	// Truncated says that some messages after since are gone from the
+	// history: the member missed them for good. (Presence events gone
+	// from theirs are left out without a word.)
 	Truncated bool `json:"truncated,omitempty"`
 }
 
@@ -196,20 +210,16 @@ func (h *Hub) Join(c member, nick string, since Since) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w := Welcome{Type: "welcome", Epoch: h.epoch, Nick: nick, Seq: h.seq, MaxText: h.opts.MaxText}
-	from := h.oldestLocked() // the first sequence number to send
+	var after uint64 // the events to send are those numbered above
 	switch {
 	case !since.Set:
 	case since.Epoch != h.epoch || since.Seq > h.seq:
 		w.Reset = true
-	case since.Seq+1 < from:
-		w.Truncated = true
 	default:
-		from = since.Seq + 1
+		after = since.Seq
+		w.Truncated = h.messages.dropped > since.Seq
 	}
-	w.History = make([]json.RawMessage, 0, h.seq+1-from)
-	for s := from; s <= h.seq; s++ {
-		w.History = append(w.History, h.atLocked(s))
-	}
+	w.History = merge(&h.messages, &h.presence, after)
 	b, err := json.Marshal(w)
 	if err != nil {
 		panic(err) // a Welcome always encodes
@@ -232,14 +242,15 @@ func (h *Hub) Leave(c member) {
 	h.publishLocked(Event{Type: "leave", Nick: p.nick})
 }
 
-// Say publishes a message from member c, and returns its sequence number.
-// The error is a *socket.Error for text that is empty or over MaxText.
+// Say publishes a message from member c, cleaned by CleanText, and returns
+// its sequence number. The error is a *socket.Error for text over MaxText
+// or empty once cleaned.
 func (h *Hub) Say(c member, text string) (uint64, error) {
-	if strings.TrimSpace(text) == "" {
-		return 0, socket.Errorf(socket.CodeInvalid, "empty message")
-	}
 	if len(text) > h.opts.MaxText {
 		return 0, socket.Errorf(socket.CodeTooBig, "message of %d bytes, over the limit of %d", len(text), h.opts.MaxText)
+	}
+	if text = CleanText(text); strings.TrimSpace(text) == "" {
+		return 0, socket.Errorf(socket.CodeInvalid, "empty message")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -293,12 +304,10 @@ func (h *Hub) publishLocked(e Event) uint64 {
 	if err != nil {
 		panic(err) // an Event always encodes
 	}
-	if h.n < len(h.ring) {
-		h.ring[(h.start+h.n)%len(h.ring)] = b
-		h.n++
+	if e.Type == "message" {
+		h.messages.push(e.Seq, b)
 	} else {
-		h.ring[h.start] = b
-		h.start = (h.start + 1) % len(h.ring)
+		h.presence.push(e.Seq, b)
 	}
 	pm, _ := websocket.NewPreparedMessage(websocket.MessageText, b)
 	for m := range h.members {
@@ -307,13 +316,37 @@ func (h *Hub) publishLocked(e Event) uint64 {
 	return e.Seq
 }
 
-// oldestLocked returns the sequence number of the oldest event kept, or the
-// next one if none is.
-func (h *Hub) oldestLocked() uint64 { return h.seq - uint64(h.n) + 1 }
+// CleanText neutralises a message's text. The bidi embedding, override and
+// isolate controls (U+202A-U+202E, U+2066-U+2069) are removed: they reorder
+// what a reader sees (after U+202E the rest shows reversed, so "txt.exe"
+// can read "exe.txt"). So are the control characters, but tab and newline.
+// Nicknames refuse these and every other format character (CleanNick); a
+// message keeps the others, which text needs: joiners in emoji, soft
+// hyphens, the marks LRM and RLM of right-to-left writing. Text that is not
+// UTF-8 has its bad bytes replaced with U+FFFD.
+func CleanText(text string) string {
+	if strings.IndexFunc(text, removedFromText) < 0 && utf8.ValidString(text) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	for _, r := range text { // a bad byte comes as U+FFFD
+		if !removedFromText(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
-// atLocked returns the event with sequence number s, which is kept.
-func (h *Hub) atLocked(s uint64) []byte {
-	return h.ring[(h.start+int(s-h.oldestLocked()))%len(h.ring)]
+// removedFromText reports whether CleanText removes r.
+func removedFromText(r rune) bool {
+	switch {
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	case r == '\t' || r == '\n':
+		return false
+	}
+	return unicode.IsControl(r)
 }
 
 // CleanNick trims a nickname and checks it: 1 to MaxNickRunes characters,

@@ -152,18 +152,33 @@ func TestJoinLeaveAndNickNotices(t *testing.T) {
 
 func TestWelcomeHistoryAndSince(t *testing.T) {
 	t.Parallel()
-	// A hub that keeps 5 events, with events 1 (a join) to 8: it keeps 4 to 8.
+	// A hub that keeps 5 messages and 2 presence events, with events 1 to
+	// 13: it keeps messages 5-8 and 12, presence events 11 and 13.
+	//   1 join pub   2-8 messages   9 join a   10 leave a   11 join b
+	//   12 message   13 nick b
 	newHub := func(t *testing.T) *Hub {
-		h := NewHub(Options{History: 5})
+		h := NewHub(Options{History: 5, PresenceHistory: 2})
 		pub := &fake{}
 		h.Join(pub, "pub", Since{})
-		for i := 0; i < 7; i++ {
+		say := func(i int) {
 			if _, err := h.Say(pub, fmt.Sprint("m", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
+		for i := range 7 {
+			say(i)
+		}
+		a, b := &fake{}, &fake{}
+		h.Join(a, "a", Since{})
+		h.Leave(a)
+		h.Join(b, "b", Since{})
+		say(7)
+		if err := h.Rename(b, "bee"); err != nil {
+			t.Fatal(err)
+		}
 		return h
 	}
+	kept := []uint64{5, 6, 7, 8, 11, 12, 13}
 	const (
 		none = iota
 		same
@@ -176,14 +191,15 @@ func TestWelcomeHistoryAndSince(t *testing.T) {
 		want         []uint64
 		reset, trunc bool
 	}{
-		{"no since: the whole history", none, 0, seqRange(4, 8), false, false},
-		{"missed two", same, 6, seqRange(7, 8), false, false},
-		{"missed none", same, 8, nil, false, false},
-		{"missed from the oldest kept", same, 3, seqRange(4, 8), false, false},
-		{"missed more than is kept", same, 1, seqRange(4, 8), false, true},
-		{"since zero", same, 0, seqRange(4, 8), false, true},
-		{"another epoch (a restart)", other, 6, seqRange(4, 8), true, false},
-		{"from the future", same, 99, seqRange(4, 8), true, false},
+		{"no since: the whole history", none, 0, kept, false, false},
+		{"missed two", same, 11, []uint64{12, 13}, false, false},
+		{"missed none", same, 13, nil, false, false},
+		{"missed presence events that are gone: no word", same, 8, []uint64{11, 12, 13}, false, false},
+		{"missed from the oldest message kept", same, 4, kept, false, false},
+		{"missed a message that is gone", same, 3, kept, false, true},
+		{"since zero", same, 0, kept, false, true},
+		{"another epoch (a restart)", other, 6, kept, true, false},
+		{"from the future", same, 99, kept, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,16 +218,100 @@ func TestWelcomeHistoryAndSince(t *testing.T) {
 			if w.Reset != tt.reset || w.Truncated != tt.trunc {
 				t.Errorf("reset %v truncated %v, want %v %v", w.Reset, w.Truncated, tt.reset, tt.trunc)
 			}
-			if w.Epoch != h.Epoch() || w.Nick != "late" || w.Seq != 8 || w.MaxText != DefaultMaxText {
+			if w.Epoch != h.Epoch() || w.Nick != "late" || w.Seq != 13 || w.MaxText != DefaultMaxText {
 				t.Errorf("welcome %+v", w)
 			}
 			// The first live event, the member's own join, follows the
 			// welcome's last.
 			evs := m.events(t)
-			if len(evs) != 1 || evs[0].Seq != 9 || evs[0].Type != "join" {
-				t.Errorf("live events %+v, want the join numbered 9", evs)
+			if len(evs) != 1 || evs[0].Seq != 14 || evs[0].Type != "join" {
+				t.Errorf("live events %+v, want the join numbered 14", evs)
 			}
 		})
+	}
+}
+
+// TestPresenceDoesNotPushMessagesOut: members coming and going (a page
+// reconnecting, over and over) leave the messages in the history.
+func TestPresenceDoesNotPushMessagesOut(t *testing.T) {
+	t.Parallel()
+	h := NewHub(Options{History: 3, PresenceHistory: 4})
+	pub := &fake{}
+	h.Join(pub, "pub", Since{})
+	var said []uint64
+	for i := range 3 {
+		seq, err := h.Say(pub, fmt.Sprint("m", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		said = append(said, seq)
+	}
+	for range 50 {
+		m := &fake{}
+		h.Join(m, "flaky", Since{})
+		h.Leave(m)
+	}
+	last := h.seq // the welcome ends with it; late's own join comes after
+	late := &fake{}
+	h.Join(late, "late", Since{})
+	var msgs, presence []uint64
+	for _, raw := range late.welcome(t).History {
+		var e Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type == "message" {
+			msgs = append(msgs, e.Seq)
+		} else {
+			presence = append(presence, e.Seq)
+		}
+	}
+	if !slices.Equal(msgs, said) {
+		t.Errorf("after 100 joins and leaves the history holds messages %v, want %v", msgs, said)
+	}
+	if want := seqRange(last-3, last); !slices.Equal(presence, want) {
+		t.Errorf("presence events kept %v, want the last 4 %v", presence, want)
+	}
+}
+
+// TestRingMerge checks the merge of two rings across wrap-arounds: every
+// event kept above since, in order, whatever the interleaving.
+func TestRingMerge(t *testing.T) {
+	t.Parallel()
+	for _, sizes := range [][2]int{{1, 1}, {1, 3}, {3, 1}, {4, 4}, {5, 2}} {
+		for pattern := range 1 << 8 { // bit i: event i+1 goes to ring b
+			a, b := newRing(sizes[0]), newRing(sizes[1])
+			var inA, inB []uint64
+			for i := range 8 {
+				seq := uint64(i + 1)
+				if pattern&(1<<i) != 0 {
+					b.push(seq, []byte(fmt.Sprint(seq)))
+					inB = append(inB, seq)
+				} else {
+					a.push(seq, []byte(fmt.Sprint(seq)))
+					inA = append(inA, seq)
+				}
+			}
+			keptA := inA[max(0, len(inA)-sizes[0]):]
+			keptB := inB[max(0, len(inB)-sizes[1]):]
+			for since := uint64(0); since <= 8; since++ {
+				var want []uint64
+				for _, s := range slices.Sorted(slices.Values(append(slices.Clone(keptA), keptB...))) {
+					if s > since {
+						want = append(want, s)
+					}
+				}
+				var got []uint64
+				for _, raw := range merge(&a, &b, since) {
+					var s uint64
+					fmt.Sscan(string(raw), &s)
+					got = append(got, s)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("sizes %v, pattern %08b, since %d: merged %v, want %v", sizes, pattern, since, got, want)
+				}
+			}
+		}
 	}
 }
 
@@ -286,6 +386,46 @@ func TestCleanNick(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("CleanNick(%q) = %q, %v; want %q, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"hello", "hello"},
+		{"two\nlines\tand a tab", "two\nlines\tand a tab"},
+		{"fichier \u202etxt.exe", "fichier txt.exe"}, // right-to-left override
+		{"\u202a\u202b\u202c\u202d\u202ex", "x"},     // embeddings, pop, overrides
+		{"\u2066\u2067\u2068\u2069x", "x"},           // isolates
+		{"a\x00b\rc\x1b[31md\u0085e\u009bf", "abc[31mdef"},
+		{"שלום \u200fworld\u200e", "שלום \u200fworld\u200e"}, // RLM and LRM stay
+		{"👩\u200d💻 co\u00adop", "👩\u200d💻 co\u00adop"},       // joiner, soft hyphen
+		{"bad \xff byte", "bad \ufffd byte"},
+	}
+	for _, tt := range tests {
+		if got := CleanText(tt.in); got != tt.want {
+			t.Errorf("CleanText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestSayNeutralisesBidi: a message cannot reverse what a reader sees.
+func TestSayNeutralisesBidi(t *testing.T) {
+	t.Parallel()
+	h := NewHub(Options{})
+	a, b := &fake{}, &fake{}
+	h.Join(a, "ann", Since{})
+	h.Join(b, "bob", Since{})
+	if _, err := h.Say(a, "open report\u202efdp.exe"); err != nil {
+		t.Fatal(err)
+	}
+	evs := b.events(t)
+	if got := evs[len(evs)-1].Text; got != "open reportfdp.exe" {
+		t.Errorf("bob got %q, want the text without its override", got)
+	}
+	var se *socket.Error
+	if _, err := h.Say(a, "\u202e\u2066 "); !errors.As(err, &se) || se.Code != socket.CodeInvalid {
+		t.Errorf("a message of bidi controls alone: %v, want it refused as empty", err)
 	}
 }
 

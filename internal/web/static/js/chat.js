@@ -125,9 +125,15 @@ export class Chat {
       return s;
     };
     switch (e.type) {
-    case "message":
-      li.append(span("nick", e.nick), span("text", e.text));
+    case "message": {
+      // Each in a direction of its own, isolated: right-to-left text in
+      // a nickname or a message cannot reorder what is around it.
+      const nick = span("nick", e.nick);
+      const text = span("text", e.text);
+      nick.dir = text.dir = "auto";
+      li.append(nick, text);
       break;
+    }
     case "join":
       li.classList.add("event");
       li.append(span("text", `${e.nick} joined`));
