@@ -16,6 +16,7 @@ import (
 var commands = []*command{
 	serveCmd,
 	execCmd,
+	auditCmd,
 	clientCmd,
 	echoCmd,
 	versionCmd,

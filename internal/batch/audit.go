@@ -2,8 +2,11 @@ package batch
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -12,11 +15,18 @@ import (
 // AuditRecord is one line of the audit log. A job writes two: "start"
 // before any host runs (so a crash mid-job still leaves a trace of what
 // was run where) and "end" with every host's outcome.
+//
+// Seq and Prev chain the records of a file: Seq counts them (1, 2, ...)
+// and Prev is the SHA-256, in hex, of the line before (its bytes without
+// the newline; "" for the first line of a file). AuditLog.Write sets
+// both. An edited line no longer matches the next line's Prev, and a
+// removed one leaves a gap in Seq: VerifyAuditLog reports both.
 type AuditRecord struct {
+	Seq        uint64      `json:"seq"`
 	Time       time.Time   `json:"time"`
 	Event      string      `json:"event"`             // "start" or "end"
 	Job        string      `json:"job,omitempty"`     // an id joining a job's two records
-	Client     string      `json:"client"`            // who asked: remote address, user
+	Client     string      `json:"client"`            // who asked, in a word: "web 127.0.0.1:50312"
 	Expression string      `json:"expression"`        // the host expression as typed
 	Hosts      int         `json:"hosts"`             // how many targets it named
 	Command    string      `json:"command"`           //
@@ -25,6 +35,16 @@ type AuditRecord struct {
 	Failed     int         `json:"failed"`
 	ElapsedMS  int64       `json:"elapsed_ms,omitempty"`
 	Canceled   bool        `json:"canceled,omitempty"`
+
+	// What is known of the client that asked: the address its connection
+	// came from (X-Forwarded-For is not trusted: anyone can send it), its
+	// User-Agent, and its login session's short key (a prefix of the
+	// hash of the session id: it names the session, it opens nothing).
+	RemoteAddr string `json:"remote_addr,omitempty"`
+	UserAgent  string `json:"user_agent,omitempty"`
+	Session    string `json:"session,omitempty"`
+
+	Prev string `json:"prev"`
 }
 
 // AuditHost is one host's outcome in an "end" record.
@@ -53,51 +73,156 @@ func EndRecord(start AuditRecord, results []*Result, sum *Summary) AuditRecord {
 	return r
 }
 
-// AuditLog appends records to a file as JSON lines. Each record is one
-// write(2) to a file opened O_APPEND, followed by fsync: once Write
-// returns, the record survives a crash of the process or the machine, and
-// records from several processes never interleave. A crash during a write
-// can leave a partial last line, which readers should skip. Safe for
-// concurrent use.
+// AuditLog appends records to a file as JSON lines, each chained to the
+// line before it (see AuditRecord). Each record is one write(2) to a file
+// opened O_APPEND, followed by fsync: once Write returns, the record
+// survives a crash of the process or the machine. One AuditLog writes a
+// file at a time: OpenAuditLog takes an exclusive lock on it (flock(2),
+// where there is one), so a second console on the same file fails to
+// start instead of forking the chain. Safe for concurrent use.
+//
+// The chain makes edits evident, not impossible: whoever can write the
+// file can also rewrite every line after an edit with new hashes, or cut
+// lines off its end. Head gives the last record's seq and hash, to be
+// kept elsewhere (the console logs it) and compared with VerifyAuditLog's.
 type AuditLog struct {
-	mu sync.Mutex
-	f  *os.File // guarded by mu; nil once closed
+	mu   sync.Mutex
+	f    *os.File // guarded by mu; nil once closed
+	seq  uint64   // guarded by mu: the last record's Seq
+	head string   // guarded by mu: the SHA-256 of the file's last line, hex; "" for an empty file
 }
 
-// OpenAuditLog opens (creating it, mode 0600) the log file for appending.
+// maxAuditLine bounds the lines OpenAuditLog and VerifyAuditLog read. A
+// record of wsdeck is far smaller: a few hundred KiB for 4096 hosts.
+const maxAuditLine = 16 << 20
+
+// OpenAuditLog opens (creating it, mode 0600) the log file for appending,
+// and takes its lock. The first record written continues the chain from
+// the file's last line, so a restarted console carries on where it left
+// off. A partial last line, left by a crash during a write (it has no
+// newline, and its write never returned), is cut off first.
 func OpenAuditLog(path string) (*AuditLog, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	return &AuditLog{f: f}, nil
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit log %s: %w", path, err)
+	}
+	l := &AuditLog{f: f}
+	if err := l.loadTail(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit log %s: %w", path, err)
+	}
+	return l, nil
 }
 
-// Write appends rec and syncs it to disk. A zero Time is set to now.
+// loadTail takes the chain's state from the file's last line, after
+// cutting off a partial one.
+func (l *AuditLog) loadTail() error {
+	fi, err := l.f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	nl, err := lastIndexByte(l.f, size, '\n')
+	if err != nil {
+		return err
+	}
+	end := nl + 1 // the end of the complete lines: 0 if there are none
+	if end < size {
+		if err := l.f.Truncate(end); err != nil {
+			return fmt.Errorf("cutting off a partial last line: %w", err)
+		}
+	}
+	if end == 0 {
+		return nil
+	}
+	nl, err = lastIndexByte(l.f, end-1, '\n')
+	if err != nil {
+		return err
+	}
+	start, n := nl+1, end-1-(nl+1) // the last line, without its newline
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(l.f, start, n)); err != nil {
+		return err
+	}
+	l.head = hex.EncodeToString(h.Sum(nil))
+	if n <= maxAuditLine {
+		line := make([]byte, n)
+		if _, err := l.f.ReadAt(line, start); err != nil {
+			return err
+		}
+		// A line that is not a chained record (one written before records
+		// were chained, or not a record at all) starts the count again;
+		// VerifyAuditLog tells which.
+		var r struct {
+			Seq uint64 `json:"seq"`
+		}
+		if json.Unmarshal(line, &r) == nil {
+			l.seq = r.Seq
+		}
+	}
+	return nil
+}
+
+// lastIndexByte returns the offset of the last c in f before pos, or -1.
+func lastIndexByte(f *os.File, pos int64, c byte) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for pos > 0 {
+		n := min(pos, int64(len(buf)))
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return -1, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], c); i >= 0 {
+			return pos + int64(i), nil
+		}
+	}
+	return -1, nil
+}
+
+// Write appends rec, with its Seq and Prev set to continue the chain, and
+// syncs it to disk. A zero Time is set to now.
 func (l *AuditLog) Write(rec AuditRecord) error {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return fmt.Errorf("audit log: %w", os.ErrClosed)
 	}
-	if _, err := l.f.Write(b); err != nil {
+	rec.Seq, rec.Prev = l.seq+1, l.head
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	if _, err := l.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
+	// The line is in the file: chain the next one to it even if the
+	// sync fails.
+	l.seq, l.head = rec.Seq, hex.EncodeToString(sum[:])
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil
 }
 
-// Close closes the file. Writes after Close fail with os.ErrClosed.
+// Head returns the Seq of the last record written (or found at open) and
+// the SHA-256 of the file's last line: what VerifyAuditLog reports as the
+// head of an intact log.
+func (l *AuditLog) Head() (seq uint64, hash string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq, l.head
+}
+
+// Close closes the file, releasing its lock. Writes after Close fail with
+// os.ErrClosed.
 func (l *AuditLog) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -154,7 +154,7 @@ func New(opts Options) *Service {
 func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
 	s.watch(c)
 	defer s.unwatch(c)
-	client := "web " + r.RemoteAddr
+	client := clientOf(r)
 	return c.Run(ctx, func(m socket.Message) error {
 		switch m.Type {
 		case "count":
@@ -169,7 +169,7 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 			if err := decode(m, &req); err != nil {
 				return err
 			}
-			id, err := s.Start(req.Hosts, req.Command, client)
+			id, err := s.StartFor(req.Hosts, req.Command, client)
 			if err != nil {
 				return err
 			}
@@ -180,7 +180,7 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 			if err := decode(m, &req); err != nil {
 				return err
 			}
-			return s.Cancel(req.Job, client)
+			return s.Cancel(req.Job, client.Name)
 		}
 		return socket.UnknownType(m.Type)
 	})
@@ -238,13 +238,19 @@ func (s *Service) Count(id, expr string) countMessage {
 	return m
 }
 
-// Start starts a job running command on the hosts of expr, for client
+// Start starts a job for a client known only by name: StartFor with
+// Client{Name: client}.
+func (s *Service) Start(expr, command, client string) (string, error) {
+	return s.StartFor(expr, command, Client{Name: client})
+}
+
+// StartFor starts a job running command on the hosts of expr, for client
 // (who asked: it goes to the log and the audit record), and returns its
 // id. It refuses, with a *socket.Error saying why, an empty or too long
 // command, a malformed expression, targets the policy does not allow, a
 // second job while one runs, and any job when the start record cannot be
 // written to the audit log.
-func (s *Service) Start(expr, command, client string) (string, error) {
+func (s *Service) StartFor(expr, command string, client Client) (string, error) {
 	command = strings.TrimSpace(command)
 	switch {
 	case command == "":
@@ -276,21 +282,20 @@ func (s *Service) Start(expr, command, client string) (string, error) {
 	j := &job{
 		info: jobInfo{
 			ID: strings.ToLower(rand.Text()[:8]), Expression: expr, Folded: hostexpr.Fold(hosts),
-			Command: command, Hosts: names, Client: client, Started: time.Now().UTC(),
+			Command: command, Hosts: names, Client: client.Name, Started: time.Now().UTC(),
 		},
 		done: make(chan struct{}),
 	}
 	start := batch.AuditRecord{
-		Event: "start", Job: j.info.ID, Client: client, Expression: expr,
+		Event: "start", Job: j.info.ID, Client: client.Name, Expression: expr,
 		Hosts: len(hosts), Command: command, Time: j.info.Started,
+		RemoteAddr: client.RemoteAddr, UserAgent: client.UserAgent, Session: client.Session,
 	}
-	if s.opts.Audit != nil {
-		// Written before anything runs: a job the log cannot record does
-		// not run.
-		if err := s.opts.Audit.Write(start); err != nil {
-			s.opts.Logger.Error("exec: job refused: the audit log failed", "err", err)
-			return "", socket.Errorf(CodeAudit, "the audit log could not be written, so nothing ran: %v", err)
-		}
+	// Written before anything runs: a job the log cannot record does not
+	// run.
+	if err := s.writeAudit(start); err != nil {
+		s.opts.Logger.Error("exec: job refused: the audit log failed", "err", err)
+		return "", socket.Errorf(CodeAudit, "the audit log could not be written, so nothing ran: %v", err)
 	}
 	ctx, cancel := context.WithCancel(s.base)
 	j.cancel = cancel
@@ -302,7 +307,7 @@ func (s *Service) Start(expr, command, client string) (string, error) {
 	for v := range s.viewers {
 		v.Send(pm)
 	}
-	s.opts.Logger.Info("exec: job started", "job", j.info.ID, "client", client, "hosts", len(hosts),
+	s.opts.Logger.Info("exec: job started", "job", j.info.ID, "client", client.Name, "hosts", len(hosts),
 		"expression", j.info.Folded, "command", command)
 	go s.run(ctx, j, cfg, start)
 	go s.flusher(j)
@@ -346,10 +351,8 @@ func (s *Service) run(ctx context.Context, j *job, cfg batch.Config, start batch
 // summary, in that order: a viewer who has the summary may start the next
 // job at once, and the log has this one's end before the next one's start.
 func (s *Service) end(j *job, start batch.AuditRecord, results []*batch.Result, ev summaryEvent) {
-	if s.opts.Audit != nil {
-		if err := s.opts.Audit.Write(batch.EndRecord(start, results, ev.Summary)); err != nil {
-			s.opts.Logger.Error("exec: audit log", "job", j.info.ID, "err", err)
-		}
+	if err := s.writeAudit(batch.EndRecord(start, results, ev.Summary)); err != nil {
+		s.opts.Logger.Error("exec: audit log", "job", j.info.ID, "err", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -411,7 +414,8 @@ func DefaultAuditLog() string {
 }
 
 // OpenAuditLog opens the audit log at path for appending, making its
-// directory (mode 0700) if needed.
+// directory (mode 0700) if needed: see batch.OpenAuditLog (the file is
+// locked while open; its records chain on from its last line).
 func OpenAuditLog(path string) (*batch.AuditLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
