@@ -535,7 +535,7 @@ func TestPolicyAtRun(t *testing.T) {
 		t.Errorf("allowed host: %+v", r)
 	}
 	for i := 1; i <= 2; i++ {
-		if r := rec.result(i); r.Status != StatusDenied || !strings.Contains(r.Message(), "not allowed") {
+		if r := rec.result(i); r.Status != StatusDenied || !errors.Is(r.Err, ErrNotAllowed) || !strings.Contains(r.Message(), "--allow-hosts") {
 			t.Errorf("host %d: %+v", i, r)
 		}
 	}

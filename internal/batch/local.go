@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 )
@@ -15,7 +16,7 @@ const localShell = "/bin/sh"
 // scrubbed environment (see localEnv).
 func (j *job) runLocal(ctx context.Context, out *output, res *Result) {
 	if p := j.cfg.Policy; p != nil && !p.AllowName("local") {
-		res.Status, res.Err = StatusDenied, errors.New("local is not allowed (allowed: "+p.String()+")")
+		res.Status, res.Err = StatusDenied, fmt.Errorf("%w: local is outside --allow-hosts (allowed: %s)", ErrNotAllowed, p)
 		return
 	}
 	cmd := exec.Command(localShell, "-c", j.cfg.Command)

@@ -21,9 +21,13 @@ func (j *job) runRemote(ctx context.Context, h hostexpr.Host, out *output, res *
 		return
 	}
 	res.Addr, res.User = e.addr(), e.user
-	if p := j.cfg.Policy; p != nil && (!p.AllowName(h.Name) || !p.AllowName(e.hostname)) {
-		res.Status, res.Err = StatusDenied, fmt.Errorf("%s is not allowed (allowed: %s)", e.hostname, p)
-		return
+	if p := j.cfg.Policy; p != nil {
+		for _, name := range []string{h.Name, e.hostname} {
+			if !p.AllowName(name) {
+				res.Status, res.Err = StatusDenied, fmt.Errorf("%w: %s is outside --allow-hosts (allowed: %s)", ErrNotAllowed, name, p)
+				return
+			}
+		}
 	}
 	r, status, err := j.connect(ctx, e, out)
 	if err != nil {
