@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,5 +116,58 @@ func TestPolicyDialUnknownName(t *testing.T) {
 	rec, _ := run(t, t.Context(), cfg, "localhost", "hostname", nil)
 	if r := rec.result(0); r.Status != StatusUnreachable {
 		t.Errorf("%v (%v), want unreachable", r.Status, r.Err)
+	}
+}
+
+// netnsChild is set in the environment of the test binary that
+// TestPolicyHostsFile runs in a namespace of its own.
+const netnsChild = "WSDECK_TEST_NETNS_CHILD"
+
+// TestPolicyHostsFile is the probe of issue 10 as it was found: in a
+// network and mount namespace whose /etc/hosts maps localhost to
+// 10.0.0.1, a job on localhost under the default policy is refused
+// without connecting, through the system's own resolver; outside it,
+// where localhost is loopback, the same job runs. The namespace needs
+// unshare(1) and unprivileged user namespaces: without them the test
+// runs only the outside half.
+func TestPolicyHostsFile(t *testing.T) {
+	inside := os.Getenv(netnsChild) != ""
+	if !inside {
+		t.Parallel()
+	}
+	e := newEnv(t, 1)
+	e.writeKnownHosts(t, sshtest.KnownHostsLine(fmt.Sprintf("[localhost]:%d", e.srv.port), e.srv.hostKeys[0].PublicKey()))
+	cfg := e.config
+	cfg.Policy = DefaultPolicy()
+	rec, _ := run(t, t.Context(), cfg, "localhost", "hostname", nil)
+	r := rec.result(0)
+	if inside {
+		if r.Status != StatusDenied || !strings.Contains(r.Message(), "localhost resolves to 10.0.0.1") {
+			t.Errorf("localhost mapped to 10.0.0.1: %v (%v), want denied", r.Status, r.Err)
+		}
+		return
+	}
+	if r.Status != StatusOK || rec.output(0, Stdout) != "127.0.0.1\n" {
+		t.Errorf("localhost: %v (%v), output %q", r.Status, r.Err, rec.output(0, Stdout))
+	}
+
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skipf("the namespace half needs unshare(1): %v", err)
+	}
+	if out, err := exec.Command(unshare, "-Urnm", "true").CombinedOutput(); err != nil {
+		t.Skipf("the namespace half needs user namespaces: unshare -Urnm: %v %s", err, out)
+	}
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("10.0.0.1 localhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), unshare, "-Urnm", "sh", "-ec",
+		`mount --bind "$1" /etc/hosts; ip link set lo up 2>/dev/null || true; exec "$2" -test.run='^TestPolicyHostsFile$' -test.v`,
+		"sh", hosts, os.Args[0])
+	cmd.Env = append(os.Environ(), netnsChild+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestPolicyHostsFile") {
+		t.Errorf("in the namespace: %v\n%s", err, out)
 	}
 }
