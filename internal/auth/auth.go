@@ -1,26 +1,33 @@
-// Package auth guards the console with one secret token, as Jupyter does.
+// Package auth guards the console with one secret token, as Jupyter does,
+// and keeps the login sessions of browsers.
 //
 // A browser logs in once through a login URL, /?token=TOKEN: the token is
-// exchanged for an HttpOnly, SameSite=Strict session cookie and the browser
-// is redirected to the same URL without the token, so none is left in the
-// address bar or the history. Scripts send "Authorization: Bearer TOKEN".
-// Every comparison is constant-time, and the package never logs a token.
+// exchanged for a session, and the browser is redirected to the same URL
+// without the token, so none is left in the address bar or the history.
+// Scripts send "Authorization: Bearer TOKEN" with every request instead.
 //
-// The session cookie holds an HMAC of the token, not the token itself: a
-// stolen cookie opens the console (as the token does) but does not reveal
-// the token.
+// A session is a random 256-bit id, new at every login, in an HttpOnly,
+// SameSite=Strict cookie (named with the __Host- prefix under TLS). The
+// server keeps it in a Store, by the id's SHA-256, so the store's contents
+// open nothing. A session ends at logout (POST /logout, see Guard.Logout),
+// when the same browser logs in again, after Options.Idle without use, or
+// Options.Max after its login, whichever comes first; the cookie of a
+// session that ended is refused. Options.OnEnd hears of each end the Guard
+// sees, so that the server can close the session's WebSockets.
+//
+// The token is compared in constant time, session ids are looked up by
+// their hash, and the package never logs a token or a session id.
 package auth
 
 import (
-	"crypto/hmac"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
+	"time"
 )
 
 // NewToken returns a random token of at least 128 bits, in base32.
@@ -32,16 +39,39 @@ type Options struct {
 	// send a cookie to every port of a host, so two consoles on one host
 	// need different names (the server puts its port in it).
 	CookieName string
-	// Secure marks the cookie Secure: set it when serving over TLS.
+	// Secure marks the cookie Secure and names it with the __Host-
+	// prefix, which browsers keep to cookies set over HTTPS for the
+	// whole host: set it when serving over TLS.
 	Secure bool
+
+	// Idle ends a session not used for that long; 0 means DefaultIdle.
+	Idle time.Duration
+	// Max ends a session that long after its login; 0 means DefaultMax.
+	Max time.Duration
+	// Store keeps the sessions; nil means a MemoryStore of MaxSessions.
+	Store Store
+	// MaxSessions bounds the default store; 0 means DefaultMaxSessions.
+	MaxSessions int
+
+	// OnEnd, if not nil, is called with the key of each session the
+	// Guard ends or finds ended: at logout, at a new login from the same
+	// browser, and when its cookie is refused for expiry. It must not
+	// block.
+	OnEnd func(key string)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
-// Guard checks the credentials of requests. It is safe for concurrent use.
+// Guard checks the credentials of requests and keeps the sessions. It is
+// safe for concurrent use.
 type Guard struct {
 	tokenSum   [sha256.Size]byte // SHA-256 of the token
-	session    string            // the session cookie's value
 	cookieName string
 	secure     bool
+	idle, max  time.Duration
+	store      Store
+	onEnd      func(key string)
+	now        func() time.Time
 }
 
 // New returns a Guard for token, which must not be empty.
@@ -49,22 +79,48 @@ func New(token string, opts Options) (*Guard, error) {
 	if token == "" {
 		return nil, errors.New("auth: empty token")
 	}
+	if opts.Idle < 0 || opts.Max < 0 {
+		return nil, errors.New("auth: negative session lifetime")
+	}
 	g := &Guard{
 		tokenSum:   sha256.Sum256([]byte(token)),
 		cookieName: opts.CookieName,
 		secure:     opts.Secure,
+		idle:       opts.Idle,
+		max:        opts.Max,
+		store:      opts.Store,
+		onEnd:      opts.OnEnd,
+		now:        opts.Now,
 	}
 	if g.cookieName == "" {
 		g.cookieName = "wsdeck"
 	}
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write([]byte("wsdeck session cookie v1"))
-	g.session = base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	if g.secure {
+		g.cookieName = "__Host-" + g.cookieName
+	}
+	if g.idle == 0 {
+		g.idle = DefaultIdle
+	}
+	if g.max == 0 {
+		g.max = DefaultMax
+	}
+	if g.store == nil {
+		g.store = NewMemoryStore(opts.MaxSessions)
+	}
+	if g.onEnd == nil {
+		g.onEnd = func(string) {}
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
 	return g, nil
 }
 
 // CookieName returns the name of the session cookie.
 func (g *Guard) CookieName() string { return g.cookieName }
+
+// Idle returns how long a session may go unused.
+func (g *Guard) Idle() time.Duration { return g.idle }
 
 // validToken reports whether s is the token, in constant time: both sides
 // are hashed first, so not even the length is compared directly.
@@ -73,16 +129,12 @@ func (g *Guard) validToken(s string) bool {
 	return subtle.ConstantTimeCompare(sum[:], g.tokenSum[:]) == 1
 }
 
-func (g *Guard) validSession(s string) bool {
-	return subtle.ConstantTimeCompare([]byte(s), []byte(g.session)) == 1
-}
-
 // Result says how a request was authenticated, or why not.
 type Result int
 
 const (
 	Missing  Result = iota // no credentials
-	Invalid                // credentials that are wrong
+	Invalid                // credentials that are wrong, or a session that ended
 	ByBearer               // a valid Authorization: Bearer header
 	ByCookie               // a valid session cookie
 )
@@ -104,33 +156,110 @@ func (r Result) String() string {
 // OK reports whether the request was authenticated.
 func (r Result) OK() bool { return r == ByBearer || r == ByCookie }
 
-// Check authenticates r by its Authorization header or session cookie. A
-// request with an Authorization header is judged by it alone.
+// Check authenticates r as Authenticate does, and returns only the result.
 func (g *Guard) Check(r *http.Request) Result {
+	res, _, _ := g.Authenticate(r)
+	return res
+}
+
+// Authenticate authenticates r by its Authorization header or its session
+// cookie; a request with an Authorization header is judged by it alone. A
+// valid cookie counts as a use of its session, which is returned. The
+// error is the store's, when it failed (the result is then Invalid).
+func (g *Guard) Authenticate(r *http.Request) (Result, Session, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, cred, ok := strings.Cut(h, " ")
 		if ok && strings.EqualFold(scheme, "Bearer") && g.validToken(strings.TrimSpace(cred)) {
-			return ByBearer
+			return ByBearer, Session{}, nil
 		}
-		return Invalid
+		return Invalid, Session{}, nil
 	}
 	c, err := r.Cookie(g.cookieName)
 	if err != nil {
-		return Missing
+		return Missing, Session{}, nil
 	}
-	if g.validSession(c.Value) {
-		return ByCookie
+	if len(c.Value) != idLen {
+		return Invalid, Session{}, nil
 	}
-	return Invalid
+	s, err := g.use(r.Context(), keyOf(c.Value))
+	switch {
+	case errors.Is(err, ErrNoSession):
+		return Invalid, Session{}, nil
+	case err != nil:
+		return Invalid, Session{}, err
+	}
+	return ByCookie, s, nil
+}
+
+// Touch records a use of the session with key (the server calls it for
+// sessions with open sockets, which keep them alive up to Options.Max),
+// and returns ErrNoSession if the session has ended.
+func (g *Guard) Touch(ctx context.Context, key string) error {
+	_, err := g.use(ctx, key)
+	return err
+}
+
+// Sweep drops the expired sessions from the store. The server calls it
+// from time to time; a session whose cookie comes back after it expired
+// is refused whether or not it was swept.
+func (g *Guard) Sweep(ctx context.Context) error {
+	return g.store.Sweep(ctx, g.now())
+}
+
+// use looks the session with key up, ends it if it expired, and records a
+// use of it otherwise.
+func (g *Guard) use(ctx context.Context, key string) (Session, error) {
+	s, err := g.store.Get(ctx, key)
+	if err != nil {
+		return Session{}, err
+	}
+	now := g.now()
+	if !now.Before(s.Expires) {
+		g.end(ctx, key)
+		return Session{}, ErrNoSession
+	}
+	s.Seen = now
+	s.Expires = g.expires(s)
+	if err := g.store.Update(ctx, s); err != nil {
+		return Session{}, err // ErrNoSession if it ended meanwhile
+	}
+	return s, nil
+}
+
+// expires returns when s ends unless used again.
+func (g *Guard) expires(s Session) time.Time {
+	idle, max := s.Seen.Add(g.idle), s.Created.Add(g.max)
+	if idle.Before(max) {
+		return idle
+	}
+	return max
+}
+
+// end deletes the session with key and tells OnEnd.
+func (g *Guard) end(ctx context.Context, key string) error {
+	err := g.store.Delete(ctx, key)
+	g.onEnd(key)
+	return err
+}
+
+type sessionKey struct{}
+
+// SessionFrom returns the session of a request that Middleware let
+// through with a session cookie.
+func SessionFrom(ctx context.Context) (Session, bool) {
+	s, ok := ctx.Value(sessionKey{}).(Session)
+	return s, ok
 }
 
 // Middleware returns a handler that lets authenticated requests through to
-// next and answers the others with 401 Unauthorized: for a WebSocket
-// handshake that is a refused handshake, never an accepted socket.
+// next, their session (if any) in the context (see SessionFrom), and
+// answers the others with 401 Unauthorized: for a WebSocket handshake that
+// is a refused handshake, never an accepted socket.
 //
-// A GET or HEAD with a token query parameter is a login: a valid token sets
-// the session cookie and redirects (303) to the same URL without it; a wrong
-// one is refused. refused, if not nil, is told of each refusal.
+// A GET or HEAD with a token query parameter is a login: a valid token
+// starts a new session, sets its cookie and redirects (303) to the same
+// URL without the token; a wrong one is refused. refused, if not nil, is
+// told of each refusal.
 func (g *Guard) Middleware(next http.Handler, refused func(r *http.Request, why Result)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if q := r.URL.Query(); q.Has("token") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -139,8 +268,15 @@ func (g *Guard) Middleware(next http.Handler, refused func(r *http.Request, why 
 			}
 			return
 		}
-		res := g.Check(r)
+		res, s, err := g.Authenticate(r)
+		if err != nil {
+			storeFailed(w)
+			return
+		}
 		if res.OK() {
+			if res == ByCookie {
+				r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -149,33 +285,6 @@ func (g *Guard) Middleware(next http.Handler, refused func(r *http.Request, why 
 		}
 		unauthorized(w, r, res)
 	})
-}
-
-// login exchanges the token in the query for the session cookie, and
-// reports whether the token was valid.
-func (g *Guard) login(w http.ResponseWriter, r *http.Request, q url.Values) bool {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	if !g.validToken(q.Get("token")) {
-		unauthorized(w, r, Invalid)
-		return false
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     g.cookieName,
-		Value:    g.session,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   g.secure,
-		SameSite: http.SameSiteStrictMode,
-	})
-	q.Del("token")
-	clean := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
-	if clean.Path == "" {
-		clean.Path = "/"
-	}
-	http.Redirect(w, r, clean.RequestURI(), http.StatusSeeOther)
-	return true
 }
 
 const loginHelp = "Open the login URL that wsdeck printed when it started (http://HOST:PORT/?token=...), " +
@@ -187,7 +296,7 @@ func unauthorized(w http.ResponseWriter, r *http.Request, why Result) {
 	h.Set("Cache-Control", "no-store")
 	msg := "wsdeck: no credentials. "
 	if why == Invalid {
-		msg = "wsdeck: wrong token or session. "
+		msg = "wsdeck: wrong token, or a session that ended (logged out or expired). "
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		h.Set("Content-Type", "text/html; charset=utf-8")
@@ -198,4 +307,9 @@ func unauthorized(w http.ResponseWriter, r *http.Request, why Result) {
 		return
 	}
 	http.Error(w, msg+loginHelp, http.StatusUnauthorized)
+}
+
+func storeFailed(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, "wsdeck: the session store is not answering; try again", http.StatusServiceUnavailable)
 }

@@ -40,11 +40,12 @@ func TestLoad1000ChatClients(t *testing.T) {
 	defer cancel()
 
 	ts := start(t, Config{
-		MaxConns:     clients + 10,
-		PingInterval: -1,
-		Socket:       socket.Options{Rate: -1},
-		Chat:         chat.Options{History: 100},
-		Logger:       slog.New(slog.DiscardHandler), // a log in memory would grow the heap
+		MaxConns:          clients + 10,
+		MaxConnsPerClient: clients + 10, // one client, one address
+		PingInterval:      -1,
+		Socket:            socket.Options{Rate: -1},
+		Chat:              chat.Options{History: 100},
+		Logger:            slog.New(slog.DiscardHandler), // a log in memory would grow the heap
 	})
 	url := "ws" + ts.base[len("http"):] + "/ws/chat"
 	// The runtime keeps the descriptors of goroutines that ended, for

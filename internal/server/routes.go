@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"wsdeck/internal/auth"
@@ -12,8 +15,9 @@ import (
 	"wsdeck/websocket"
 )
 
-// routes returns the console's handler: /healthz open to all, everything
-// else behind the token.
+// routes returns the console's handler: /healthz open to all, /logout open
+// to the page's own origin, everything else behind the token, and all but
+// /healthz only for the hosts the console answers to.
 func (s *Server) routes() http.Handler {
 	private := http.NewServeMux()
 	private.Handle("GET /metrics", s.metrics.Handler())
@@ -32,8 +36,9 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write([]byte("ok\n"))
 	})
+	root.Handle("POST /logout", s.guard.Logout())
 	root.Handle("/", s.guard.Middleware(private, s.refused))
-	return securityHeaders(s.logRequests(root))
+	return s.securityHeaders(s.logRequests(s.checkHost(root)))
 }
 
 // refused logs and counts a request refused for its credentials. Neither
@@ -58,8 +63,10 @@ func endpointOf(r *http.Request) string {
 	return "page"
 }
 
-// socketHandler returns the handler of a WebSocket endpoint: the cap on
-// connections, then the handshake with its Origin check, then ep.
+// socketHandler returns the handler of a WebSocket endpoint: the Origin
+// check, the caps on connections, then the handshake, then ep. A plain GET
+// (no Upgrade), as the page sends to learn why a socket failed, gets the
+// same checks and then 426 Upgrade Required.
 func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 	em := s.metrics.Endpoint(name)
 	accept := &websocket.AcceptOptions{
@@ -76,14 +83,29 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 	sockOpts := s.cfg.Socket
 	sockOpts.Metrics = em
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.sockets.acquire() {
-			s.metrics.Refused(name, "max_conns")
-			s.log.Warn("websocket refused: too many connections", "endpoint", name, "remote", r.RemoteAddr, "max_conns", s.cfg.MaxConns)
-			w.Header().Set("Retry-After", "5")
-			http.Error(w, "wsdeck: too many connections", http.StatusServiceUnavailable)
+		if err := checkOrigin(r, s.cfg.AllowOrigins); err != nil {
+			s.metrics.Refused(name, "origin")
+			s.log.Info("websocket handshake refused", "endpoint", name, "remote", r.RemoteAddr,
+				"origin", r.Header.Get("Origin"), "reason", "origin", "err", err)
+			http.Error(w, "wsdeck: "+err.Error(), http.StatusForbidden)
 			return
 		}
-		defer s.sockets.release()
+		client, session := clientOf(r)
+		if !isUpgrade(r) {
+			if limit := s.sockets.check(client); limit != "" {
+				s.tooMany(w, r, name, limit)
+				return
+			}
+			w.Header().Set("Upgrade", "websocket")
+			w.Header().Set("Connection", "Upgrade")
+			http.Error(w, "wsdeck: this is a WebSocket endpoint, and it would take this client's connection", http.StatusUpgradeRequired)
+			return
+		}
+		if limit := s.sockets.acquire(client); limit != "" {
+			s.tooMany(w, r, name, limit)
+			return
+		}
+		defer s.sockets.release(client)
 		sw := &statusWriter{ResponseWriter: w}
 		ws, err := websocket.Accept(sw, r, accept)
 		if err != nil {
@@ -96,14 +118,59 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 				"origin", r.Header.Get("Origin"), "reason", reason, "err", err)
 			return
 		}
-		s.sockets.add(ws)
-		defer s.sockets.remove(ws)
+		o := &openSocket{ws: ws, sc: socket.New(ws, sockOpts), session: session}
+		s.sockets.add(o)
+		defer s.sockets.remove(o)
+		// A session that ended between its check and add was not there
+		// to be closed: look again, now that it is.
+		if session != "" {
+			if err := s.guard.Touch(s.sockCtx, session); errors.Is(err, auth.ErrNoSession) {
+				o.sc.Close(CloseSessionEnded, "session ended")
+			}
+		}
 		start := time.Now()
 		s.log.Info("websocket open", "endpoint", name, "remote", r.RemoteAddr)
-		err = ep.ServeSocket(s.sockCtx, socket.New(ws, sockOpts), r)
+		err = ep.ServeSocket(s.sockCtx, o.sc, r)
 		s.log.Info("websocket closed", "endpoint", name, "remote", r.RemoteAddr,
 			"duration", time.Since(start).Round(time.Millisecond), "why", err)
 	})
+}
+
+// tooMany refuses a handshake (or a probe) over a cap with 503 and
+// Retry-After; the Wsdeck-Limit header says which cap, for the page.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, endpoint, limit string) {
+	s.metrics.Refused(endpoint, limit)
+	h := w.Header()
+	h.Set("Retry-After", "5")
+	h.Set("Cache-Control", "no-store")
+	if limit == limitPerClient {
+		s.log.Info("websocket refused: too many connections from one client", "endpoint", endpoint,
+			"remote", r.RemoteAddr, "max_conns_per_client", s.cfg.MaxConnsPerClient)
+		h.Set("Wsdeck-Limit", "client")
+		http.Error(w, fmt.Sprintf("wsdeck: too many connections from you (at most %d: --max-conns-per-client); close other tabs of this console",
+			s.cfg.MaxConnsPerClient), http.StatusServiceUnavailable)
+		return
+	}
+	s.log.Warn("websocket refused: too many connections", "endpoint", endpoint, "remote", r.RemoteAddr, "max_conns", s.cfg.MaxConns)
+	h.Set("Wsdeck-Limit", "total")
+	http.Error(w, fmt.Sprintf("wsdeck: too many connections in all (at most %d: --max-conns)", s.cfg.MaxConns), http.StatusServiceUnavailable)
+}
+
+// isUpgrade reports whether r asks for a WebSocket: "Connection: Upgrade"
+// and "Upgrade: websocket". Accept checks the rest of the handshake.
+func isUpgrade(r *http.Request) bool {
+	return headerHas(r.Header, "Connection", "upgrade") && headerHas(r.Header, "Upgrade", "websocket")
+}
+
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // notConfigured is the exec endpoint until Exec is set up: every
@@ -138,18 +205,6 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection, to hijack it.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// securityHeaders sets the headers every response carries: no sniffing,
-// no framing (clickjacking), no referrer.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
-	})
-}
 
 // logRequests logs each request at debug level: method, path (never the
 // query, which may hold a token), status and time.

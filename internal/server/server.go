@@ -2,15 +2,21 @@
 // chat, monitor and exec WebSocket endpoints, /metrics and /healthz, secure
 // by default.
 //
-// Everything but /healthz needs the token (package auth): a random one is
-// made at start unless Config.Token is set, and Run prints the login URL.
-// Every WebSocket handshake is checked for its Origin (scheme, host and
-// port), and refused (never accepted and then closed) when it fails that,
-// the token, or the connection cap. Shutdown closes every socket with 1001
-// and returns within a few seconds.
+// Every request but /healthz must name a host the console serves (loopback
+// names, IP addresses, Config.AllowHosts), against DNS rebinding, and needs
+// the token or a login session (package auth): a random token is made at
+// start unless Config.Token is set, and Run prints the login URL. Every
+// WebSocket handshake is checked, in this order, for its Host (403), its
+// credentials (401), its Origin (403) and the connection caps, in all and
+// per client (503), and refused (never accepted and then closed) when it
+// fails one; a plain GET of a WebSocket endpoint runs the same checks and
+// then answers 426, so that a page can learn why its socket was refused.
+// A socket whose session ends is closed with CloseSessionEnded. Shutdown
+// closes every socket with 1001 and returns within a few seconds.
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -20,10 +26,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"strconv"
-	"sync"
 	"time"
 
 	"wsdeck/internal/auth"
@@ -31,13 +35,21 @@ import (
 	"wsdeck/internal/metrics"
 	"wsdeck/internal/monitor"
 	"wsdeck/internal/socket"
-	"wsdeck/websocket"
 )
 
 // Defaults for Config.
 const (
-	DefaultAddr            = "127.0.0.1:8080"
-	DefaultMaxConns        = 1000
+	DefaultAddr     = "127.0.0.1:8080"
+	DefaultMaxConns = 1000
+	// DefaultMaxConnsPerClient lets one person keep ten tabs of the
+	// console open, three sockets each, with room for reconnects.
+	DefaultMaxConnsPerClient = 40
+	DefaultSessionIdle       = auth.DefaultIdle
+	DefaultSessionMax        = auth.DefaultMax
+	DefaultMaxSessions       = auth.DefaultMaxSessions
+	// DefaultHSTSMaxAge is the Strict-Transport-Security max-age under
+	// TLS: a year, as is usual.
+	DefaultHSTSMaxAge      = 365 * 24 * time.Hour
 	DefaultMaxMessageSize  = 64 << 10
 	DefaultCloseTimeout    = 3 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
@@ -57,6 +69,27 @@ type Config struct {
 
 	// Token is the secret that opens the console; "" means a random one.
 	Token string
+	// PrintURL says whether Run prints the login URL, which holds the
+	// token, to Out. URLFile, if set, receives it in a file of mode 0600.
+	PrintURL PrintURL
+	URLFile  string
+
+	// SessionIdle ends a login session unused for that long (an open
+	// socket is a use); 0 means DefaultSessionIdle. SessionMax ends it
+	// that long after the login; 0 means DefaultSessionMax. MaxSessions
+	// bounds the sessions kept (the least recently used goes first); 0
+	// means DefaultMaxSessions.
+	SessionIdle, SessionMax time.Duration
+	MaxSessions             int
+
+	// AllowHosts are the names, beyond loopback names and IP addresses,
+	// that the console answers to in the Host header: "console.example.com",
+	// ".example.com" (the domain and its subdomains), or "*" (any: no
+	// check). A request for another host is refused with 403.
+	AllowHosts []string
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header
+	// sent under TLS; 0 means DefaultHSTSMaxAge, negative sends none.
+	HSTSMaxAge time.Duration
 
 	// TLSCert and TLSKey are PEM files; with both, the console serves
 	// HTTPS (and wss://) only.
@@ -70,6 +103,10 @@ type Config struct {
 	// MaxConns caps the WebSocket connections open at once; a handshake
 	// over it is refused with 503. 0 means DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerClient caps those of one client: a login session, or a
+	// remote address for bearer-token clients. 0 means
+	// DefaultMaxConnsPerClient.
+	MaxConnsPerClient int
 	// MaxMessageSize is the largest WebSocket message a client may send;
 	// a larger one fails its connection with 1009. 0 means
 	// DefaultMaxMessageSize.
@@ -90,8 +127,9 @@ type Config struct {
 	Monitor monitor.Options
 	// Exec serves /ws/exec; nil answers every connection with a
 	// not_configured error message. If it has a Shutdown(ctx) error
-	// method (a *jobs.Service does), shutdown calls it, so that a running
-	// job is cancelled and its end recorded.
+	// method (a *jobs.Service does), shutdown calls it before it closes
+	// any socket, so that a running job is cancelled, its end recorded
+	// and sent to its viewers.
 	Exec socket.Endpoint
 
 	// Logger receives the logs; nil means slog.Default. Tokens never go
@@ -99,7 +137,21 @@ type Config struct {
 	Logger *slog.Logger
 	// Out receives the login URL; nil means os.Stdout.
 	Out io.Writer
+
+	// now is the sessions' clock, for tests; nil means time.Now.
+	now func() time.Time
 }
+
+// PrintURL says whether Run prints the login URL.
+type PrintURL int
+
+const (
+	// PrintURLAuto prints it when the token was made at start (no one
+	// else knows it), not when the user chose it.
+	PrintURLAuto PrintURL = iota
+	PrintURLAlways
+	PrintURLNever
+)
 
 // Server is a console listening on its address. Start it with Serve.
 type Server struct {
@@ -108,6 +160,9 @@ type Server struct {
 	ln      net.Listener
 	tls     bool
 	token   string
+	tokenOK bool // the user chose the token: Run prints no login URL unasked
+	hosts   hostPolicy
+	hsts    string // the Strict-Transport-Security header; "" for none
 	guard   *auth.Guard
 	metrics *metrics.Registry
 	hub     *chat.Hub
@@ -130,6 +185,9 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.MaxConns <= 0 {
 		s.cfg.MaxConns = DefaultMaxConns
 	}
+	if s.cfg.MaxConnsPerClient <= 0 {
+		s.cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	if s.cfg.MaxMessageSize <= 0 {
 		s.cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
@@ -142,6 +200,7 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.ShutdownTimeout <= 0 {
 		s.cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	s.tokenOK = s.token != ""
 	if s.token == "" {
 		s.token = auth.NewToken()
 	} else if len(s.token) < 16 {
@@ -152,6 +211,17 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: origin pattern %q: %w", p, err)
 		}
 	}
+	if !s.tokenOK && cfg.PrintURL == PrintURLNever && cfg.URLFile == "" {
+		return nil, errors.New("server: the token is random and the login URL neither printed nor written to a file: no one could log in")
+	}
+	if cfg.SessionIdle < 0 || cfg.SessionMax < 0 {
+		return nil, errors.New("server: negative session lifetime")
+	}
+	hosts, err := newHostPolicy(cfg.AllowHosts, cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.hosts = hosts
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("server: TLS needs both a certificate and a key")
 	}
@@ -163,6 +233,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		s.tls = true
+		if maxAge := cmp.Or(cfg.HSTSMaxAge, DefaultHSTSMaxAge); maxAge > 0 {
+			s.hsts = "max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10)
+		}
 	}
 
 	s.ln = cfg.Listener
@@ -185,7 +258,16 @@ func New(cfg Config) (*Server, error) {
 			"addr", s.ln.Addr().String())
 	}
 
-	guard, err := auth.New(s.token, auth.Options{CookieName: cookieName(s.ln.Addr()), Secure: s.tls})
+	s.sockets.init(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
+	guard, err := auth.New(s.token, auth.Options{
+		CookieName:  cookieName(s.ln.Addr()),
+		Secure:      s.tls,
+		Idle:        cfg.SessionIdle,
+		Max:         cfg.SessionMax,
+		MaxSessions: cfg.MaxSessions,
+		OnEnd:       s.endSession,
+		Now:         cfg.now,
+	})
 	if err != nil {
 		s.ln.Close()
 		return nil, err
@@ -200,7 +282,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.monitor = monitor.New(monOpts)
 	s.sockCtx, s.stopSocket = context.WithCancel(context.Background())
-	s.sockets.init(s.cfg.MaxConns)
 
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true) // WebSocket needs HTTP/1.1: no HTTP/2 over TLS
@@ -261,27 +342,29 @@ func (s *Server) Hub() *chat.Hub { return s.hub }
 // Monitor returns the monitor.
 func (s *Server) Monitor() *monitor.Monitor { return s.monitor }
 
-// Run starts a console with cfg, prints its login URL, and serves until ctx
-// is done.
+// Run starts a console with cfg, tells of its login URL as cfg.PrintURL and
+// cfg.URLFile say, and serves until ctx is done.
 func Run(ctx context.Context, cfg Config) error {
 	s, err := New(cfg)
 	if err != nil {
 		return err
 	}
-	out := cfg.Out
-	if out == nil {
-		out = os.Stdout
+	if err := s.announce(); err != nil {
+		s.ln.Close()
+		return err
 	}
-	fmt.Fprintf(out, "wsdeck console: open %s\n", s.LoginURL())
 	return s.Serve(ctx)
 }
 
 // Serve serves until ctx is done, then shuts down: it stops accepting,
-// closes every socket with 1001 (going away), waits up to
+// shuts Exec down (Config.Exec), closes every socket with 1001 (going
+// away) once what it was sent is written, waits up to
 // Config.ShutdownTimeout for them, cuts those still open, and returns nil.
 // An error serving is returned at once.
 func (s *Server) Serve(ctx context.Context) error {
-	s.log.Info("console listening", "url", s.URL(), "tls", s.tls, "max_conns", s.cfg.MaxConns)
+	s.log.Info("console listening", "url", s.URL(), "tls", s.tls, "max_conns", s.cfg.MaxConns,
+		"max_conns_per_client", s.cfg.MaxConnsPerClient, "session_idle", s.guard.Idle())
+	defer func(done <-chan struct{}) { <-done }(s.watchSessions()) // ends with sockCtx
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
@@ -294,109 +377,30 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("shutting down", "sockets", s.sockets.count())
 	deadline, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	s.stopSocket() // every socket starts its close handshake with 1001
-	execDone := make(chan struct{})
+	// No new connections, while Exec shuts down first: its running job
+	// is cancelled and its end sent to every viewer before any socket
+	// closes, so that no page is left showing a job running on a console
+	// that is gone. A socket closes once what it was sent is written.
+	httpDone := make(chan struct{})
 	go func() {
-		defer close(execDone)
-		if sh, ok := s.cfg.Exec.(interface{ Shutdown(context.Context) error }); ok {
-			if err := sh.Shutdown(deadline); err != nil {
-				s.log.Warn("shutdown: exec", "err", err)
-			}
+		defer close(httpDone)
+		if err := s.http.Shutdown(deadline); err != nil {
+			s.http.Close()
 		}
 	}()
-	if err := s.http.Shutdown(deadline); err != nil {
-		s.http.Close()
+	if sh, ok := s.cfg.Exec.(interface{ Shutdown(context.Context) error }); ok {
+		if err := sh.Shutdown(deadline); err != nil {
+			s.log.Warn("shutdown: exec", "err", err)
+		}
 	}
+	s.stopSocket() // every socket starts its close handshake with 1001
+	<-httpDone
 	if !s.sockets.wait(deadline) {
 		n := s.sockets.cutAll()
 		s.log.Warn("shutdown: cut sockets that did not close in time", "sockets", n)
 		s.sockets.wait(context.Background())
 	}
-	<-execDone
 	<-errc // http.ErrServerClosed
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// socketSet tracks the open WebSocket connections: the cap, and shutdown's
-// wait and cut.
-type socketSet struct {
-	mu    sync.Mutex
-	max   int
-	conns map[*websocket.Conn]struct{} // guarded by mu
-	n     int                          // guarded by mu: slots taken, handshakes in progress included
-	idle  chan struct{}                // guarded by mu: closed when n drops to 0; nil while n is 0
-}
-
-func (ss *socketSet) init(max int) {
-	ss.max = max
-	ss.conns = make(map[*websocket.Conn]struct{})
-}
-
-// acquire takes a slot, reporting false if all are taken.
-func (ss *socketSet) acquire() bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.n >= ss.max {
-		return false
-	}
-	if ss.n == 0 {
-		ss.idle = make(chan struct{})
-	}
-	ss.n++
-	return true
-}
-
-func (ss *socketSet) release() {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.n--
-	if ss.n == 0 {
-		close(ss.idle)
-		ss.idle = nil
-	}
-}
-
-func (ss *socketSet) add(c *websocket.Conn) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.conns[c] = struct{}{}
-}
-
-func (ss *socketSet) remove(c *websocket.Conn) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.conns, c)
-}
-
-func (ss *socketSet) count() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.conns)
-}
-
-// wait waits until no slot is taken, or ctx is done, and reports which.
-func (ss *socketSet) wait(ctx context.Context) bool {
-	ss.mu.Lock()
-	idle := ss.idle
-	ss.mu.Unlock()
-	if idle == nil {
-		return true
-	}
-	select {
-	case <-idle:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// cutAll closes every open connection without a close handshake.
-func (ss *socketSet) cutAll() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for c := range ss.conns {
-		c.CloseNow()
-	}
-	return len(ss.conns)
 }

@@ -1,0 +1,85 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// login exchanges the token in the query for a new session, and reports
+// whether the token was valid. The session the browser had, if any, ends:
+// every login rotates the id.
+func (g *Guard) login(w http.ResponseWriter, r *http.Request, q url.Values) bool {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	if !g.validToken(q.Get("token")) {
+		unauthorized(w, r, Invalid)
+		return false
+	}
+	ctx := r.Context()
+	if old, err := r.Cookie(g.cookieName); err == nil && len(old.Value) == idLen {
+		g.end(ctx, keyOf(old.Value))
+	}
+	id := newID()
+	now := g.now()
+	s := Session{Key: keyOf(id), Created: now, Seen: now}
+	s.Expires = g.expires(s)
+	if err := g.store.Add(ctx, s); err != nil {
+		storeFailed(w)
+		return true // the token was right
+	}
+	// No Max-Age: the browser drops the cookie when it closes, and the
+	// server ends the session by itself (Idle, Max).
+	http.SetCookie(w, &http.Cookie{
+		Name:     g.cookieName,
+		Value:    id,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   g.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+	q.Del("token")
+	clean := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	if clean.Path == "" {
+		clean.Path = "/"
+	}
+	http.Redirect(w, r, clean.RequestURI(), http.StatusSeeOther)
+	return true
+}
+
+// Logout returns the handler of POST /logout: it ends the session that
+// the request's cookie names, if any, tells the browser to drop the
+// cookie, and answers 204 No Content. It needs no other credentials: the
+// cookie is the session it ends.
+//
+// A cross-origin request is refused with 403 (http.CrossOriginProtection:
+// Sec-Fetch-Site, else Origin against Host). SameSite=Strict alone would
+// not do: a page on another port of this host is the same site, and its
+// POST would carry the cookie.
+func (g *Guard) Logout() http.Handler {
+	csrf := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if err := csrf.Check(r); err != nil {
+			http.Error(w, "wsdeck: logout refused: a page of another origin cannot log you out ("+err.Error()+")", http.StatusForbidden)
+			return
+		}
+		if c, err := r.Cookie(g.cookieName); err == nil && len(c.Value) == idLen {
+			if err := g.end(context.WithoutCancel(r.Context()), keyOf(c.Value)); err != nil {
+				storeFailed(w)
+				return
+			}
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name:     g.cookieName,
+			Value:    "",
+			Path:     "/",
+			MaxAge:   -1,
+			HttpOnly: true,
+			Secure:   g.secure,
+			SameSite: http.SameSiteStrictMode,
+		})
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
