@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
+	"wsdeck/internal/auth"
 	"wsdeck/internal/batch"
 	"wsdeck/internal/chat"
 	"wsdeck/internal/hostexpr"
@@ -31,7 +34,27 @@ wsdeck serve --addr 127.0.0.1:9000 --allow-hosts '10.0.0.0/24,local' --accept-ne
 func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var cfg server.Config
 	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen address")
-	fs.StringVar(&cfg.Token, "token", "", "the login token (default: $WSDECK_TOKEN, else a random one; printed in the login URL)")
+	fs.StringVar(&cfg.Token, "token", "", "the login token; it shows in ps: prefer --token-file or $WSDECK_TOKEN (default: a random one, printed in the login URL)")
+	tokenFile := fs.String("token-file", "", "read the login token from this `file` (mode 0600, one line)")
+	fs.BoolFunc("print-url", "print the login URL, token and all (default: only when the token is random; --print-url=false never)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		cfg.PrintURL = map[bool]server.PrintURL{true: server.PrintURLAlways, false: server.PrintURLNever}[on]
+		return err
+	})
+	fs.StringVar(&cfg.URLFile, "url-file", "", "write the login URL to this `file`, mode 0600")
+	fs.DurationVar(&cfg.SessionIdle, "session-idle", server.DefaultSessionIdle, "end a login session unused for this long (an open page is a use)")
+	fs.DurationVar(&cfg.SessionMax, "session-max", server.DefaultSessionMax, "end a login session this long after the login")
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", server.DefaultMaxSessions, "login sessions kept; past it a login ends the least recently used")
+	fs.Func("allow-host", "also answer requests whose Host header is this `name` (repeatable; .example.com: the domain and its subdomains; *: any). "+
+		"localhost and IP addresses are always answered", func(v string) error {
+		for h := range strings.SplitSeq(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.AllowHosts = append(cfg.AllowHosts, h)
+			}
+		}
+		return nil
+	})
+	hstsMaxAge := fs.Duration("hsts-max-age", server.DefaultHSTSMaxAge, "with TLS, the Strict-Transport-Security max-age (0: none)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file`: serve HTTPS (with --tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file`")
 	fs.Func("allow-origin", "also accept WebSocket handshakes from this origin `pattern` (repeatable; e.g. https://*.example.com)", func(v string) error {
@@ -43,6 +66,7 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return nil
 	})
 	fs.IntVar(&cfg.MaxConns, "max-conns", server.DefaultMaxConns, "most WebSocket connections open at once")
+	fs.IntVar(&cfg.MaxConnsPerClient, "max-conns-per-client", server.DefaultMaxConnsPerClient, "most WebSocket connections of one client (a login session, or an address with the bearer token)")
 	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", server.DefaultMaxMessageSize, "largest WebSocket message a client may send, in bytes")
 	fs.Float64Var(&cfg.Socket.Rate, "rate", socket.DefaultRate, "messages per second a connection may send (-1: no limit)")
 	fs.IntVar(&cfg.Socket.Burst, "burst", socket.DefaultBurst, "messages a connection may send at once")
@@ -70,8 +94,23 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if *tokenFile != "" {
+		if cfg.Token != "" {
+			return errors.New("--token and --token-file: give one")
+		}
+		tok, err := auth.ReadTokenFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		cfg.Token = tok
+	}
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("WSDECK_TOKEN") // kept out of ps
+	}
+	if *hstsMaxAge <= 0 {
+		cfg.HSTSMaxAge = -1 // none
+	} else {
+		cfg.HSTSMaxAge = *hstsMaxAge
 	}
 	log, err := server.NewLogger(os.Stderr, *logFormat, *logLevel)
 	if err != nil {

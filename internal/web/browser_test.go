@@ -109,13 +109,15 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("ReconnectCatchesUp", func(t *testing.T) {
 		connects := eval[int](t, alice, "wsdeck.chat.channel.connects")
-		// Keep alice from reconnecting until the test allows it: without
-		// her session cookie the console refuses her handshakes.
-		cookies := alice.takeCookies(t, console.base)
+		// Keep alice from reconnecting until the test allows it: the
+		// network drops her page's catch-up handshakes (they ask for
+		// since=), not the socket she has. (Without her cookie the page
+		// would learn she is logged out, and stop.)
+		unblock := alice.blockSockets(t, console.base, "/ws/chat?*since=")
 		restored := false
 		defer func() {
 			if !restored { // for the later subtests
-				alice.restoreCookies(t, cookies)
+				unblock()
 			}
 		}()
 		// The server closes alice's socket: a message over
@@ -131,7 +133,7 @@ func TestBrowser(t *testing.T) {
 			sent = append(sent, text)
 		}
 		alice.screenshot(t, artifacts, "chat-offline")
-		alice.restoreCookies(t, cookies)
+		unblock()
 		restored = true
 		alice.poll(t, "reconnected", fmt.Sprintf(`wsdeck.chat.channel.connects > %d && wsdeck.chat.channel.state === "open"`, connects))
 		for _, text := range sent {
@@ -200,6 +202,8 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("ExecOverSSH", func(t *testing.T) { testExec(t, b, bin, artifacts) })
+
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, b, bin, artifacts) })
 
 	t.Run("Phone", func(t *testing.T) {
 		if _, err := chromedp.Run(bob.step(t), chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait)); err != nil {
@@ -314,7 +318,7 @@ func startConsole(t *testing.T, bin, artifacts, name string, args ...string) *co
 	}
 	c := &console{logc: make(chan struct{}, 1), exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--token", browserToken,
-		"--sample-interval", sampleInterval.String(), "--max-message-size", "65536", "--log-format", "json")
+		"--sample-interval", sampleInterval.String(), "--max-message-size", "65536", "--log-format", "json", "--print-url")
 	c.cmd.Args = append(c.cmd.Args, args...)
 	c.cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=") // no agent: the test's keys only
 	stdout, err := c.cmd.StdoutPipe()

@@ -1,14 +1,19 @@
-// The console page: three tabs (Chat, Monitor, Exec) and a connection
-// indicator for the shown tab's socket. Chat stays connected in the
-// background; Monitor and Exec connect only while shown.
+// The console page: three tabs (Chat, Monitor, Exec), a connection
+// indicator for the shown tab's socket, and Log out. Chat stays connected
+// in the background; Monitor and Exec connect only while shown. When the
+// login session ends (here, in another tab, or on the server), every
+// socket stops and the page says how to log in again.
 
 import { Chat } from "./chat.js";
 import { Monitor } from "./monitor.js";
 import { Exec } from "./exec.js";
+import { session, endSession } from "./socket.js";
 
 const conn = document.getElementById("conn");
 const connLabel = document.getElementById("conn-label");
 const unread = document.getElementById("unread");
+const logoutBtn = document.getElementById("logout");
+const sessionNotice = document.getElementById("session-notice");
 let current = "chat";
 let unreadCount = 0;
 
@@ -16,17 +21,46 @@ const labels = { idle: "idle", connecting: "connecting…", open: "connected", o
 
 function showState(tab, channel) {
   if (tab !== current) return;
-  conn.dataset.state = channel.state;
+  // "full" shows as offline, "ended" as closed (both red).
+  conn.dataset.state = { full: "offline", ended: "closed" }[channel.state] || channel.state;
+  conn.dataset.why = channel.why;
   let label = labels[channel.state] || channel.state;
+  const secs = Math.max(0, Math.round((channel.retryAt - Date.now()) / 1000));
   if (channel.state === "offline") {
-    const secs = Math.max(0, Math.round((channel.retryAt - Date.now()) / 1000));
     label = `offline, retrying in ${secs} s`;
     if (channel.lastClose?.code) conn.title = `closed: ${channel.lastClose.code} ${channel.lastClose.reason}`;
+  } else if (channel.state === "full") {
+    label = `${channel.reason}, retrying in ${secs} s`;
+    conn.title = "The server refused the connection: too many are open. Close other tabs of this console, or wait.";
+  } else if (channel.state === "ended") {
+    label = channel.reason;
+    conn.title = "";
   } else {
     conn.title = "";
   }
   connLabel.textContent = label;
 }
+
+// The session ended: say how to log in again, in place of Log out.
+session.addEventListener("ended", () => {
+  sessionNotice.textContent = `${session.ended}. Open the login URL that wsdeck printed when it started ` +
+    `(${location.origin}/?token=…), or ask whoever runs it for one.`;
+  sessionNotice.hidden = false;
+  logoutBtn.hidden = true;
+});
+
+logoutBtn.addEventListener("click", async () => {
+  logoutBtn.disabled = true;
+  try {
+    const resp = await fetch("/logout", { method: "POST", credentials: "same-origin", cache: "no-store" });
+    if (!resp.ok) throw new Error(`${resp.status}: ${(await resp.text()).trim()}`);
+    endSession(); // the server closes this session's sockets with 4401 too
+  } catch (e) {
+    logoutBtn.disabled = false;
+    sessionNotice.textContent = `Log out failed: ${e.message}`;
+    sessionNotice.hidden = false;
+  }
+});
 
 const chat = new Chat(document.getElementById("panel-chat"), (s, ch) => showState("chat", ch), () => {
   if (current === "chat") return;
