@@ -79,8 +79,9 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&cfg.Monitor.DiskPath, "disk-path", "/", "file system whose usage the monitor shows")
 	var execOpts jobs.Options
 	execOn := fs.Bool("exec", true, "serve the Exec tab (false: it says not configured)")
-	allowHosts := fs.String("allow-hosts", batch.DefaultAllowHosts, "Exec: the only targets jobs may reach: CIDRs, addresses, host `patterns` and local, comma-separated")
-	auditLog := fs.String("audit-log", jobs.DefaultAuditLog(), "Exec: append a JSON line per job start and end to this `file`")
+	allowHosts := fs.String("allow-hosts", batch.DefaultAllowHosts, "Exec: the only targets jobs may reach, comma-separated: CIDRs and addresses, host name `patterns` (* and ? stop at dots: *.lab.example.com) and local. "+
+		"Every address dialled must be inside a CIDR or address, so a name allowed by a pattern also needs its network listed")
+	auditLog := fs.String("audit-log", jobs.DefaultAuditLog(), "Exec: append a JSON line per job start and end to this `file`, each chained to the one before (wsdeck audit verify checks it)")
 	fs.IntVar(&execOpts.MaxHosts, "max-hosts", hostexpr.DefaultMaxHosts, "Exec: refuse expressions naming more hosts")
 	fs.IntVar(&execOpts.MaxCommand, "max-command", jobs.DefaultMaxCommand, "Exec: longest command, in bytes")
 	fs.Int64Var(&execOpts.MaxTerminal, "max-terminal", jobs.DefaultMaxTerminal, "Exec: bytes of output lines a job sends to the page (results are always sent)")
