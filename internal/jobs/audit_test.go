@@ -1,11 +1,13 @@
 package jobs
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 
+	"wsdeck/internal/auth"
 	"wsdeck/internal/batch"
 )
 
@@ -45,5 +47,39 @@ func TestAuditClient(t *testing.T) {
 	}
 	if b, err := os.ReadFile(path); err != nil || strings.Contains(string(b), "203.0.113.9") {
 		t.Errorf("X-Forwarded-For in the audit log")
+	}
+}
+
+// TestAuditClientSession: a client logged in with a session is named by
+// the session's short key (a prefix of the id's hash, never of the id);
+// one with the bearer token has none.
+func TestAuditClientSession(t *testing.T) {
+	const token = "audit-test-token-0123456789"
+	g, err := auth.New(token, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Client
+	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = clientOf(r) }), nil)
+
+	login := httptest.NewRecorder()
+	h.ServeHTTP(login, httptest.NewRequest("GET", "/?token="+token, nil))
+	cookies := login.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("login set %d cookies", len(cookies))
+	}
+	r := httptest.NewRequest("GET", "/ws/exec", nil)
+	r.AddCookie(cookies[0])
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if len(got.Session) != 8 || strings.Contains(cookies[0].Value, got.Session) {
+		t.Errorf("with a session: %+v (cookie %q)", got, cookies[0].Value)
+	}
+
+	got = Client{}
+	r = httptest.NewRequest("GET", "/ws/exec", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if got.Name == "" || got.Session != "" {
+		t.Errorf("with the bearer token: %+v", got)
 	}
 }

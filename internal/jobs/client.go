@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"wsdeck/internal/auth"
 	"wsdeck/internal/batch"
 )
 
@@ -19,16 +20,20 @@ type Client struct {
 	Session    string // the login session's short key (it names the session, it opens nothing); "" if none
 }
 
-// clientOf describes the client of a request. X-Forwarded-For is not
-// used: anyone can send it, and the console is not meant to be behind a
-// proxy. The session is not known here yet (see issue 10, item 2: the
-// auth package's sessions will name it).
+// clientOf describes the client of a request: its address, its
+// User-Agent, and the login session auth's middleware put in its context
+// (none for a bearer token). X-Forwarded-For is not used: anyone can send
+// it, and the console is not meant to be behind a proxy.
 func clientOf(r *http.Request) Client {
 	ua := r.UserAgent()
 	if len(ua) > maxUserAgent {
 		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
 	}
-	return Client{Name: "web " + r.RemoteAddr, RemoteAddr: r.RemoteAddr, UserAgent: ua}
+	c := Client{Name: "web " + r.RemoteAddr, RemoteAddr: r.RemoteAddr, UserAgent: ua}
+	if s, ok := auth.SessionFrom(r.Context()); ok {
+		c.Session = s.ShortKey()
+	}
+	return c
 }
 
 // writeAudit appends rec to the audit log, if there is one, and logs the
