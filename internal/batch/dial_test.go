@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"wsdeck/internal/sshtest"
+	"wsdeck/internal/testpeer"
 )
 
 // mapResolver resolves the names it holds, as a hosts file would.
@@ -152,11 +153,10 @@ func TestPolicyHostsFile(t *testing.T) {
 	}
 
 	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skipf("the namespace half needs unshare(1): %v", err)
-	}
+	testpeer.Need(t, "unshare(1), for the namespace half", "apt-get install util-linux", err)
 	if out, err := exec.Command(unshare, "-Urnm", "true").CombinedOutput(); err != nil {
-		t.Skipf("the namespace half needs user namespaces: unshare -Urnm: %v %s", err, out)
+		testpeer.Need(t, "user namespaces, for the namespace half", "a kernel that allows unshare -Urnm",
+			fmt.Errorf("unshare -Urnm: %v %s", err, out))
 	}
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	if err := os.WriteFile(hosts, []byte("10.0.0.1 localhost\n"), 0o644); err != nil {
