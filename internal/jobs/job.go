@@ -3,9 +3,8 @@ package jobs
 import (
 	"context"
 	"encoding/json"
-	"strings"
+	"errors"
 	"time"
-	"unicode/utf8"
 
 	"wsdeck/internal/batch"
 	"wsdeck/websocket"
@@ -172,12 +171,18 @@ func (s *Service) handle(j *job, ev batch.Event) {
 		})
 		s.output(j, ev.Index, batch.Stdout, out)
 		s.output(j, ev.Index, batch.Stderr, errs)
+		// The error may hold the host's words (an exit message): the page
+		// shows it in the terminal too. The audit record keeps it as it was.
+		r := *ev.Result
+		if r.Err != nil {
+			r.Err = errors.New(terminalString(r.Err.Error()))
+		}
 		s.mu.Lock()
-		s.addLocked(j, finishedEvent{E: "finished", Index: ev.Index, Result: ev.Result})
+		s.addLocked(j, finishedEvent{E: "finished", Index: ev.Index, Result: &r})
 		s.mu.Unlock()
 	case batch.EventWarning:
 		s.mu.Lock()
-		s.addLocked(j, warningEvent{E: "warning", Message: ev.Message})
+		s.addLocked(j, warningEvent{E: "warning", Message: terminalString(ev.Message)})
 		s.mu.Unlock()
 	}
 }
@@ -209,18 +214,6 @@ func (s *Service) output(j *job, index int, st batch.Stream, lines []string) {
 	if j.muted {
 		s.addLocked(j, mutedEvent{E: "muted", Limit: s.opts.MaxTerminal})
 	}
-}
-
-// terminalText makes a line of output valid UTF-8 for JSON: bytes that
-// are not are replaced with U+FFFD. Lines are whole, so a character is
-// never split between two of them (but for lines cut at
-// batch.DefaultMaxLine). Escape sequences are left for the page to
-// filter: it keeps colors and drops the rest.
-func terminalText(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
 // flusher flushes the running job's pending events every

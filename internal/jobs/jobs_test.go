@@ -408,6 +408,54 @@ func TestTerminalCapAndEncoding(t *testing.T) {
 	}
 }
 
+// TestOutputIsFilteredForTheTerminal: a host that prints sequences to erase
+// the line before it and forge another (as C1 controls, which the page's
+// filter once let through) sends viewers its text and colors only, live
+// and in the replay of a viewer who comes later.
+func TestOutputIsFilteredForTheTerminal(t *testing.T) {
+	s, _ := newService(t, Options{})
+	v := newViewer()
+	s.watch(v)
+	defer s.unwatch(v)
+	v.next(t) // hello
+	// \302\233 is U+009B (CSI) in UTF-8, \302\235 U+009D (OSC), \302\234
+	// U+009C (ST).
+	cmd := `printf '\033[31mERROR: /dev/sda1 failing\033[0m\n'; ` +
+		`printf '\302\233A\302\2332K\302\233G\302\23332mdisk check passed\302\2330m\302\2352;pwned\302\234\n'; ` +
+		`printf '\033]0;title\007\033[2J\033[8mhidden\033[0m\n' >&2`
+	if _, err := s.Start("local", cmd, "test"); err != nil {
+		t.Fatal(err)
+	}
+	v.next(t) // job
+	want := map[string][]string{
+		"stdout": {"\x1b[31mERROR: /dev/sda1 failing\x1b[0m", "\x1b[32mdisk check passed\x1b[0m"},
+		"stderr": {"hidden\x1b[0m"},
+	}
+	check := func(who string, events []wireEvent) {
+		t.Helper()
+		got := map[string][]string{}
+		for _, e := range events {
+			if e.E == "out" {
+				got[e.S] = append(got[e.S], e.Lines...)
+			}
+		}
+		for st, lines := range want {
+			if !slices.Equal(got[st], lines) {
+				t.Errorf("%s: %s lines %q, want %q", who, st, got[st], lines)
+			}
+		}
+	}
+	events, _ := v.until(t, isSummary)
+	check("live viewer", events)
+	late := newViewer()
+	s.watch(late)
+	defer s.unwatch(late)
+	late.next(t) // hello
+	late.next(t) // job
+	events, _ = late.until(t, isSummary)
+	check("replay", events)
+}
+
 func TestBusyCancelAndShutdown(t *testing.T) {
 	s, path := newService(t, Options{Job: batch.Config{KillGrace: time.Second}})
 	v := newViewer()
