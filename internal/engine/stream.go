@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamConfig describes a stream: a log of entries on a set of subjects,
+// each numbered by a sequence that only grows. Zero limits mean no limit;
+// when a limit is reached the oldest entries go.
+type StreamConfig struct {
+	// Name is the stream's name: letters, digits, - and _ only.
+	Name string
+	// Subjects are the subjects whose messages the stream stores
+	// (wildcards allowed: "chat.room.*", "jobs.>").
+	Subjects []string
+
+	MaxMsgs           int64         // entries kept
+	MaxMsgsPerSubject int64         // entries kept per subject
+	MaxBytes          int64         // bytes kept
+	MaxAge            time.Duration // how long an entry is kept
+	MaxMsgSize        int32         // largest entry; 0 means the server's limit
+
+	// Duplicates is how long a message id is remembered to drop a resend
+	// (Publish's msgID). Zero means 2 minutes; it cannot exceed MaxAge.
+	Duplicates time.Duration
+
+	// DenyDelete refuses deleting single entries, and DenyPurge purging;
+	// entries still go by the limits above. For audit trails.
+	DenyDelete, DenyPurge bool
+
+	// Replicas is how many servers keep a copy. Zero means the engine's
+	// default, min(3, cluster size).
+	Replicas int
+}
+
+// Stream is a JetStream stream. Its methods may be called from any
+// goroutine.
+type Stream struct {
+	e    *Engine
+	name string
+	s    jetstream.Stream
+}
+
+// Stream creates the stream cfg describes, or updates the existing one of
+// that name to match it, and returns it.
+func (e *Engine) Stream(ctx context.Context, cfg StreamConfig) (*Stream, error) {
+	if e.closing.Load() {
+		return nil, ErrClosed
+	}
+	if cfg.Name == "" || len(cfg.Subjects) == 0 {
+		return nil, errors.New("stream config: a name and at least one subject are required")
+	}
+	jc := jetstream.StreamConfig{
+		Name:              cfg.Name,
+		Subjects:          append([]string(nil), cfg.Subjects...),
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           jetstream.FileStorage,
+		MaxMsgs:           unlimited(cfg.MaxMsgs),
+		MaxMsgsPerSubject: unlimited(cfg.MaxMsgsPerSubject),
+		MaxBytes:          unlimited(cfg.MaxBytes),
+		MaxAge:            cfg.MaxAge,
+		MaxMsgSize:        int32(unlimited(int64(cfg.MaxMsgSize))),
+		Duplicates:        cfg.Duplicates,
+		DenyDelete:        cfg.DenyDelete,
+		DenyPurge:         cfg.DenyPurge,
+	}
+	var s jetstream.Stream
+	err := e.withReplicas(cfg.Replicas, func(r int) (err error) {
+		jc.Replicas = r
+		s, err = e.js.CreateOrUpdateStream(ctx, jc)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, e.classify(err))
+	}
+	return &Stream{e: e, name: cfg.Name, s: s}, nil
+}
+
+// withReplicas calls create with the replica count asked for, or with the
+// engine's default stepping down while the cluster reports it cannot
+// place that many.
+func (e *Engine) withReplicas(asked int, create func(replicas int) error) error {
+	if asked > 0 {
+		return create(asked)
+	}
+	r := e.Replicas()
+	for {
+		err := create(r)
+		if err == nil || r == 1 {
+			return err
+		}
+		if c := apiCode(err); c != codeInsufficientResources && c != codeReplicasNotSupported {
+			return err
+		}
+		r--
+		e.log.Warn("fewer servers than estimated: stepping replicas down", "replicas", r)
+		e.replicas.Store(int64(r))
+	}
+}
+
+func unlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// Name returns the stream's name.
+func (s *Stream) Name() string { return s.name }
+
+// Publish stores data on subject (one of the stream's) and returns the
+// sequence the stream gave it, once the stream has stored it (on a
+// quorum of its replicas). A non-empty msgID identifies the message: a
+// second Publish with the same id within the stream's duplicate window
+// is not stored again and returns the first one's sequence. While the
+// connection is down Publish fails at once with ErrDisconnected; nothing
+// is queued.
+func (s *Stream) Publish(ctx context.Context, subject string, data []byte, msgID string) (uint64, error) {
+	if s.e.closing.Load() {
+		return 0, ErrClosed
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(s.name)}
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	ack, err := s.e.js.Publish(ctx, subject, data, opts...)
+	if err != nil {
+		return 0, fmt.Errorf("publish to %s: %w", subject, s.e.classify(err))
+	}
+	return ack.Sequence, nil
+}
+
+// StreamInfo is a stream's state. Created changes only when the stream is
+// deleted and made anew, when sequences start over: a client holding a
+// sequence from another Created must not resume from it.
+type StreamInfo struct {
+	Msgs     uint64 // entries stored
+	Bytes    uint64
+	FirstSeq uint64 // the oldest entry's sequence
+	LastSeq  uint64 // the newest entry's sequence (0 if none ever)
+	Created  time.Time
+}
+
+// Info returns the stream's state now.
+func (s *Stream) Info(ctx context.Context) (StreamInfo, error) {
+	if s.e.closing.Load() {
+		return StreamInfo{}, ErrClosed
+	}
+	in, err := s.s.Info(ctx)
+	if err != nil {
+		return StreamInfo{}, fmt.Errorf("stream %s: %w", s.name, s.e.classify(err))
+	}
+	return StreamInfo{
+		Msgs:     in.State.Msgs,
+		Bytes:    in.State.Bytes,
+		FirstSeq: in.State.FirstSeq,
+		LastSeq:  in.State.LastSeq,
+		Created:  in.Created,
+	}, nil
+}
+
+// Get returns the entry of sequence seq, or ErrNotFound.
+func (s *Stream) Get(ctx context.Context, seq uint64) (Msg, error) {
+	if s.e.closing.Load() {
+		return Msg{}, ErrClosed
+	}
+	m, err := s.s.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Msg{}, fmt.Errorf("stream %s sequence %d: %w", s.name, seq, ErrNotFound)
+	}
+	if err != nil {
+		return Msg{}, fmt.Errorf("stream %s sequence %d: %w", s.name, seq, s.e.classify(err))
+	}
+	return Msg{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Time: m.Time, Header: header(m.Header)}, nil
+}
+
+// Delete removes the entry of sequence seq. It fails with ErrDenied on a
+// stream with DenyDelete.
+func (s *Stream) Delete(ctx context.Context, seq uint64) error {
+	if s.e.closing.Load() {
+		return ErrClosed
+	}
+	if err := s.s.DeleteMsg(ctx, seq); err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			err = ErrNotFound
+		}
+		return fmt.Errorf("stream %s delete %d: %w", s.name, seq, s.e.classify(err))
+	}
+	return nil
+}
+
+// Purge removes every entry on subject (a filter; "" means all of the
+// stream). It fails with ErrDenied on a stream with DenyPurge.
+func (s *Stream) Purge(ctx context.Context, subject string) error {
+	if s.e.closing.Load() {
+		return ErrClosed
+	}
+	var opts []jetstream.StreamPurgeOpt
+	if subject != "" {
+		opts = append(opts, jetstream.WithPurgeSubject(subject))
+	}
+	if err := s.s.Purge(ctx, opts...); err != nil {
+		return fmt.Errorf("stream %s purge: %w", s.name, s.e.classify(err))
+	}
+	return nil
+}
