@@ -8,7 +8,8 @@
 // WebSocket-level message size limit fails a connection (1009). A
 // connection whose send queue fills, a client that cannot keep up, is closed
 // with CloseSlowConsumer, so it never slows the others or grows memory.
-// When the server shuts down, every connection is closed with 1001.
+// When the server shuts down, every connection is closed with 1001, once
+// the frames queued for it by then are written.
 package socket
 
 import (
@@ -77,6 +78,7 @@ type Conn struct {
 
 	mu    sync.Mutex
 	queue []frame       // guarded by mu: frames waiting for the writer
+	leave bool          // guarded by mu: close with 1001 once the queue is written
 	wake  chan struct{} // signals the writer that queue has frames
 
 	closeOnce sync.Once
@@ -197,7 +199,9 @@ type Handler func(m Message) error
 
 // Run writes queued frames and reads messages, passing each well-formed one
 // to h, until the connection ends. When ctx is done it closes the connection
-// with StatusGoingAway. It returns why the connection ended.
+// with StatusGoingAway, once the frames queued by then are written (what
+// the server sent before it went, such as a job's end, reaches the client).
+// It returns why the connection ended.
 func (c *Conn) Run(ctx context.Context, h Handler) error {
 	c.opts.Metrics.Opened()
 	defer c.opts.Metrics.Closed()
@@ -206,7 +210,7 @@ func (c *Conn) Run(ctx context.Context, h Handler) error {
 		defer close(writerDone)
 		c.writeLoop()
 	}()
-	stop := context.AfterFunc(ctx, func() { c.Close(websocket.StatusGoingAway, "server shutting down") })
+	stop := context.AfterFunc(ctx, c.goAway)
 	err := c.readLoop(h)
 	stop()
 	c.closeOnce.Do(func() { close(c.quit) }) // the read ended: stop the writer, no close of our own
@@ -219,6 +223,19 @@ func (c *Conn) Run(ctx context.Context, h Handler) error {
 		return fmt.Errorf("closed by the server with %d (%s): %w", int(c.code), c.reason, err)
 	}
 	return err
+}
+
+// goAway has the writer close the connection with StatusGoingAway after
+// the frames queued so far, and those that join them before it takes them:
+// at most two batches, so a busy broadcast cannot hold the close back.
+func (c *Conn) goAway() {
+	c.mu.Lock()
+	c.leave = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Conn) writeLoop() {
@@ -237,6 +254,7 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
+		leave := c.leave
 		c.mu.Unlock()
 		for i, f := range batch {
 			select {
@@ -260,6 +278,10 @@ func (c *Conn) writeLoop() {
 				return
 			}
 			c.opts.Metrics.Sent(n)
+		}
+		if leave {
+			c.Close(websocket.StatusGoingAway, "server shutting down")
+			return
 		}
 		if cap(batch) > maxKeptQueue {
 			batch = nil // a burst is over: let its slice go

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -242,6 +244,92 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("Run did not return")
 	}
+}
+
+// TestShutdownWritesWhatWasQueued: what the server sent before it shut
+// down (a job's end, say) reaches the client before the 1001, even when
+// the writer is far behind: here both ends of the TCP connection have
+// small buffers and the client reads nothing until the shutdown began, so
+// nearly every frame is still waiting to be written then.
+func TestShutdownWritesWhatWasQueued(t *testing.T) {
+	t.Parallel()
+	const frames, bufSize = 64, 16 << 10
+	conns := make(chan *Conn, 1)
+	ended := make(chan error, 1)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{ConnOptions: websocket.ConnOptions{CloseTimeout: testTimeout}})
+		if err != nil {
+			return
+		}
+		c := New(ws, Options{QueueSize: frames})
+		conns <- c
+		ended <- c.Run(ctx, echoHandler(c))
+	}))
+	srv.Listener = smallBuffers{srv.Listener, bufSize}
+	srv.Start()
+	defer srv.Close()
+
+	dctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(dctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				nc.(*net.TCPConn).SetReadBuffer(bufSize)
+			}
+			return nc, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	var sc *Conn
+	select {
+	case sc = <-conns:
+	case <-time.After(testTimeout):
+		t.Fatal("the server got no connection")
+	}
+	pad := strings.Repeat("x", 4*bufSize)
+	for i := range frames {
+		if !sc.SendOwn([]byte(fmt.Sprintf(`{"type":"frame","n":%d,"pad":%q}`, i, pad))) {
+			t.Fatalf("frame %d not queued", i)
+		}
+	}
+	stop()
+	for n := 0; ; n++ {
+		_, p, err := c.Read(dctx)
+		if err != nil {
+			if n != frames || websocket.CloseStatus(err) != websocket.StatusGoingAway {
+				t.Fatalf("after %d of %d frames the read ended with %v, want every frame, then 1001", n, frames, err)
+			}
+			break
+		}
+		if !strings.HasPrefix(string(p), fmt.Sprintf(`{"type":"frame","n":%d,`, n)) {
+			t.Fatalf("frame %d: %.40s", n, p)
+		}
+	}
+	select {
+	case <-ended:
+	case <-time.After(testTimeout):
+		t.Fatal("Run did not return")
+	}
+}
+
+// smallBuffers is a listener whose connections have a small send buffer.
+type smallBuffers struct {
+	net.Listener
+	size int
+}
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		c.(*net.TCPConn).SetWriteBuffer(l.size)
+	}
+	return c, err
 }
 
 func TestHandlerErrorsAreSentBack(t *testing.T) {

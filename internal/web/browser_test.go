@@ -205,6 +205,10 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, b, bin, artifacts) })
 
+	t.Run("ForgedOutput", func(t *testing.T) { testForgedOutput(t, b, bin, artifacts) })
+	t.Run("ExecRestart", func(t *testing.T) { testExecRestart(t, b, bin, artifacts) })
+	t.Run("ResultsTable", func(t *testing.T) { testResultsTable(t, b, bin, artifacts) })
+
 	t.Run("Phone", func(t *testing.T) {
 		if _, err := chromedp.Run(bob.step(t), chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait)); err != nil {
 			t.Fatal(err)

@@ -35,14 +35,21 @@ func FS() fs.FS {
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// Handler serves the page and its files. Each file has an ETag (a hash of
-// its content), so a browser revalidates instead of downloading it again.
+// Handler serves the page (at /) and its files, /favicon.ico among them.
+// Each file has an ETag (a hash of its content), so a browser revalidates
+// instead of downloading it again. A directory is not a page: /js/ and
+// /vendor/ are 404, never a listing.
 func Handler() http.Handler {
 	files := FS()
 	etags := map[string]string{}
+	dirs := map[string]bool{}
 	fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			dirs["/"+p] = true
+			return nil
 		}
 		b, err := fs.ReadFile(files, p)
 		if err != nil {
@@ -55,14 +62,21 @@ func Handler() http.Handler {
 	fileServer := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := path.Clean(r.URL.Path)
-		if strings.HasSuffix(r.URL.Path, "/") {
-			name = path.Join(name, "index.html")
+		if name != "/" && (dirs[name] || strings.HasSuffix(r.URL.Path, "/")) {
+			http.NotFound(w, r)
+			return
+		}
+		if name == "/" {
+			name = "/index.html"
 		}
 		h := w.Header()
 		h.Set("Content-Security-Policy", ContentSecurityPolicy)
 		h.Set("Cache-Control", "no-cache")
 		if etag, ok := etags[name]; ok {
 			h.Set("ETag", etag)
+		}
+		if name == "/favicon.ico" {
+			h.Set("Content-Type", "image/x-icon") // not in Go's table of types
 		}
 		fileServer.ServeHTTP(w, r)
 	})

@@ -58,6 +58,15 @@ func TestHandler(t *testing.T) {
 		{"/vendor/echarts/echarts.esm.min.mjs", "text/javascript", 200},
 		{"/vendor/xterm/xterm.css", "text/css", 200},
 		{"/nope.js", "", 404},
+		// Asked for on every page load.
+		{"/favicon.ico", "image/x-icon", 200},
+		// Directories are not pages: no listings.
+		{"/js/", "", 404},
+		{"/js", "", 404},
+		{"/vendor/", "", 404},
+		{"/vendor/xterm/", "", 404},
+		{"/vendor/xterm", "", 404},
+		{"/js/app.js/", "", 404},
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
@@ -65,6 +74,9 @@ func TestHandler(t *testing.T) {
 		if rec.Code != tt.wantStatus {
 			t.Errorf("%s: %d, want %d", tt.path, rec.Code, tt.wantStatus)
 			continue
+		}
+		if tt.wantStatus == 404 && strings.Contains(rec.Body.String(), "href=") {
+			t.Errorf("%s: a 404 with links: %.200s", tt.path, rec.Body.String())
 		}
 		if !strings.HasPrefix(rec.Header().Get("Content-Type"), tt.wantType) {
 			t.Errorf("%s: Content-Type %q, want %s", tt.path, rec.Header().Get("Content-Type"), tt.wantType)

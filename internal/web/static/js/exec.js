@@ -16,13 +16,42 @@ const PALETTE = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"];
 const RESET = "\x1b[0m";
 const COUNT_DELAY_MS = 200;
 
-// Escape sequences in output: colors (SGR) are kept; everything else that
-// could move the cursor, retitle, or reach the clipboard is dropped, with
-// other control characters but tab.
-const CONTROL = /\x1b\[[0-9;:]*m|\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[@-Z\\-_]?|[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]/g;
+// Escape sequences in output. The server filters every line before it
+// sends it (internal/jobs, terminal.go); this is a second line of defence,
+// for the job's command and hosts too. Colors (SGR) are kept, less the
+// parameters that hide text (5 and 6 blink, 8 conceal); everything else
+// that could move the cursor, erase, retitle or reach the clipboard is
+// dropped, in its 7-bit form and as a C1 control (U+009B is CSI, U+009D is
+// OSC: xterm.js obeys both), with every control character but tab.
+const CONTROL = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -/]*[0-~]?|[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+const SGR = /^(?:\x1b\[|\x9b)([0-9;:]*)m$/;
 
 export function sanitize(line) {
-  return line.replace(CONTROL, (m) => (/^\x1b\[[0-9;:]*m$/.test(m) ? m : ""));
+  return line.replace(CONTROL, (m) => {
+    const sgr = SGR.exec(m);
+    return sgr ? sgrKept(sgr[1]) : "";
+  });
+}
+
+// sgrKept returns the SGR sequence with params less 5, 6 and 8; the
+// arguments of an extended color (38;5;8) are not parameters of their own.
+function sgrKept(params) {
+  if (params === "") return "\x1b[m";
+  const fields = params.split(";");
+  const kept = [];
+  for (let k = 0; k < fields.length; k++) {
+    const [main, ...sub] = fields[k].split(":");
+    const n = main === "" ? 0 : Number(main);
+    if (n === 5 || n === 6 || n === 8) continue;
+    let args = 0;
+    if ((n === 38 || n === 48 || n === 58) && sub.length === 0 && k + 1 < fields.length) {
+      const next = Number(fields[k + 1] || "0");
+      args = Math.min(next === 5 ? 2 : next === 2 ? 4 : 0, fields.length - 1 - k);
+    }
+    kept.push(...fields.slice(k, k + 1 + args));
+    k += args;
+  }
+  return kept.length ? `\x1b[${kept.join(";")}m` : "";
 }
 
 function formatBytes(n) {
@@ -59,7 +88,9 @@ export class Exec {
     this.results = [];        // per host: null, or the result
     this.running = new Set();
     this.summary = null;
+    this.interrupted = false; // the connection ended before the job's summary came
     this.lines = 0;           // output lines written, for the curious and for tests
+    this.termTitle = "";      // the terminal's title as output set it: for tests (the filters leave none)
     this.term = null;
     this.fit = null;
 
@@ -101,6 +132,7 @@ export class Exec {
     });
     this.fit = new FitAddon();
     this.term.loadAddon(this.fit);
+    this.term.onTitleChange((title) => { this.termTitle = title; });
     this.term.open(this.termEl);
     this.term.write("\x1b[?25l"); // no cursor: nobody types here
     this.fit.fit();
@@ -112,6 +144,7 @@ export class Exec {
         this.hello = msg;
         this.setStatus("");
         this.hostsInput.title = `allowed: ${msg.allow_hosts}`;
+        this.interrupt();
         break;
       case "count":
         if (Number(msg.id) === this.countSeq) this.showCount(msg);
@@ -182,9 +215,11 @@ export class Exec {
     this.updateButtons();
   }
 
+  jobRunning() { return this.job !== null && !this.summary && !this.interrupted; }
+
   updateButtons() {
     if (!this.channel) return;
-    const jobRunning = this.job && !this.summary;
+    const jobRunning = this.jobRunning();
     const valid = this.count && !this.count.error && !this.count.denied &&
       this.count.hosts === this.hostsInput.value.trim();
     this.runBtn.disabled = !valid || !this.commandInput.value.trim() || jobRunning || this.channel.state !== "open";
@@ -201,7 +236,25 @@ export class Exec {
   }
 
   cancel() {
-    if (this.job) this.channel.send({ type: "cancel", job: this.job.id });
+    if (this.jobRunning()) this.channel.send({ type: "cancel", job: this.job.id });
+  }
+
+  // interrupt is called on every hello, which begins every connection:
+  // the job the server has, if any, follows it as a replay, which shows it
+  // afresh. A job shown as running until now is over as far as this page
+  // can tell (the console restarted during it, or the connection dropped
+  // before its summary came): it is shown as interrupted, its end unknown,
+  // and Run is enabled again.
+  interrupt() {
+    if (!this.jobRunning()) return;
+    this.interrupted = true;
+    this.rows.forEach((tr, i) => {
+      if (!this.results[i]) this.setRow(i, "unknown", "unknown");
+    });
+    this.running.clear();
+    this.term.write(`\x1b[33m[the connection to the console ended before this job did: how it ended is unknown]${RESET}\r\n`);
+    this.updateProgress();
+    this.updateButtons();
   }
 
   // A job: the terminal, the table and the progress line follow its events.
@@ -211,6 +264,7 @@ export class Exec {
     this.results = job.hosts.map(() => null);
     this.running = new Set();
     this.summary = null;
+    this.interrupted = false;
     this.lines = 0;
     this.startedAt = Date.parse(job.started);
     this.ensureTerminal();
@@ -228,7 +282,7 @@ export class Exec {
         td.className = cls;
         tr.appendChild(td);
       }
-      tr.cells[0].textContent = h;
+      tr.cells[0].textContent = tr.cells[0].title = h;
       tr.cells[1].textContent = "queued";
       rows.appendChild(tr);
       return tr;
@@ -287,7 +341,7 @@ export class Exec {
   setRow(i, state, text) {
     const tr = this.rows[i];
     tr.dataset.state = state;
-    tr.cells[1].textContent = text;
+    tr.cells[1].textContent = tr.cells[1].title = text;
   }
 
   finishRow(i, r) {
@@ -295,12 +349,12 @@ export class Exec {
     tr.dataset.state = r.status === "ok" ? "ok" : "failed";
     // The exit code has its own column; other failures say why.
     const why = r.status === "exit" ? "" : r.error;
-    tr.cells[1].textContent = why ? `${r.status}: ${why}` : r.status;
-    tr.cells[1].title = r.error || "";
+    // Cells cut what does not fit their column: the title has it all.
+    tr.cells[1].textContent = tr.cells[1].title = why ? `${r.status}: ${why}` : r.status;
     tr.cells[2].textContent = r.exit_code >= 0 ? String(r.exit_code) : "–";
     tr.cells[3].textContent = formatMs(r.duration_ms);
     const total = r.stdout_bytes + r.stderr_bytes;
-    tr.cells[4].textContent = formatBytes(total) + (r.dropped_bytes ? ` (${formatBytes(r.dropped_bytes)} dropped)` : "");
+    tr.cells[4].textContent = tr.cells[4].title = formatBytes(total) + (r.dropped_bytes ? ` (${formatBytes(r.dropped_bytes)} dropped)` : "");
   }
 
   updateProgress() {
@@ -318,11 +372,11 @@ export class Exec {
     }
     const s = this.summary;
     const elapsed = s ? s.elapsed_ns / 1e6 : Date.now() - this.startedAt;
-    const state = s ? (s.canceled ? "canceled" : "finished") : "running";
+    const state = s ? (s.canceled ? "canceled" : "finished") : this.interrupted ? "interrupted" : "running";
     this.progressEl.replaceChildren();
     const parts = [
       `${state}: done ${done}/${total}`,
-      ...(s ? [] : [`running ${this.running.size}`]),
+      ...(state === "running" ? [`running ${this.running.size}`] : []),
     ];
     this.progressEl.append(parts.join(" · "), " · ");
     const f = document.createElement("span");
