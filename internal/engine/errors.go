@@ -45,6 +45,7 @@ var (
 // errors.json).
 const (
 	codeInsufficientResources = 10023
+	codeNoSuitablePeers       = 10005 // "no suitable peers for placement"
 	codeReplicasNotSupported  = 10074
 	codeDeleteFailed          = 10057 // "message delete not permitted" is one
 	codePurgeFailed           = 10110 // "stream purge not permitted" is one

@@ -95,7 +95,9 @@ func (e *Engine) withReplicas(asked int, create func(replicas int) error) error 
 		if err == nil || r == 1 {
 			return err
 		}
-		if c := apiCode(err); c != codeInsufficientResources && c != codeReplicasNotSupported {
+		switch apiCode(err) {
+		case codeNoSuitablePeers, codeInsufficientResources, codeReplicasNotSupported:
+		default:
 			return err
 		}
 		r--
