@@ -13,10 +13,10 @@
 // under Config.StateDir/nats (StateDir defaults to $XDG_STATE_HOME/wsdeck,
 // else ~/.local/state/wsdeck, made with mode 0700), and an flock there
 // keeps a second process off them. A restart on the same directory keeps
-// every stream entry and key. An acknowledged write was written to the
-// file before the acknowledgement, so it survives the process being
-// killed; the files are fsynced every two minutes, or at every write with
-// Config.SyncAlways.
+// every stream entry, key and object. An acknowledged write was written
+// to the file before the acknowledgement, so it survives the process
+// being killed; the files are fsynced every two minutes, or at every
+// write with Config.SyncAlways.
 //
 // External (Config.URLs set): Open connects to an existing NATS
 // deployment, with Config.CredsFile and TLS files if it needs them; any
@@ -45,6 +45,9 @@
 // A [Bucket] ([Engine.Bucket]) is a key-value map with revisions:
 // [Bucket.Create] only if absent, [Bucket.Update] only at a given
 // revision, and [Bucket.Watch] for changes.
+//
+// [Objects] ([Engine.Objects]) stores named blobs of any size (terminal
+// recordings), streamed in and out in chunks and checked by digest.
 //
 // Types in the API are the package's own; errors wrap the package's
 // sentinels ([ErrNotFound], [ErrExists], [ErrRevision], [ErrDenied],

@@ -48,6 +48,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine config: %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
 	e := &Engine{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "engine"),

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,13 @@ func TestRestartKeepsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o, err := e.Objects(ctx, ObjectsConfig{Name: "recordings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Put(ctx, "rec", strings.NewReader("recorded")); err != nil {
+		t.Fatal(err)
+	}
 	shutdown(t, e)
 
 	e = openEmbedded(t, dir)
@@ -126,6 +134,17 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 	if v, err := b.Get(ctx, "abc"); err != nil || string(v.Value) != "alice" || v.Revision != rev {
 		t.Errorf("Get after restart = %+v, %v; want alice at revision %d", v, err, rev)
+	}
+	if o, err = e.Objects(ctx, ObjectsConfig{Name: "recordings"}); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := o.Get(ctx, "rec")
+	if err != nil {
+		t.Fatalf("object after restart: %v", err)
+	}
+	defer rc.Close()
+	if got, err := io.ReadAll(rc); err != nil || string(got) != "recorded" {
+		t.Errorf("object after restart = %q, %v", got, err)
 	}
 }
 
