@@ -39,7 +39,9 @@ type Config struct {
 	// ListenAddr is where the embedded server accepts NATS clients
 	// (host:port, port 0 picks one). Empty means no listening port: the
 	// process connects to its server in-process. Not used in external
-	// mode.
+	// mode. The port has no authentication and no TLS yet: whoever can
+	// reach it can read and change all of wsdeck's state, so bind it to
+	// loopback.
 	ListenAddr string
 
 	// SyncAlways makes the embedded server fsync every write before it
