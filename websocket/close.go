@@ -32,17 +32,39 @@ func (c *Conn) sendClose(code StatusCode, reason string) error {
 	if err != nil {
 		return err
 	}
-	if !c.closeSent.CompareAndSwap(false, true) {
+	sent, err := c.sendCloseOnce(payload)
+	if !sent {
 		if cerr := c.closedErr(); cerr != nil {
 			return errClosed
 		}
 		return errCloseSent
 	}
-	if err := c.writeClose(payload); err != nil {
+	if err != nil {
 		c.closeConn(nil)
 		return err
 	}
 	return nil
+}
+
+// sendCloseOnce writes a close frame with payload unless this side's close
+// frame was written already, and reports whether this call wrote it (or
+// tried to: err is the write's error). Close, StartClose, the echo of the
+// peer's close and the failing of the connection all go through here.
+//
+// The close frame is claimed and written under closeMu, so that a caller
+// that finds it claimed returns only once the write is over: the reader,
+// which closes the connection after the peer's close frame, would
+// otherwise close it under a close frame still on its way, and the peer
+// would get none (RFC 6455 section 5.5.1). The wait is bounded by
+// writeClose's CloseTimeout.
+func (c *Conn) sendCloseOnce(payload []byte) (sent bool, err error) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closeSent.Load() {
+		return false, nil
+	}
+	c.closeSent.Store(true)
+	return true, c.writeClose(payload)
 }
 
 // StartClose begins the close handshake and returns without waiting: it
@@ -121,13 +143,12 @@ func (c *Conn) peerCloseResult() error {
 // sent one first, and closes the connection.
 func (c *Conn) peerClosed(ce CloseError) error {
 	c.mr.err = ce
-	if c.closeSent.CompareAndSwap(false, true) {
-		var b [2]byte
-		// Echo the code (RFC 6455 section 5.5.1); an empty close is
-		// answered with an empty close.
-		payload, _ := appendClosePayload(b[:0], ce.Code, "")
-		c.writeClose(payload)
-	}
+	// Echo the code (RFC 6455 section 5.5.1); an empty close is answered
+	// with an empty close. If this side's close frame went out first (or
+	// is going out now), it is the answer.
+	var b [2]byte
+	payload, _ := appendClosePayload(b[:0], ce.Code, "")
+	c.sendCloseOnce(payload)
 	c.closeRcvdOnce.Do(func() { close(c.closeRcvd) })
 	c.closeConn(ce)
 	return ce
@@ -140,24 +161,21 @@ func (c *Conn) fail(perr *ProtocolError) error {
 		return c.mr.err
 	}
 	c.mr.err = perr
-	if c.closeSent.CompareAndSwap(false, true) {
-		var b [maxControlPayload]byte
-		payload, _ := appendClosePayload(b[:0], perr.Code, truncateUTF8(perr.Reason, maxCloseReason))
-		if c.writeClose(payload) == nil {
-			// The reader learns of the failure now; the socket is
-			// closed once the peer has had the close frame. The
-			// goroutine takes the read lock, which the caller holds
-			// until it returns.
-			c.lingering.Store(true)
-			go func() {
-				if c.readMu.lock(context.Background(), c.closed) == nil {
-					c.linger()
-					c.readMu.unlock()
-				}
-				c.closeConn(perr)
-			}()
-			return perr
-		}
+	var b [maxControlPayload]byte
+	payload, _ := appendClosePayload(b[:0], perr.Code, truncateUTF8(perr.Reason, maxCloseReason))
+	if sent, err := c.sendCloseOnce(payload); sent && err == nil {
+		// The reader learns of the failure now; the socket is closed
+		// once the peer has had the close frame. The goroutine takes
+		// the read lock, which the caller holds until it returns.
+		c.lingering.Store(true)
+		go func() {
+			if c.readMu.lock(context.Background(), c.closed) == nil {
+				c.linger()
+				c.readMu.unlock()
+			}
+			c.closeConn(perr)
+		}()
+		return perr
 	}
 	c.closeConn(perr)
 	return perr

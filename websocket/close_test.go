@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -320,6 +321,99 @@ func TestCloseSimultaneous(t *testing.T) {
 	}
 	waitDone(t, srv, connTestTimeout)
 	waitDone(t, cli, connTestTimeout)
+}
+
+// TestCloseRace starts this side's close (Close or StartClose) just as the
+// peer's close frame arrives, while a Read is waiting, many times over, as
+// server and as client. Whichever wins, exactly one close frame from this
+// side reaches the peer before the connection ends (RFC 6455 section
+// 5.5.1): an echo of the peer's, or this side's own.
+func TestCloseRace(t *testing.T) {
+	t.Parallel()
+	const rounds = 500
+	for _, side := range []string{"server", "client"} {
+		for _, how := range []string{"Close", "StartClose"} {
+			t.Run(side+"/"+how, func(t *testing.T) {
+				t.Parallel()
+				for i := range rounds {
+					if !closeRaceRound(t, side, how) {
+						t.Fatalf("round %d of %d failed", i+1, rounds)
+					}
+				}
+			})
+		}
+	}
+}
+
+// closeRaceRound is one round of TestCloseRace; it reports whether the
+// round passed.
+func closeRaceRound(t *testing.T, side, how string) bool {
+	t.Helper()
+	var w *wireConn
+	var c *Conn
+	if side == "server" {
+		w, c = wireClient(t, nil)
+	} else {
+		w, c = wireServer(t, nil)
+	}
+	defer w.nc.Close()
+	ctx := connTestCtx(t)
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := c.Read(ctx)
+		read <- err
+	}()
+	start := make(chan struct{})
+	closed := make(chan error, 1)
+	go func() {
+		<-start
+		if how == "Close" {
+			closed <- c.Close(StatusNormalClosure, "")
+		} else {
+			closed <- c.StartClose(StatusNormalClosure, "")
+		}
+	}()
+	peerClose := w.frame(true, 0x8, rawClosePayload(uint16(StatusNormalClosure), ""))
+	close(start)
+	if _, err := w.nc.Write(peerClose); err != nil {
+		t.Errorf("writing the peer's close frame: %v", err)
+		return false
+	}
+	// Everything this side sends, up to the end of the connection.
+	w.nc.SetReadDeadline(time.Now().Add(connTestTimeout))
+	closes := 0
+	for {
+		f, err := w.readFrame()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Errorf("after %d close frames: %v, want the end of the connection", closes, err)
+			return false
+		}
+		if f.op != 0x8 {
+			t.Errorf("got %v, want only a close frame", f)
+			return false
+		}
+		if f.closeCode() != StatusNormalClosure {
+			t.Errorf("close frame with code %v, want %v", f.closeCode(), StatusNormalClosure)
+		}
+		closes++
+	}
+	if closes != 1 {
+		t.Errorf("%d close frames before the end of the connection, want 1", closes)
+		return false
+	}
+	if err := <-read; CloseStatus(err) != StatusNormalClosure {
+		t.Errorf("Read = %v, want the peer's close (1000)", err)
+	}
+	// Close or StartClose after the peer's close was answered reports the
+	// connection closed; before, it succeeds.
+	if err := <-closed; err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Errorf("%s = %v, want nil or net.ErrClosed", how, err)
+	}
+	waitDone(t, c, connTestTimeout)
+	return !t.Failed()
 }
 
 func TestCloseTwice(t *testing.T) {

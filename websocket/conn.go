@@ -157,7 +157,8 @@ type Conn struct {
 	writeErr error               // guarded by frameMu
 	wpool    *sync.Pool          // of *[]byte of opts.WriteBufferSize
 
-	closeSent     atomic.Bool // a close frame was sent or is being sent
+	closeMu       sync.Mutex  // held while the close frame is claimed and written
+	closeSent     atomic.Bool // a close frame was sent or is being sent; set under closeMu
 	lingering     atomic.Bool // failed: closing once the peer had the close frame
 	mu            sync.Mutex
 	closeErr      error // guarded by mu
