@@ -110,6 +110,21 @@ func BenchmarkEchoDeflate(b *testing.B) {
 	}
 }
 
+// BenchmarkPing is a ping's round trip over loopback TCP: the client's
+// Ping, the server's pong, and the client's reader waking the Ping.
+func BenchmarkPing(b *testing.B) {
+	srv, cli := loopbackPair(b, nil, nil)
+	readUntilEnd(srv)
+	readUntilEnd(cli)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := cli.Ping(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 var (
 	sinkHeader header
 	sinkInt    int

@@ -146,16 +146,17 @@ type Conn struct {
 
 	// Writing. msgMu is held for a whole message, frameMu for one frame,
 	// so control frames can go out between the frames of a long message.
-	msgMu    ctxMutex
-	frameMu  ctxMutex
-	mw       messageWriter
-	hdr      [maxHeaderSize]byte // guarded by frameMu
-	iovArr   [2][]byte           // guarded by frameMu
-	iov      net.Buffers         // guarded by frameMu
-	writev   bool                // nc takes vectored writes
-	rng      *mrand.ChaCha8      // masking keys, client only; guarded by frameMu
-	writeErr error               // guarded by frameMu
-	wpool    *sync.Pool          // of *[]byte of opts.WriteBufferSize
+	msgMu        ctxMutex
+	frameMu      ctxMutex
+	mw           messageWriter
+	hdr          [maxHeaderSize]byte // guarded by frameMu
+	iovArr       [2][]byte           // guarded by frameMu
+	iov          net.Buffers         // guarded by frameMu
+	writev       bool                // nc takes vectored writes
+	rng          *mrand.ChaCha8      // masking keys, client only; guarded by frameMu
+	writeErr     error               // guarded by frameMu
+	closeWritten bool                // the close frame is going or went out; guarded by frameMu
+	wpool        *sync.Pool          // of *[]byte of opts.WriteBufferSize
 
 	closeMu       sync.Mutex  // held while the close frame is claimed and written
 	closeSent     atomic.Bool // a close frame was sent or is being sent; set under closeMu
@@ -169,7 +170,8 @@ type Conn struct {
 
 	pingMu  sync.Mutex
 	pings   map[uint64]chan struct{} // guarded by pingMu
-	pingSeq atomic.Uint64
+	pingSeq atomic.Uint64            // the id of the latest ping; added to under frameMu
+	pong    atomic.Pointer[pongSlot] // the pongs owed; stored by the reader at the first ping
 }
 
 var defaultWritePool = &sync.Pool{New: func() any {

@@ -29,7 +29,10 @@
 // Concurrency: one goroutine may read at a time; Write, Writer, Ping and
 // Close may be called from any goroutine. Control frames (pings, the close
 // frame) are handled while reading, so a connection must have a reader for
-// pings to be answered and for [Conn.Ping] to return.
+// pings to be answered and for [Conn.Ping] to return. The reader never waits
+// on the write side to answer a ping: the pong goes out from a goroutine of
+// its own, and when pings come faster than pongs can be written, only the
+// latest is answered (RFC 6455 section 5.5.3).
 //
 // Reads and writes of whole messages do not allocate in steady state.
 // [Conn.ReadAppend] into a buffer kept from one message to the next also

@@ -7,10 +7,17 @@ import (
 	"time"
 )
 
-// Ping sends a ping and waits for the matching pong. The pong is read by
-// the connection's reader, so another goroutine must be reading. Once a
-// close frame was sent, Ping fails.
+// Ping sends a ping and waits for its pong, or for the pong of a ping sent
+// after it: a peer may answer only the most recent of several pings (RFC
+// 6455 section 5.5.3). The pong is read by the connection's reader, so
+// another goroutine must be reading. Once a close frame was sent, Ping
+// fails.
 func (c *Conn) Ping(ctx context.Context) error {
+	if err := c.lockFrame(ctx, opPing); err != nil {
+		return err
+	}
+	// Ids are given in the order the pings go out, under the frame lock,
+	// so that a pong answers every ping with an id up to its own.
 	id := c.pingSeq.Add(1)
 	var p [8]byte
 	binary.BigEndian.PutUint64(p[:], id)
@@ -26,7 +33,9 @@ func (c *Conn) Ping(ctx context.Context) error {
 		delete(c.pings, id)
 		c.pingMu.Unlock()
 	}()
-	if err := c.writeFrame(ctx, header{fin: true, op: opPing}, p[:]); err != nil {
+	err := c.sendFrameLocked(ctx, header{fin: true, op: opPing}, p[:], nil)
+	c.frameMu.unlock()
+	if err != nil {
 		return err
 	}
 	select {
@@ -39,17 +48,22 @@ func (c *Conn) Ping(ctx context.Context) error {
 	}
 }
 
-// gotPong wakes the Ping that p answers. An unsolicited pong is ignored
-// (RFC 6455 section 5.5.3).
+// gotPong wakes the Ping that p answers, and every Ping sent before it. A
+// pong that answers no ping sent is ignored (RFC 6455 section 5.5.3).
 func (c *Conn) gotPong(p []byte) {
 	if len(p) != 8 {
 		return
 	}
 	id := binary.BigEndian.Uint64(p)
+	if id == 0 || id > c.pingSeq.Load() {
+		return
+	}
 	c.pingMu.Lock()
-	if done, ok := c.pings[id]; ok {
-		close(done)
-		delete(c.pings, id)
+	for pid, done := range c.pings {
+		if pid <= id {
+			close(done)
+			delete(c.pings, pid)
+		}
 	}
 	c.pingMu.Unlock()
 }

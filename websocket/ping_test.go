@@ -3,8 +3,10 @@ package websocket
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +90,42 @@ func TestPingWaitsForPong(t *testing.T) {
 	}
 	if n := pendingPings(c); n != 0 {
 		t.Errorf("%d pings pending after the pong", n)
+	}
+	c.CloseNow()
+	<-read
+}
+
+// TestPingAnsweredByLater: a peer may answer only the latest of several
+// pings (RFC 6455 section 5.5.3), so a pong ends the Ping it answers and
+// every Ping sent before it; one that answers no ping sent yet ends none.
+func TestPingAnsweredByLater(t *testing.T) {
+	t.Parallel()
+	w, c := wireClient(t, nil)
+	read := readUntilEnd(c)
+	pinged := make(chan error, 2)
+	for range 2 {
+		go func() { pinged <- c.Ping(connTestCtx(t)) }()
+	}
+	first, second := w.readFrameT(t), w.readFrameT(t)
+	if first.op != 0x9 || second.op != 0x9 {
+		t.Fatalf("got %v and %v, want two pings", first, second)
+	}
+	// A pong for a ping not sent, then a ping of our own: its pong shows
+	// the connection has read it.
+	notSent := binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(second.payload)+1)
+	w.writeFrame(true, 0xA, notSent)
+	w.writeFrame(true, 0x9, []byte("sync"))
+	if f := w.readFrameT(t); f.op != 0xA || string(f.payload) != "sync" {
+		t.Fatalf("got %v %q, want pong \"sync\"", f, f.payload)
+	}
+	if n := pendingPings(c); n != 2 {
+		t.Fatalf("%d pings pending after a pong for a ping not sent, want 2", n)
+	}
+	w.writeFrame(true, 0xA, second.payload)
+	for range 2 {
+		if err := <-pinged; err != nil {
+			t.Errorf("Ping = %v", err)
+		}
 	}
 	c.CloseNow()
 	<-read
@@ -297,4 +335,156 @@ func TestKeepalive(t *testing.T) {
 		<-cliRead
 		leakcheck.Check(t, "wsdeck/websocket.(*Conn).keepalive")
 	})
+}
+
+// shrinkBuffers makes the socket buffers of c (for writing) and of its
+// wire peer (for reading) small, so that a peer that does not read blocks
+// c's writes soon.
+func shrinkBuffers(t *testing.T, w *wireConn, c *Conn) {
+	t.Helper()
+	shrinkWriteBuffer(t, c)
+	if err := w.nc.(*net.TCPConn).SetReadBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shrinkWriteBuffer makes c's socket send buffer small.
+func shrinkWriteBuffer(t *testing.T, c *Conn) {
+	t.Helper()
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("%T is not a TCP connection", c.nc)
+	}
+	if err := tc.SetWriteBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPingFloodReadCtx: a peer that sends pings without end and never reads
+// fills the socket with pongs; a Read still ends with its ctx, with the
+// ctx's error, and nothing of the connection is left running. Not parallel:
+// it looks for the goroutines of every Conn.
+func TestPingFloodReadCtx(t *testing.T) {
+	for _, side := range []string{"server", "client"} {
+		t.Run(side, func(t *testing.T) {
+			var w *wireConn
+			var c *Conn
+			if side == "server" {
+				w, c = wireClient(t, nil)
+			} else {
+				w, c = wireServer(t, nil)
+			}
+			shrinkBuffers(t, w, c)
+			floodWire(w.nc, w.frame(true, 0x9, pattern(1, maxControlPayload, false)))
+			const d = 500 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			res := make(chan error, 1)
+			go func() {
+				_, _, err := c.Read(ctx)
+				res <- err
+			}()
+			select {
+			case err := <-res:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Read = %v, want context.DeadlineExceeded", err)
+				}
+			case <-time.After(connTestTimeout):
+				w.nc.Close() // lets the Read go
+				<-res
+				t.Fatalf("Read still blocked %v after its ctx of %v ended", connTestTimeout, d)
+			}
+			waitDone(t, c, connTestTimeout)
+			leakcheck.Check(t, "wsdeck/websocket.(*Conn)")
+		})
+	}
+}
+
+// TestPingWhileWriteBlocked: pings that come while a Write is blocked on a
+// peer that does not read do not hold up the reader, which goes on to the
+// message after them. Once the peer reads, the Write's message is followed
+// by pongs in the order of their pings, at most maxOwedPongs of them, the
+// last the latest ping's (RFC 6455 section 5.5.3 allows answering only the
+// most recent ping), and then nothing until the close frame.
+func TestPingWhileWriteBlocked(t *testing.T) {
+	t.Parallel()
+	for _, side := range []string{"server", "client"} {
+		t.Run(side, func(t *testing.T) {
+			t.Parallel()
+			var w *wireConn
+			var c *Conn
+			if side == "server" {
+				w, c = wireClient(t, nil)
+			} else {
+				w, c = wireServer(t, nil)
+			}
+			// The peer's receive buffer keeps its size: it has to take
+			// the message at speed once it reads.
+			shrinkWriteBuffer(t, c)
+			ctx := connTestCtx(t)
+			big := pattern(2, 4<<20, false)
+			wrote := make(chan error, 1)
+			go func() { wrote <- c.WriteCompressed(ctx, MessageBinary, big, false) }()
+			// The Write holds the frame lock until the peer has read it all.
+			deadline := time.Now().Add(connTestTimeout)
+			for c.frameMu.state.Load()&mutexLocked == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the Write did not begin")
+				}
+				runtime.Gosched()
+			}
+			const pings = 3 * maxOwedPongs
+			for i := range pings {
+				w.writeFrame(true, 0x9, []byte{byte(i)})
+			}
+			w.writeFrame(true, 0x1, []byte("after the pings"))
+			type result struct {
+				p   []byte
+				err error
+			}
+			read := make(chan result, 1)
+			go func() {
+				_, p, err := c.Read(ctx)
+				read <- result{p, err}
+			}()
+			select {
+			case r := <-read:
+				if r.err != nil || string(r.p) != "after the pings" {
+					t.Fatalf("Read = %q, %v; want the message after the pings", r.p, r.err)
+				}
+			case <-time.After(connTestTimeout / 2): // well before ctx ends the Read
+				c.CloseNow() // lets the Read and the Write go
+				<-read
+				<-wrote
+				t.Fatal("Read blocked behind the Write")
+			}
+			if f := w.readFrameT(t); f.op != 0x2 || !bytes.Equal(f.payload, big) {
+				t.Fatalf("got %v, want the message written", f)
+			}
+			if err := <-wrote; err != nil {
+				t.Fatalf("Write = %v", err)
+			}
+			last, pongs := -1, 0
+			for last != pings-1 {
+				f := w.readFrameT(t)
+				if f.op != 0xA || len(f.payload) != 1 || int(f.payload[0]) <= last {
+					t.Fatalf("got %v %x after the pong of ping %d, want the pong of a later ping", f, f.payload, last)
+				}
+				last = int(f.payload[0])
+				pongs++
+			}
+			if pongs > maxOwedPongs {
+				t.Errorf("%d pongs after the Write, want at most %d", pongs, maxOwedPongs)
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- c.Close(StatusNormalClosure, "") }()
+			if f := w.readFrameT(t); f.op != 0x8 {
+				t.Fatalf("got %v %q, want the close frame", f, f.payload)
+			}
+			w.writeClose(StatusNormalClosure, "")
+			if err := <-closed; err != nil {
+				t.Errorf("Close = %v", err)
+			}
+		})
+	}
 }

@@ -546,8 +546,7 @@ func (c *Conn) handleControl(op opcode, p []byte) error {
 	switch op {
 	case opPing:
 		if !c.closeSent.Load() {
-			// A failed pong closes the connection; the next read reports it.
-			c.writeFrame(context.Background(), header{fin: true, op: opPong}, p)
+			c.owePong(p)
 		}
 	case opPong:
 		c.gotPong(p)

@@ -196,20 +196,43 @@ func (c *Conn) writeFrame(ctx context.Context, h header, p []byte) error {
 // sendFrame writes the frame h with payload p, or, when encoded is not nil,
 // the frame h already encoded (a prepared message).
 func (c *Conn) sendFrame(ctx context.Context, h header, p, encoded []byte) error {
+	if err := c.lockFrame(ctx, h.op); err != nil {
+		return err
+	}
+	defer c.frameMu.unlock()
+	return c.sendFrameLocked(ctx, h, p, encoded)
+}
+
+// lockFrame takes frameMu for a frame of type op, and returns holding it
+// only if the frame may go out.
+func (c *Conn) lockFrame(ctx context.Context, op opcode) error {
 	if err := c.frameMu.lock(ctx, c.closed); err != nil {
 		return c.lockErr(err)
 	}
-	defer c.frameMu.unlock()
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if h.op != opClose && c.closeSent.Load() {
+	err := c.writeErr
+	switch {
+	case err != nil:
+	case op == opClose:
+		// A ping read before this side's close frame is answered.
+		if err = c.writeOwedPongsLocked(ctx); err == nil {
+			c.closeWritten = true
+		}
+	case c.closeSent.Load():
 		// Not even a ping: the peer closes the TCP connection once it
 		// has answered our close frame, and a frame it has not read by
 		// then makes its kernel reset the connection, which can destroy
 		// its close frame before we read it.
-		return errCloseSent
+		err = errCloseSent
 	}
+	if err != nil {
+		c.frameMu.unlock()
+	}
+	return err
+}
+
+// sendFrameLocked writes a frame as sendFrame does, with frameMu held
+// (see lockFrame).
+func (c *Conn) sendFrameLocked(ctx context.Context, h header, p, encoded []byte) error {
 	var stop func() bool
 	if ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
