@@ -41,7 +41,8 @@ type Config struct {
 }
 
 // ErrAbnormalClose is returned when the connection did not end with a
-// normal close (1000 or 1001) from either side.
+// normal close (1000, 1001, or a close frame without a status code) from
+// either side.
 var ErrAbnormalClose = errors.New("abnormal close")
 
 // Run connects and runs the session until the connection ends. It returns
@@ -135,6 +136,8 @@ func send(ctx context.Context, c *websocket.Conn, in io.Reader) error {
 	return c.StartClose(websocket.StatusNormalClosure, "")
 }
 
+// echoBack sends every message back until the read ends, and returns the
+// read's error.
 func echoBack(ctx context.Context, c *websocket.Conn) error {
 	var buf []byte
 	for {
@@ -142,21 +145,37 @@ func echoBack(ctx context.Context, c *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		if err := c.Write(ctx, typ, p); err != nil {
-			return err
-		}
+		// A failed write is not the end: once our close frame is out
+		// (the session was stopped), messages are no longer echoed and
+		// the reads go on to the server's close frame, which ends the
+		// handshake; any other failure closed the connection, and the
+		// next read reports why.
+		c.Write(ctx, typ, p)
 		buf = p
 	}
 }
 
-// closeResult turns the error that ended the session into Run's result.
+// closeResult turns the error that ended the session into Run's result: a
+// close frame with 1000, 1001 or no status code (1005) is a clean end.
 func closeResult(err error) error {
 	var ce websocket.CloseError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &ce) && (ce.Code == websocket.StatusNormalClosure || ce.Code == websocket.StatusGoingAway):
+	case errors.As(err, &ce) && cleanClose(ce.Code):
 		return nil
 	}
 	return fmt.Errorf("%w: %v", ErrAbnormalClose, err)
+}
+
+// cleanClose reports whether a close handshake with code ends the session
+// cleanly. A close frame without a status code (1005, RFC 6455 section
+// 7.1.5) completes a clean close (section 7.1.4) and names no error, as
+// 1000 does.
+func cleanClose(code websocket.StatusCode) bool {
+	switch code {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
+		return true
+	}
+	return false
 }
