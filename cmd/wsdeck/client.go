@@ -19,7 +19,8 @@ var clientCmd = &command{
 	doc: `Connects to URL; lines from stdin go out as text messages and received
 messages are printed one a line. With --echo it sends every message back
 until the server closes, as client conformance suites expect. The exit
-status is 1 unless the connection ends with a normal close.`,
+status is 1 unless the connection ends with a clean close (1000, 1001, or
+no status code: 1005).`,
 	example: `echo hello | wsdeck client ws://127.0.0.1:9001/
 wsdeck client --echo -H 'Origin: http://example.com' ws://127.0.0.1:9001/`,
 	run: runClient,
