@@ -11,7 +11,7 @@ import (
 
 // runCluster starts n nats-servers with JetStream clustered on loopback
 // (each routes to the first one's cluster port, itself included) and
-// waits for a JetStream meta leader.
+// waits for a JetStream meta leader that knows them all.
 func runCluster(t testing.TB, n int) []*server.Server {
 	t.Helper()
 	seedPort := freePort(t)
@@ -44,13 +44,17 @@ func runCluster(t testing.TB, n int) []*server.Server {
 		}
 		servers = append(servers, s)
 	}
-	waitFor(t, "the routes and a JetStream meta leader", 20*time.Second, func() bool {
+	// Placement counts only the peers the meta leader has current stats
+	// for: until it has them all, a stream of n replicas is refused.
+	waitFor(t, "the routes, and a JetStream meta leader that counts every server", 20*time.Second, func() bool {
 		leader := false
 		for _, s := range servers {
 			if s.NumRoutes() < n-1 {
 				return false
 			}
-			leader = leader || s.JetStreamIsLeader()
+			if s.JetStreamIsLeader() {
+				leader = len(s.JetStreamClusterPeers()) == n
+			}
 		}
 		return leader
 	})
