@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -101,36 +102,88 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		defer cancel()
 		_ = s.s.DeleteConsumer(dctx, c.CachedInfo().Name)
 	}()
-	want := int(min(uint64(limit), c.CachedInfo().NumPending))
-	out := make([]Msg, 0, want)
-	for len(out) < want {
+	// The consumer may sit on a replica that has not yet caught up with
+	// the stream's leader: read up to the leader's last entry as it was
+	// when the read began, waiting a little for a replica that lags.
+	last, err := s.lastSeq(ctx, subject)
+	if err != nil || last == 0 {
+		return nil, err
+	}
+	if upTo == 0 || last < upTo {
+		upTo = last
+	}
+	var out []Msg
+	// The last sequence fetched, or, before the first pull, the one
+	// before where the consumer starts (past the end: nothing to read).
+	seen := c.CachedInfo().Delivered.Stream
+	for len(out) < limit && seen < upTo {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.name, err)
 		}
 		// No-wait pulls return what is there now, so entries removed by
-		// the limits meanwhile cannot make this wait.
-		batch, err := c.FetchNoWait(min(want-len(out), fetchBatch))
+		// the limits meanwhile cannot make this wait; only when none is
+		// there does a pull wait, for a lagging replica, and briefly.
+		n := min(limit-len(out), fetchBatch)
+		batch, err := c.FetchNoWait(n)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
 		}
-		got := 0
-		for m := range batch.Messages() {
-			msg, err := fromJS(m)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", s.name, err)
+		got, err := s.take(batch, upTo, &seen, &out)
+		if err == nil && got == 0 {
+			batch, err = c.Fetch(n, jetstream.FetchMaxWait(replicaLagWait))
+			if err == nil {
+				got, err = s.take(batch, upTo, &seen, &out)
 			}
-			if upTo > 0 && msg.Seq > upTo {
-				continue
-			}
-			out = append(out, msg)
-			got++
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return nil, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
+		if err != nil {
+			return nil, err
 		}
 		if got == 0 {
 			break
 		}
 	}
 	return out, nil
+}
+
+// lastSeq returns the sequence of the stream's newest entry on subjects
+// matching subject ("": any), as the stream's leader has it, or 0 if there
+// is none.
+func (s *Stream) lastSeq(ctx context.Context, subject string) (uint64, error) {
+	if subject == "" {
+		info, err := s.Info(ctx)
+		return info.LastSeq, err
+	}
+	m, err := s.s.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
+	}
+	return m.Sequence, nil
+}
+
+// replicaLagWait bounds how long a read waits for entries that the
+// stream's leader has and the consumer's replica does not have yet.
+const replicaLagWait = 500 * time.Millisecond
+
+// take appends to out the entries of batch up to sequence upTo, records
+// the last sequence fetched in seen, and returns how many it fetched.
+func (s *Stream) take(batch jetstream.MessageBatch, upTo uint64, seen *uint64, out *[]Msg) (int, error) {
+	got := 0
+	for m := range batch.Messages() {
+		msg, err := fromJS(m)
+		if err != nil {
+			return got, fmt.Errorf("read %s: %w", s.name, err)
+		}
+		got++
+		*seen = msg.Seq
+		if msg.Seq <= upTo {
+			*out = append(*out, msg)
+		}
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+		return got, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
+	}
+	return got, nil
 }
