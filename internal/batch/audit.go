@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"wsdeck/internal/lockfile"
 )
 
 // AuditRecord is one line of the audit log. A job writes two: "start"
@@ -106,9 +108,9 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	if err := lockFile(f); err != nil {
+	if err := lockfile.Lock(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("audit log %s: %w", path, err)
+		return nil, fmt.Errorf("audit log %s: %w (another wsdeck serve?)", path, err)
 	}
 	l := &AuditLog{f: f}
 	if err := l.loadTail(); err != nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"wsdeck/internal/lockfile"
 )
 
 // openEmbedded starts the NATS server on cfg.StateDir and connects to it
@@ -26,9 +27,9 @@ func (e *Engine) openEmbedded(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	if err := lockFile(lock); err != nil {
+	if err := lockfile.Lock(lock); err != nil {
 		lock.Close()
-		return fmt.Errorf("state directory %s: %w", e.cfg.StateDir, err)
+		return fmt.Errorf("state directory %s: %w (another wsdeck serve?)", e.cfg.StateDir, err)
 	}
 	e.lock = lock
 
@@ -121,5 +122,3 @@ func splitListenAddr(addr string) (string, int, error) {
 	}
 	return host, port, nil
 }
-
-var errInUse = errors.New("in use by another process (another wsdeck serve?)")
