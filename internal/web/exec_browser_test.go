@@ -80,6 +80,7 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 
 	carol.click(t, "#exec-run")
 	carol.poll(t, "job finished", `wsdeck.exec.summary !== null`)
+	carol.waitTermSummary(t)
 
 	text := eval[string](t, carol, "wsdeck.exec.termText()")
 	lines := map[string]bool{}
@@ -135,6 +136,7 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 	dave.login(t, console.loginURL)
 	dave.click(t, "#tab-exec")
 	dave.poll(t, "finished job replayed", `wsdeck.exec.summary !== null && wsdeck.exec.summary.failed === 1`)
+	dave.waitTermSummary(t)
 	if got := eval[string](t, dave, "wsdeck.exec.termText()"); !strings.Contains(got, "127.0.0.20: hello from 127.0.0.20") {
 		t.Errorf("the second viewer's terminal lacks the job's output:\n%s", got)
 	}
@@ -192,4 +194,12 @@ func (p *page) setInput(t *testing.T, sel, value string) {
 	t.Helper()
 	eval[bool](t, p, fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = %q;
 		el.dispatchEvent(new Event("input", {bubbles: true})); return true; })()`, sel, value))
+}
+
+// waitTermSummary waits for the job's summary line (it ends with
+// "elapsed ...") to reach the terminal's buffer: xterm.js parses what it
+// is written asynchronously, after wsdeck.exec.summary is set.
+func (p *page) waitTermSummary(t *testing.T) {
+	t.Helper()
+	p.poll(t, "summary line in the terminal", `/  elapsed \S+\s*$/m.test(wsdeck.exec.termText())`)
 }

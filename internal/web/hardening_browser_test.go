@@ -77,6 +77,7 @@ func testForgedOutput(t *testing.T, b *browser, bin, artifacts string) {
 
 func checkNotForged(t *testing.T, p *page) {
 	t.Helper()
+	p.waitTermSummary(t)
 	const prefix = "local: "
 	text := eval[string](t, p, "wsdeck.exec.termText()")
 	lines := map[string]bool{}
