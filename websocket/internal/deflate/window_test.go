@@ -18,10 +18,12 @@ func TestWindowLimit(t *testing.T) {
 		win := 1 << wb
 		block := min(win/2, 2000)
 		for _, dist := range []int{win - 1, win, win + 1} {
+			// The data is drawn here, not in the parallel subtest: r is
+			// not safe for concurrent use.
+			rep := randBytes(r, block)
+			data := concat(rep, randBytes(r, dist-block), rep)
 			t.Run(fmt.Sprintf("window %d distance %d", win, dist), func(t *testing.T) {
 				t.Parallel()
-				rep := randBytes(r, block)
-				data := concat(rep, randBytes(r, dist-block), rep)
 				for _, level := range allLevels {
 					c := compressAll(t, level, wb, data)
 					res := checkStream(t, c, data, wb)
