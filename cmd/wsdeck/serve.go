@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"wsdeck/internal/auth"
 	"wsdeck/internal/batch"
 	"wsdeck/internal/chat"
+	"wsdeck/internal/engine"
 	"wsdeck/internal/hostexpr"
 	"wsdeck/internal/jobs"
 	"wsdeck/internal/server"
@@ -25,9 +27,13 @@ var serveCmd = &command{
 	doc: `Serves the console (Chat, Monitor, Exec) and prints its login URL, with a
 token that becomes a session cookie. It listens on loopback unless --addr
 says otherwise; scripts send Authorization: Bearer TOKEN. Exec runs commands
-over SSH, only on --allow-hosts, and records each job in --audit-log.`,
+over SSH, only on --allow-hosts, and records each job in --audit-log.
+The console's state (login sessions now) lives under --state-dir, in a NATS
+server with JetStream that wsdeck runs inside itself; --nats makes it use an
+existing NATS deployment instead, which several wsdeck nodes can share.`,
 	example: `wsdeck serve
-wsdeck serve --addr 127.0.0.1:9000 --allow-hosts '10.0.0.0/24,local' --accept-new`,
+wsdeck serve --addr 127.0.0.1:9000 --allow-hosts '10.0.0.0/24,local' --accept-new
+wsdeck serve --nats nats://10.0.0.5:4222,nats://10.0.0.6:4222 --nats-creds wsdeck.creds`,
 	run: runServe,
 }
 
@@ -42,6 +48,20 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	})
 	fs.StringVar(&cfg.URLFile, "url-file", "", "write the login URL to this `file`, mode 0600")
+	defaultStateDir, _ := engine.DefaultStateDir() // "" if there is no home: then --state-dir is needed
+	fs.StringVar(&cfg.Engine.StateDir, "state-dir", defaultStateDir, "keep the console's state (sessions, the audit log) in this `directory`")
+	fs.Func("nats", "use the NATS deployment at these comma-separated `URLs` (nats://host:4222, tls://...) instead of the embedded server", func(v string) error {
+		for u := range strings.SplitSeq(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				cfg.Engine.URLs = append(cfg.Engine.URLs, u)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&cfg.Engine.CredsFile, "nats-creds", "", "with --nats: NATS credentials `file` (user JWT and NKey seed)")
+	fs.StringVar(&cfg.Engine.CAFile, "nats-ca", "", "with --nats: PEM `file` of the CAs that verify the NATS servers (TLS)")
+	fs.StringVar(&cfg.Engine.CertFile, "nats-cert", "", "with --nats: PEM client certificate `file`, for servers that require one (with --nats-key)")
+	fs.StringVar(&cfg.Engine.KeyFile, "nats-key", "", "with --nats: PEM private key `file` of --nats-cert")
 	fs.DurationVar(&cfg.SessionIdle, "session-idle", server.DefaultSessionIdle, "end a login session unused for this long (an open page is a use)")
 	fs.DurationVar(&cfg.SessionMax, "session-max", server.DefaultSessionMax, "end a login session this long after the login")
 	fs.IntVar(&cfg.MaxSessions, "max-sessions", server.DefaultMaxSessions, "login sessions kept; past it a login ends the least recently used")
@@ -81,7 +101,7 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	execOn := fs.Bool("exec", true, "serve the Exec tab (false: it says not configured)")
 	allowHosts := fs.String("allow-hosts", batch.DefaultAllowHosts, "Exec: the only targets jobs may reach, comma-separated: CIDRs and addresses, host name `patterns` (* and ? stop at dots: *.lab.example.com) and local. "+
 		"Every address dialled must be inside a CIDR or address, so a name allowed by a pattern also needs its network listed")
-	auditLog := fs.String("audit-log", jobs.DefaultAuditLog(), "Exec: append a JSON line per job start and end to this `file`, each chained to the one before (wsdeck audit verify checks it)")
+	auditLog := fs.String("audit-log", "", "Exec: append a JSON line per job start and end to this `file` (default: exec-audit.jsonl in --state-dir), each chained to the one before (wsdeck audit verify checks it)")
 	fs.IntVar(&execOpts.MaxHosts, "max-hosts", hostexpr.DefaultMaxHosts, "Exec: refuse expressions naming more hosts")
 	fs.IntVar(&execOpts.MaxCommand, "max-command", jobs.DefaultMaxCommand, "Exec: longest command, in bytes")
 	fs.Int64Var(&execOpts.MaxTerminal, "max-terminal", jobs.DefaultMaxTerminal, "Exec: bytes of output lines a job sends to the page (results are always sent)")
@@ -107,6 +127,12 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("WSDECK_TOKEN") // kept out of ps
+	}
+	if cfg.Engine.StateDir == "" {
+		return errors.New("no home directory for the state: give --state-dir")
+	}
+	if *auditLog == "" {
+		*auditLog = filepath.Join(cfg.Engine.StateDir, "exec-audit.jsonl")
 	}
 	if *hstsMaxAge <= 0 {
 		cfg.HSTSMaxAge = -1 // none

@@ -8,8 +8,9 @@
 //
 // A session is a random 256-bit id, new at every login, in an HttpOnly,
 // SameSite=Strict cookie (named with the __Host- prefix under TLS). The
-// server keeps it in a Store, by the id's SHA-256, so the store's contents
-// open nothing. A session ends at logout (POST /logout, see Guard.Logout),
+// server keeps it in a Store (a KVStore: a key-value bucket of the engine,
+// shared by every console node), by the id's SHA-256, so the store's
+// contents open nothing. A session ends at logout (POST /logout, see Guard.Logout),
 // when the same browser logs in again, after Options.Idle without use, or
 // Options.Max after its login, whichever comes first; the cookie of a
 // session that ended is refused. Options.OnEnd hears of each end the Guard
@@ -48,10 +49,8 @@ type Options struct {
 	Idle time.Duration
 	// Max ends a session that long after its login; 0 means DefaultMax.
 	Max time.Duration
-	// Store keeps the sessions; nil means a MemoryStore of MaxSessions.
+	// Store keeps the sessions (a KVStore); it is required.
 	Store Store
-	// MaxSessions bounds the default store; 0 means DefaultMaxSessions.
-	MaxSessions int
 
 	// OnEnd, if not nil, is called with the key of each session the
 	// Guard ends or finds ended: at logout, at a new login from the same
@@ -79,6 +78,9 @@ func New(token string, opts Options) (*Guard, error) {
 	if token == "" {
 		return nil, errors.New("auth: empty token")
 	}
+	if opts.Store == nil {
+		return nil, errors.New("auth: no session store")
+	}
 	if opts.Idle < 0 || opts.Max < 0 {
 		return nil, errors.New("auth: negative session lifetime")
 	}
@@ -104,9 +106,6 @@ func New(token string, opts Options) (*Guard, error) {
 	if g.max == 0 {
 		g.max = DefaultMax
 	}
-	if g.store == nil {
-		g.store = NewMemoryStore(opts.MaxSessions)
-	}
 	if g.onEnd == nil {
 		g.onEnd = func(string) {}
 	}
@@ -118,6 +117,9 @@ func New(token string, opts Options) (*Guard, error) {
 
 // CookieName returns the name of the session cookie.
 func (g *Guard) CookieName() string { return g.cookieName }
+
+// Max returns how long a session may last after its login.
+func (g *Guard) Max() time.Duration { return g.max }
 
 // Idle returns how long a session may go unused.
 func (g *Guard) Idle() time.Duration { return g.idle }

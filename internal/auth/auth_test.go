@@ -11,6 +11,9 @@ const token = "s3cret-token-for-tests-0123456789"
 
 func newGuard(t *testing.T, opts Options) *Guard {
 	t.Helper()
+	if opts.Store == nil {
+		opts.Store = newStore(t, 0)
+	}
 	g, err := New(token, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -194,8 +197,11 @@ func TestNewToken(t *testing.T) {
 	if len(a) < 26 { // 128 bits in base32
 		t.Errorf("token %q is shorter than 128 bits of base32", a)
 	}
-	if _, err := New("", Options{}); err == nil {
+	if _, err := New("", Options{Store: newStore(t, 0)}); err == nil {
 		t.Error("New accepted an empty token")
+	}
+	if _, err := New(token, Options{}); err == nil {
+		t.Error("New accepted no session store")
 	}
 }
 

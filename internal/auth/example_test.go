@@ -1,17 +1,34 @@
 package auth_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"wsdeck/internal/auth"
+	"wsdeck/internal/engine"
 )
 
 // A browser opens the login URL once; the token becomes a session cookie
 // and the browser lands on the same URL without it.
 func ExampleGuard_Middleware() {
-	g, _ := auth.New("s3cret", auth.Options{CookieName: "wsdeck-8080"})
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "wsdeck-example")
+	defer os.RemoveAll(dir)
+	eng, err := engine.Open(ctx, engine.Config{StateDir: dir})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer eng.Shutdown(ctx)
+	bucket, err := eng.Bucket(ctx, engine.BucketConfig{Name: "sessions", TTL: auth.DefaultMax})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	g, _ := auth.New("s3cret", auth.Options{CookieName: "wsdeck-8080", Store: auth.NewKVStore(bucket, 0)})
 	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "the console")
 	}), nil)

@@ -17,7 +17,7 @@ const (
 	// DefaultMax ends every session a week after its login, however much
 	// it is used.
 	DefaultMax = 7 * 24 * time.Hour
-	// DefaultMaxSessions is how many sessions the default store keeps.
+	// DefaultMaxSessions is how many sessions a KVStore keeps.
 	DefaultMaxSessions = 1000
 )
 
@@ -51,8 +51,8 @@ func (s Session) ShortKey() string { return s.Key[:min(len(s.Key), 8)] }
 // A Store keeps the live sessions. The Guard decides when a session
 // expires (Session.Expires) and when it ends; the store keeps sessions,
 // bounds how many it holds, and may drop one whose Expires has passed.
-// MemoryStore is the store of a single console; a store shared by several
-// (a key-value bucket) can take its place.
+// KVStore keeps them in a key-value bucket that every console node
+// shares.
 //
 // Implementations are safe for concurrent use. Every method returns once
 // its work is done or ctx is done, whichever is first.

@@ -237,7 +237,7 @@ func TestSessionAbsoluteExpiry(t *testing.T) {
 func TestSweepDropsExpiredSessions(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	store := NewMemoryStore(0)
+	store := newStore(t, 0)
 	g := newGuard(t, Options{Idle: time.Hour, Now: clk.Now, Store: store})
 	h := g.Middleware(ok, nil)
 	login(t, h)
@@ -247,7 +247,7 @@ func TestSweepDropsExpiredSessions(t *testing.T) {
 	if err := g.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := store.Len(); n != 1 {
+	if n := storeLen(t, store); n != 1 {
 		t.Errorf("%d sessions after the sweep, want 1", n)
 	}
 	if got := check(g, fresh); got != ByCookie {
@@ -255,10 +255,10 @@ func TestSweepDropsExpiredSessions(t *testing.T) {
 	}
 }
 
-func TestMemoryStoreIsBounded(t *testing.T) {
+func TestStoreIsBounded(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	store := NewMemoryStore(3)
+	store := newStore(t, 3)
 	g := newGuard(t, Options{Now: clk.Now, Store: store})
 	h := g.Middleware(ok, nil)
 	var cookies []*http.Cookie
@@ -271,7 +271,7 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 	check(g, cookies[0])
 	clk.Add(time.Minute)
 	cookies = append(cookies, login(t, h))
-	if n := store.Len(); n != 3 {
+	if n := storeLen(t, store); n != 3 {
 		t.Fatalf("%d sessions in a store of 3", n)
 	}
 	for i, want := range []Result{ByCookie, Invalid, ByCookie, ByCookie} {
@@ -283,7 +283,7 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 	for range 100 {
 		login(t, h)
 	}
-	if n := store.Len(); n != 3 {
+	if n := storeLen(t, store); n != 3 {
 		t.Errorf("%d sessions after 100 more logins, want 3", n)
 	}
 }

@@ -167,3 +167,53 @@ func (e *Endpoint) Invalid() {
 		e.badMessages.Inc()
 	}
 }
+
+// EngineStats are the figures of the console's connection to its engine
+// (NATS): the same fields as engine.Stats, which converts to it.
+type EngineStats struct {
+	Connected  bool
+	Reconnects uint64
+	InMsgs     uint64
+	InBytes    uint64
+	OutMsgs    uint64
+	OutBytes   uint64
+}
+
+// Engine exports the engine's figures, read from stats at each scrape:
+// wsdeck_engine_connected (0 or 1) and counters of reconnects, and of
+// messages and bytes in and out. It may be called once per Registry.
+func (m *Registry) Engine(stats func() EngineStats) {
+	m.reg.MustRegister(engineCollector(stats))
+}
+
+type engineCollector func() EngineStats
+
+var (
+	engineConnected  = prometheus.NewDesc("wsdeck_engine_connected", "1 while connected to the engine (NATS), else 0.", nil, nil)
+	engineReconnects = prometheus.NewDesc("wsdeck_engine_reconnects_total", "Times the connection to the engine was re-established.", nil, nil)
+	engineMsgsIn     = prometheus.NewDesc("wsdeck_engine_messages_received_total", "Messages received from the engine, JetStream API answers included.", nil, nil)
+	engineBytesIn    = prometheus.NewDesc("wsdeck_engine_received_bytes_total", "Bytes received from the engine.", nil, nil)
+	engineMsgsOut    = prometheus.NewDesc("wsdeck_engine_messages_sent_total", "Messages sent to the engine, JetStream API requests included.", nil, nil)
+	engineBytesOut   = prometheus.NewDesc("wsdeck_engine_sent_bytes_total", "Bytes sent to the engine.", nil, nil)
+)
+
+func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{engineConnected, engineReconnects, engineMsgsIn, engineBytesIn, engineMsgsOut, engineBytesOut} {
+		ch <- d
+	}
+}
+
+func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c()
+	connected := 0.0
+	if s.Connected {
+		connected = 1
+	}
+	ch <- prometheus.MustNewConstMetric(engineConnected, prometheus.GaugeValue, connected)
+	for _, v := range []struct {
+		d *prometheus.Desc
+		n uint64
+	}{{engineReconnects, s.Reconnects}, {engineMsgsIn, s.InMsgs}, {engineBytesIn, s.InBytes}, {engineMsgsOut, s.OutMsgs}, {engineBytesOut, s.OutBytes}} {
+		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
+	}
+}

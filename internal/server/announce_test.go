@@ -13,11 +13,12 @@ func announced(t *testing.T, cfg Config) string {
 	t.Helper()
 	out := &logBuffer{}
 	cfg.Addr, cfg.Out, cfg.Logger = "127.0.0.1:0", out, slog.New(slog.DiscardHandler)
+	cfg.Engine.StateDir = t.TempDir()
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.ln.Close()
+	defer s.close()
 	if err := s.announce(); err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,7 @@ func (s *Server) routes() http.Handler {
 	private.Handle("GET /", web.Handler())
 
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write([]byte("ok\n"))
-	})
+	root.HandleFunc("GET /healthz", s.healthz)
 	root.Handle("POST /logout", s.guard.Logout())
 	root.Handle("/", s.guard.Middleware(private, s.refused))
 	return s.securityHeaders(s.logRequests(s.checkHost(root)))

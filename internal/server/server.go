@@ -11,8 +11,13 @@
 // per client (503), and refused (never accepted and then closed) when it
 // fails one; a plain GET of a WebSocket endpoint runs the same checks and
 // then answers 426, so that a page can learn why its socket was refused.
-// A socket whose session ends is closed with CloseSessionEnded. Shutdown
-// closes every socket with 1001 and returns within a few seconds.
+// A socket whose session ends, on this node or another, is closed with
+// CloseSessionEnded. Shutdown closes every socket with 1001 and returns
+// within a few seconds.
+//
+// The console's state (the login sessions) lives in the engine (package
+// engine, NATS JetStream) that Config.Engine names: New opens it, and
+// Serve shuts it down after everything that uses it. /healthz reports it.
 package server
 
 import (
@@ -32,6 +37,7 @@ import (
 
 	"wsdeck/internal/auth"
 	"wsdeck/internal/chat"
+	"wsdeck/internal/engine"
 	"wsdeck/internal/metrics"
 	"wsdeck/internal/monitor"
 	"wsdeck/internal/socket"
@@ -56,11 +62,14 @@ const (
 	DefaultPingInterval    = 30 * time.Second
 	DefaultSampleInterval  = monitor.DefaultInterval
 	DefaultMonitorHistory  = monitor.DefaultHistory
-	maxHeaderBytes         = 16 << 10
+	// DefaultHealthTimeout bounds /healthz's question to the engine.
+	DefaultHealthTimeout = 2 * time.Second
+	maxHeaderBytes       = 16 << 10
 )
 
 // Config configures the console. The zero value is a console on
-// 127.0.0.1:8080 with a random token and the defaults below.
+// 127.0.0.1:8080 with a random token, its state in an embedded engine
+// under the default state directory, and the defaults below.
 type Config struct {
 	// Addr is the address to listen on; "" means DefaultAddr. Listener,
 	// if set, is used instead (tests, socket activation).
@@ -74,11 +83,17 @@ type Config struct {
 	PrintURL PrintURL
 	URLFile  string
 
+	// Engine is the engine that keeps the console's state (sessions now):
+	// its zero value is an embedded NATS server with its files under the
+	// default state directory. New opens it; Serve shuts it down last.
+	Engine engine.Config
+
 	// SessionIdle ends a login session unused for that long (an open
 	// socket is a use); 0 means DefaultSessionIdle. SessionMax ends it
-	// that long after the login; 0 means DefaultSessionMax. MaxSessions
-	// bounds the sessions kept (the least recently used goes first); 0
-	// means DefaultMaxSessions.
+	// that long after the login, and is the TTL of the engine's sessions
+	// bucket; 0 means DefaultSessionMax. MaxSessions bounds the sessions
+	// kept (the least recently used goes first); 0 means
+	// DefaultMaxSessions.
 	SessionIdle, SessionMax time.Duration
 	MaxSessions             int
 
@@ -155,19 +170,21 @@ const (
 
 // Server is a console listening on its address. Start it with Serve.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	ln      net.Listener
-	tls     bool
-	token   string
-	tokenOK bool // the user chose the token: Run prints no login URL unasked
-	hosts   hostPolicy
-	hsts    string // the Strict-Transport-Security header; "" for none
-	guard   *auth.Guard
-	metrics *metrics.Registry
-	hub     *chat.Hub
-	monitor *monitor.Monitor
-	http    *http.Server
+	cfg      Config
+	log      *slog.Logger
+	ln       net.Listener
+	tls      bool
+	token    string
+	tokenOK  bool // the user chose the token: Run prints no login URL unasked
+	hosts    hostPolicy
+	hsts     string // the Strict-Transport-Security header; "" for none
+	engine   *engine.Engine
+	sessions *auth.KVStore
+	guard    *auth.Guard
+	metrics  *metrics.Registry
+	hub      *chat.Hub
+	monitor  *monitor.Monitor
+	http     *http.Server
 
 	// Sockets get sockCtx, which is cancelled at shutdown.
 	sockCtx    context.Context
@@ -175,8 +192,9 @@ type Server struct {
 	sockets    socketSet
 }
 
-// New listens on cfg.Addr (or takes cfg.Listener) and sets the console up.
-// Nothing is served until Serve.
+// New listens on cfg.Addr (or takes cfg.Listener), opens the engine and
+// sets the console up. Nothing is served until Serve, which must be
+// called to release the engine.
 func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, token: cfg.Token}
 	if s.log == nil {
@@ -258,22 +276,27 @@ func New(cfg Config) (*Server, error) {
 			"addr", s.ln.Addr().String())
 	}
 
+	if err := s.openEngine(); err != nil {
+		s.ln.Close()
+		return nil, err
+	}
 	s.sockets.init(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
 	guard, err := auth.New(s.token, auth.Options{
-		CookieName:  cookieName(s.ln.Addr()),
-		Secure:      s.tls,
-		Idle:        cfg.SessionIdle,
-		Max:         cfg.SessionMax,
-		MaxSessions: cfg.MaxSessions,
-		OnEnd:       s.endSession,
-		Now:         cfg.now,
+		CookieName: cookieName(s.ln.Addr()),
+		Secure:     s.tls,
+		Idle:       cfg.SessionIdle,
+		Max:        cfg.SessionMax,
+		Store:      s.sessions,
+		OnEnd:      s.endSession,
+		Now:        cfg.now,
 	})
 	if err != nil {
-		s.ln.Close()
+		s.close()
 		return nil, err
 	}
 	s.guard = guard
 	s.metrics = metrics.New()
+	s.metrics.Engine(func() metrics.EngineStats { return metrics.EngineStats(s.engine.Stats()) })
 	s.hub = chat.NewHub(cfg.Chat)
 	monOpts := cfg.Monitor
 	monOpts.OnSample = s.metrics.SampleTaken
@@ -350,7 +373,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if err := s.announce(); err != nil {
-		s.ln.Close()
+		s.close()
 		return err
 	}
 	return s.Serve(ctx)
@@ -359,17 +382,25 @@ func Run(ctx context.Context, cfg Config) error {
 // Serve serves until ctx is done, then shuts down: it stops accepting,
 // shuts Exec down (Config.Exec), closes every socket with 1001 (going
 // away) once what it was sent is written, waits up to
-// Config.ShutdownTimeout for them, cuts those still open, and returns nil.
-// An error serving is returned at once.
+// Config.ShutdownTimeout for them, cuts those still open, shuts the
+// engine down last, and returns nil. An error serving is returned at
+// once, after the same shutdown.
 func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("console listening", "url", s.URL(), "tls", s.tls, "max_conns", s.cfg.MaxConns,
 		"max_conns_per_client", s.cfg.MaxConnsPerClient, "session_idle", s.guard.Idle())
-	defer func(done <-chan struct{}) { <-done }(s.watchSessions()) // ends with sockCtx
+	checked := s.watchSessions() // both end with sockCtx
+	watchDone := s.watchSessionEnds()
+	// The engine goes last: sockets and Exec may use it to the end.
+	defer func() {
+		s.stopSocket()
+		<-checked
+		watchDone()
+		s.shutdownEngine(s.engine)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
 	case err := <-errc:
-		s.stopSocket()
 		return err
 	case <-ctx.Done():
 	}

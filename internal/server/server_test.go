@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"wsdeck/internal/engine"
 	"wsdeck/internal/socket"
 	"wsdeck/websocket"
 )
@@ -60,6 +61,9 @@ func start(t *testing.T, cfg Config) *testServer {
 	}
 	if cfg.Token == "" {
 		cfg.Token = testToken
+	}
+	if cfg.Engine.StateDir == "" && len(cfg.Engine.URLs) == 0 {
+		cfg.Engine.StateDir = t.TempDir()
 	}
 	logs := &logBuffer{}
 	if cfg.Logger == nil {
@@ -589,11 +593,12 @@ func TestTokensAreNeverLogged(t *testing.T) {
 
 func TestRandomTokenInLoginURL(t *testing.T) {
 	t.Parallel()
+	stateDir := t.TempDir()
 	out := &logBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Addr: "127.0.0.1:0", Out: out, Logger: slog.New(slog.DiscardHandler)})
+		done <- Run(ctx, Config{Addr: "127.0.0.1:0", Out: out, Logger: slog.New(slog.DiscardHandler), Engine: engine.Config{StateDir: stateDir}})
 	}()
 	// Run prints the URL before serving; poll for it.
 	deadline := time.Now().Add(testTimeout)

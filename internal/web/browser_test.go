@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -323,6 +324,9 @@ func startConsole(t *testing.T, bin, artifacts, name string, args ...string) *co
 	c := &console{logc: make(chan struct{}, 1), exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--token", browserToken,
 		"--sample-interval", sampleInterval.String(), "--max-message-size", "65536", "--log-format", "json", "--print-url")
+	if !slices.Contains(args, "--state-dir") { // each console its own state, sessions and all
+		c.cmd.Args = append(c.cmd.Args, "--state-dir", t.TempDir())
+	}
 	c.cmd.Args = append(c.cmd.Args, args...)
 	c.cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=") // no agent: the test's keys only
 	stdout, err := c.cmd.StdoutPipe()
