@@ -27,7 +27,7 @@ import (
 // The interop tests prove this package against independent WebSocket
 // implementations: python3-websockets and Node's ws, as clients of our
 // server and as servers for our client, and Chromium as a client. The
-// peers' sides are scripts in testdata/interop; internal/testpeer finds the
+// peers' sides are scripts in testdata/interop; internal/testkit/testpeer finds the
 // peers, and skips a test whose peer is missing (or fails it, with
 // WSDECK_REQUIRE_PEERS=1).
 //

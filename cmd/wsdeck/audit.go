@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"wsdeck/internal/batch"
-	"wsdeck/internal/jobs"
+	"wsdeck/internal/console/jobs"
+	"wsdeck/internal/fleet/batch"
 )
 
 var auditCmd = &command{

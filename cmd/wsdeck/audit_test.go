@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/batch"
+	"wsdeck/internal/fleet/batch"
 )
 
 // TestAudit: wsdeck audit prints a log, verify reports an intact one as

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"wsdeck/internal/wscat"
+	"wsdeck/internal/tools/wscat"
 	"wsdeck/websocket"
 )
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"flag"
 
-	"wsdeck/internal/echo"
+	"wsdeck/internal/tools/echo"
 )
 
 var echoCmd = &command{

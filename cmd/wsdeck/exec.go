@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"wsdeck/internal/execcli"
-	"wsdeck/internal/hostexpr"
+	"wsdeck/internal/fleet/hostexpr"
+	"wsdeck/internal/tools/execcli"
 )
 
 var execCmd = &command{

@@ -10,14 +10,14 @@ import (
 	"strconv"
 	"strings"
 
-	"wsdeck/internal/auth"
-	"wsdeck/internal/batch"
-	"wsdeck/internal/chat"
+	"wsdeck/internal/console/auth"
+	"wsdeck/internal/console/chat"
+	"wsdeck/internal/console/jobs"
+	"wsdeck/internal/console/server"
+	"wsdeck/internal/console/socket"
 	"wsdeck/internal/engine"
-	"wsdeck/internal/hostexpr"
-	"wsdeck/internal/jobs"
-	"wsdeck/internal/server"
-	"wsdeck/internal/socket"
+	"wsdeck/internal/fleet/batch"
+	"wsdeck/internal/fleet/hostexpr"
 )
 
 var serveCmd = &command{

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/leakcheck"
+	"wsdeck/internal/testkit/leakcheck"
 )
 
 func TestEmbeddedOpenPublishReadShutdown(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/leakcheck"
+	"wsdeck/internal/testkit/leakcheck"
 )
 
 // TestMain fails the run if a goroutine of ours, of the NATS client or of

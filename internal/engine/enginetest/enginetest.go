@@ -4,11 +4,14 @@
 package enginetest
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"wsdeck/internal/engine"
 )
 
 // Server is a NATS server with JetStream on loopback, as an external
@@ -70,4 +73,24 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.start(t)
+}
+
+// Embedded opens an embedded engine (the console's default) on a state
+// dir of the test's own; the test's end shuts it down.
+func Embedded(t testing.TB) *engine.Engine {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e, err := engine.Open(ctx, engine.Config{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Shutdown(ctx); err != nil {
+			t.Errorf("engine shutdown: %v", err)
+		}
+	})
+	return e
 }

@@ -1,0 +1,16 @@
+package jobs
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+
+	"wsdeck/internal/testkit/leakcheck"
+)
+
+// TestMain fails the run if a goroutine of ours (a job, its flusher, the
+// engine's) outlives the tests.
+func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m, "wsdeck/")) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

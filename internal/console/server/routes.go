@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"wsdeck/internal/console/auth"
+	"wsdeck/internal/console/socket"
+	"wsdeck/internal/console/web"
+	"wsdeck/websocket"
+)
+
+// routes returns the console's handler: /healthz open to all, /logout open
+// to the page's own origin, everything else behind the token, and all but
+// /healthz only for the hosts the console answers to.
+func (s *Server) routes() http.Handler {
+	private := http.NewServeMux()
+	private.Handle("GET /metrics", s.metrics.Handler())
+	private.Handle("GET /ws/chat", s.socketHandler("chat", s.hub))
+	private.Handle("GET /ws/monitor", s.socketHandler("monitor", s.monitor))
+	exec := s.cfg.Exec
+	if exec == nil {
+		exec = notConfigured{}
+	}
+	private.Handle("GET /ws/exec", s.socketHandler("exec", exec))
+	private.Handle("GET /", web.Handler())
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", s.healthz)
+	root.Handle("POST /logout", s.guard.Logout())
+	root.Handle("/", s.guard.Middleware(private, s.refused))
+	return s.securityHeaders(s.logRequests(s.checkHost(root)))
+}
+
+// refused logs and counts a request refused for its credentials. Neither
+// the query nor the headers are logged: they may hold a token.
+func (s *Server) refused(r *http.Request, why auth.Result) {
+	s.metrics.Refused(endpointOf(r), "auth")
+	s.log.Info("unauthorized", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "credentials", why.String())
+}
+
+// endpointOf names the endpoint of a request for the metrics.
+func endpointOf(r *http.Request) string {
+	switch r.URL.Path {
+	case "/ws/chat":
+		return "chat"
+	case "/ws/monitor":
+		return "monitor"
+	case "/ws/exec":
+		return "exec"
+	case "/metrics":
+		return "metrics"
+	}
+	return "page"
+}
+
+// socketHandler returns the handler of a WebSocket endpoint: the Origin
+// check, the caps on connections, then the handshake, then ep. A plain GET
+// (no Upgrade), as the page sends to learn why a socket failed, gets the
+// same checks and then 426 Upgrade Required.
+func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
+	em := s.metrics.Endpoint(name)
+	accept := &websocket.AcceptOptions{
+		ConnOptions: websocket.ConnOptions{
+			MaxMessageSize: s.cfg.MaxMessageSize,
+			CloseTimeout:   s.cfg.CloseTimeout,
+			PingInterval:   max(s.cfg.PingInterval, 0),
+			// Per-message compressors come from a pool: a thousand idle
+			// chat members hold no compression state.
+			Compression: websocket.CompressionOptions{NoContextTakeover: true},
+		},
+		OriginPatterns: s.cfg.AllowOrigins,
+	}
+	sockOpts := s.cfg.Socket
+	sockOpts.Metrics = em
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkOrigin(r, s.cfg.AllowOrigins); err != nil {
+			s.metrics.Refused(name, "origin")
+			s.log.Info("websocket handshake refused", "endpoint", name, "remote", r.RemoteAddr,
+				"origin", r.Header.Get("Origin"), "reason", "origin", "err", err)
+			http.Error(w, "wsdeck: "+err.Error(), http.StatusForbidden)
+			return
+		}
+		client, session := clientOf(r)
+		if !isUpgrade(r) {
+			if limit := s.sockets.check(client); limit != "" {
+				s.tooMany(w, r, name, limit)
+				return
+			}
+			w.Header().Set("Upgrade", "websocket")
+			w.Header().Set("Connection", "Upgrade")
+			http.Error(w, "wsdeck: this is a WebSocket endpoint, and it would take this client's connection", http.StatusUpgradeRequired)
+			return
+		}
+		if limit := s.sockets.acquire(client); limit != "" {
+			s.tooMany(w, r, name, limit)
+			return
+		}
+		defer s.sockets.release(client)
+		sw := &statusWriter{ResponseWriter: w}
+		ws, err := websocket.Accept(sw, r, accept)
+		if err != nil {
+			reason := "handshake"
+			if sw.status == http.StatusForbidden { // Accept's only 403 is the Origin check
+				reason = "origin"
+			}
+			s.metrics.Refused(name, reason)
+			s.log.Info("websocket handshake refused", "endpoint", name, "remote", r.RemoteAddr,
+				"origin", r.Header.Get("Origin"), "reason", reason, "err", err)
+			return
+		}
+		o := &openSocket{ws: ws, sc: socket.New(ws, sockOpts), session: session}
+		s.sockets.add(o)
+		defer s.sockets.remove(o)
+		// A session that ended between its check and add was not there
+		// to be closed: look again, now that it is.
+		if session != "" {
+			if err := s.guard.Touch(s.sockCtx, session); errors.Is(err, auth.ErrNoSession) {
+				o.sc.Close(CloseSessionEnded, "session ended")
+			}
+		}
+		start := time.Now()
+		s.log.Info("websocket open", "endpoint", name, "remote", r.RemoteAddr)
+		err = ep.ServeSocket(s.sockCtx, o.sc, r)
+		s.log.Info("websocket closed", "endpoint", name, "remote", r.RemoteAddr,
+			"duration", time.Since(start).Round(time.Millisecond), "why", err)
+	})
+}
+
+// tooMany refuses a handshake (or a probe) over a cap with 503 and
+// Retry-After; the Wsdeck-Limit header says which cap, for the page.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, endpoint, limit string) {
+	s.metrics.Refused(endpoint, limit)
+	h := w.Header()
+	h.Set("Retry-After", "5")
+	h.Set("Cache-Control", "no-store")
+	if limit == limitPerClient {
+		s.log.Info("websocket refused: too many connections from one client", "endpoint", endpoint,
+			"remote", r.RemoteAddr, "max_conns_per_client", s.cfg.MaxConnsPerClient)
+		h.Set("Wsdeck-Limit", "client")
+		http.Error(w, fmt.Sprintf("wsdeck: too many connections from you (at most %d: --max-conns-per-client); close other tabs of this console",
+			s.cfg.MaxConnsPerClient), http.StatusServiceUnavailable)
+		return
+	}
+	s.log.Warn("websocket refused: too many connections", "endpoint", endpoint, "remote", r.RemoteAddr, "max_conns", s.cfg.MaxConns)
+	h.Set("Wsdeck-Limit", "total")
+	http.Error(w, fmt.Sprintf("wsdeck: too many connections in all (at most %d: --max-conns)", s.cfg.MaxConns), http.StatusServiceUnavailable)
+}
+
+// isUpgrade reports whether r asks for a WebSocket: "Connection: Upgrade"
+// and "Upgrade: websocket". Accept checks the rest of the handshake.
+func isUpgrade(r *http.Request) bool {
+	return headerHas(r.Header, "Connection", "upgrade") && headerHas(r.Header, "Upgrade", "websocket")
+}
+
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// notConfigured is the exec endpoint until Exec is set up: every
+// connection gets a not_configured error, and so does every message.
+type notConfigured struct{}
+
+func (notConfigured) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
+	err := socket.Errorf(socket.CodeNotConfigured, "Exec is not configured on this server")
+	c.SendError("", "", err)
+	return c.Run(ctx, func(socket.Message) error { return err })
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection, to hijack it.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs each request at debug level: method, path (never the
+// query, which may hold a token), status and time.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 { // hijacked: a WebSocket, logged on its own
+			sw.status = http.StatusSwitchingProtocols
+		}
+		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"remote", r.RemoteAddr, "took", time.Since(start).Round(time.Microsecond))
+	})
+}
