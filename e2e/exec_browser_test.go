@@ -1,6 +1,6 @@
 //go:build unix
 
-package web_test
+package e2e
 
 import (
 	"fmt"

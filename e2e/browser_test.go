@@ -2,7 +2,7 @@
 
 //go:build unix
 
-package web_test
+package e2e
 
 import (
 	"bufio"
@@ -277,7 +277,9 @@ func artifactDir(t *testing.T) string {
 	return t.ArtifactDir()
 }
 
-// buildWsdeck builds the wsdeck command into a temporary directory.
+// buildWsdeck builds the wsdeck command into a temporary directory, in
+// the product's module (the parent of this one), with its go.mod and
+// go.sum: the binary is the one a user builds.
 func buildWsdeck(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
@@ -285,7 +287,8 @@ func buildWsdeck(t *testing.T) string {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	bin := filepath.Join(t.TempDir(), "wsdeck")
-	cmd := exec.Command(goTool, "build", "-o", bin, "wsdeck/cmd/wsdeck")
+	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/wsdeck")
+	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
