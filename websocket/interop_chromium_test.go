@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testpeer"
+	"wsdeck/internal/testkit/testpeer"
 )
 
 // TestInteropChromium runs the interop scenarios with headless Chromium as

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testpeer"
+	"wsdeck/internal/testkit/testpeer"
 )
 
 // TestInteropDeflateChromium runs the deflate echo with headless Chromium

@@ -20,7 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"wsdeck/internal/testpeer"
+	"wsdeck/internal/testkit/testpeer"
 	"wsdeck/websocket"
 )
 

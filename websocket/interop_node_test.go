@@ -3,7 +3,7 @@ package websocket_test
 import (
 	"testing"
 
-	"wsdeck/internal/testpeer"
+	"wsdeck/internal/testkit/testpeer"
 )
 
 // TestInteropNode runs the interop scenarios against Node's ws, installed

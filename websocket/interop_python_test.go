@@ -3,7 +3,7 @@ package websocket_test
 import (
 	"testing"
 
-	"wsdeck/internal/testpeer"
+	"wsdeck/internal/testkit/testpeer"
 )
 
 // TestInteropPython runs the interop scenarios against python3-websockets:

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"wsdeck/internal/leakcheck"
+	"wsdeck/internal/testkit/leakcheck"
 )
 
 // TestMain fails the run if goroutines of this package, or started by its

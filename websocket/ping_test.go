@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/leakcheck"
+	"wsdeck/internal/testkit/leakcheck"
 )
 
 // readUntilEnd reads from c until the connection ends, and reports the
