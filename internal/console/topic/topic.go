@@ -1,0 +1,325 @@
+// Package topic fans the entries of one engine stream subject out to the
+// sockets of this console node: the chat of a room, the events of a job,
+// the samples of a node's monitor.
+//
+// A Topic holds one engine subscription, however many sockets watch it,
+// and only while at least one does. Each live entry is encoded once, into
+// a PreparedMessage whose bytes every socket's queue shares. A socket
+// joins from a position in the stream (a sequence, a time, or the newest
+// n entries): it is given the entries from there as a backlog, read from
+// the stream, and then every later entry live, each exactly once and in
+// stream order, whichever node published it.
+package topic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"wsdeck/internal/engine"
+	"wsdeck/websocket"
+)
+
+// A Sink receives a topic's live entries. *socket.Conn is one. Send must
+// not block: it queues the frame, or reports false if the sink is gone.
+type Sink interface {
+	Send(*websocket.PreparedMessage) bool
+}
+
+// Options configure a Topic.
+type Options struct {
+	// Subject keeps only the stream's entries on subjects it matches
+	// (wildcards allowed); empty means every subject of the stream.
+	Subject string
+	// Encode turns a live entry into the text frame sinks receive. An
+	// error skips the entry (it is logged). Nil sends the entry's data
+	// as it is.
+	Encode func(engine.Msg) ([]byte, error)
+	// Log receives the topic's warnings; nil discards them.
+	Log *slog.Logger
+}
+
+// From says where a joining sink's backlog starts. The zero value means
+// no backlog: live entries only.
+type From struct {
+	// Seq starts the backlog at this stream sequence (a page that has
+	// seen up to n asks for n+1).
+	Seq uint64
+	// Since, if Seq is zero, starts it at the first entry stored at or
+	// after this time.
+	Since time.Time
+	// Last, if Seq and Since are zero, makes it the newest Last entries.
+	Last int
+	// Max bounds the backlog; the newest Max entries are kept. Zero
+	// means DefaultMax.
+	Max int
+}
+
+// DefaultMax is the largest backlog when From.Max is zero.
+const DefaultMax = 1000
+
+// readChunk is how many entries one read of the backlog asks for.
+const readChunk = 512
+
+func (f From) none() bool { return f.Seq == 0 && f.Since.IsZero() && f.Last <= 0 }
+
+// Backlog is what a joining sink is given before the live entries.
+type Backlog struct {
+	// Msgs are the entries from the position asked, oldest first.
+	Msgs []engine.Msg
+	// Last is the stream sequence up to which the backlog goes: every
+	// entry after it reaches the sink live. It is the stream's, not the
+	// subject's: an entry numbered Last may be on another subject.
+	Last uint64
+	// Truncated says that entries after the position asked were left
+	// out, by From.Max.
+	Truncated bool
+}
+
+// Topic is one subject's fan-out on this node. Its methods may be called
+// from any goroutine.
+type Topic struct {
+	stream *engine.Stream
+	opts   Options
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	sinks  map[Sink]struct{}
+	sub    *engine.Subscription // while sinks is not empty
+	gen    uint64               // counts subscriptions: an old one's late entries are ignored
+	last   uint64               // the stream sequence delivered up to
+	closed bool
+}
+
+// ErrClosed is returned by Join after Close.
+var ErrClosed = errors.New("topic closed")
+
+// New returns a topic of the entries of s that opts selects.
+func New(s *engine.Stream, opts Options) *Topic {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Topic{
+		stream: s,
+		opts:   opts,
+		log:    log.With("stream", s.Name(), "subject", opts.Subject),
+		sinks:  make(map[Sink]struct{}),
+	}
+}
+
+// Join adds s to the topic. It reads the backlog that from asks for, calls
+// first with it, and from then on queues every later entry to s. first
+// runs with the topic locked, before any live entry can reach s: it must
+// only queue (send a welcome that holds the backlog, say), never block or
+// call the topic. Joining a sink already joined does nothing and calls
+// first with an empty backlog. The error is the engine's, wrapped, when
+// the stream cannot be read, and ErrClosed after Close; s is then not
+// joined.
+func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)) error {
+	target, err := t.subscribe(ctx)
+	if err != nil {
+		return err
+	}
+	if from.Max <= 0 {
+		from.Max = DefaultMax
+	}
+	var b Backlog
+	if !from.none() {
+		if b, err = t.backlog(ctx, from, target); err != nil {
+			t.unsubscribeIfIdle()
+			return err
+		}
+	}
+	// Entries may have arrived while the backlog was read: catch up
+	// until the backlog reaches what the subscription has delivered,
+	// then join with the lock held, so that nothing falls in between.
+	for {
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return ErrClosed
+		}
+		if b.Last >= t.last || from.none() {
+			b.Last = max(b.Last, t.last)
+			first(b)
+			t.sinks[s] = struct{}{}
+			t.mu.Unlock()
+			return nil
+		}
+		upTo := t.last
+		t.mu.Unlock()
+		more, err := t.read(ctx, engine.ReadOptions{From: b.Last + 1}, upTo)
+		if err != nil {
+			t.unsubscribeIfIdle()
+			return err
+		}
+		b.Msgs = append(b.Msgs, more...)
+		if n := len(b.Msgs) - from.Max; n > 0 {
+			b.Msgs, b.Truncated = b.Msgs[n:], true
+		}
+		b.Last = upTo
+	}
+}
+
+// Leave removes s from the topic; entries stop reaching it once Leave
+// returns. The last sink to leave ends the engine subscription. Leaving a
+// sink that is not joined does nothing.
+func (t *Topic) Leave(s Sink) {
+	t.mu.Lock()
+	delete(t.sinks, s)
+	t.mu.Unlock()
+	t.unsubscribeIfIdle()
+}
+
+// Sinks returns the number of sinks joined.
+func (t *Topic) Sinks() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.sinks)
+}
+
+// Close removes every sink and ends the engine subscription; Join fails
+// afterwards.
+func (t *Topic) Close() {
+	t.mu.Lock()
+	t.closed = true
+	clear(t.sinks)
+	sub := t.sub
+	t.sub = nil
+	t.mu.Unlock()
+	if sub != nil {
+		sub.Stop()
+	}
+}
+
+// subscribe makes sure the engine subscription runs and returns the
+// sequence it delivers after.
+func (t *Topic) subscribe(ctx context.Context) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return 0, ErrClosed
+	}
+	if t.sub != nil {
+		return t.last, nil
+	}
+	info, err := t.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
+	}
+	t.gen++
+	gen := t.gen
+	// The subscription lives as long as the topic has sinks, not as long
+	// as the joining request.
+	sub, err := t.stream.Subscribe(context.WithoutCancel(ctx), engine.SubscribeOptions{
+		Subject: t.opts.Subject,
+		From:    info.LastSeq + 1,
+	}, func(m engine.Msg) { t.deliver(gen, m) })
+	if err != nil {
+		return 0, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
+	}
+	t.sub, t.last = sub, info.LastSeq
+	return t.last, nil
+}
+
+// unsubscribeIfIdle ends the engine subscription if no sink is joined.
+func (t *Topic) unsubscribeIfIdle() {
+	t.mu.Lock()
+	if len(t.sinks) > 0 || t.sub == nil {
+		t.mu.Unlock()
+		return
+	}
+	sub := t.sub
+	t.sub = nil
+	t.mu.Unlock()
+	sub.Stop() // outside the lock: a running deliver takes it
+}
+
+// deliver queues a live entry, encoded once, to every sink.
+func (t *Topic) deliver(gen uint64, m engine.Msg) {
+	b := m.Data
+	if t.opts.Encode != nil {
+		var err error
+		if b, err = t.opts.Encode(m); err != nil {
+			t.log.Warn("entry not delivered: cannot encode it", "seq", m.Seq, "err", err)
+			b = nil
+		}
+	}
+	var pm *websocket.PreparedMessage
+	if b != nil {
+		pm, _ = websocket.NewPreparedMessage(websocket.MessageText, b)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if gen != t.gen || m.Seq <= t.last {
+		return // a stopped subscription's, or a repeat
+	}
+	t.last = m.Seq
+	if pm == nil {
+		return
+	}
+	for s := range t.sinks {
+		s.Send(pm)
+	}
+}
+
+// backlog reads what from asks for, up to sequence upTo.
+func (t *Topic) backlog(ctx context.Context, from From, upTo uint64) (Backlog, error) {
+	b := Backlog{Last: upTo}
+	var msgs []engine.Msg
+	var err error
+	switch {
+	case from.Seq > 0:
+		msgs, err = t.read(ctx, engine.ReadOptions{From: from.Seq}, upTo)
+	case !from.Since.IsZero():
+		msgs, err = t.read(ctx, engine.ReadOptions{Since: from.Since}, upTo)
+	default:
+		msgs, err = t.stream.Last(ctx, t.opts.Subject, min(from.Last, from.Max))
+		msgs = upToSeq(msgs, upTo)
+	}
+	if err != nil {
+		return Backlog{}, err
+	}
+	if n := len(msgs) - from.Max; n > 0 {
+		msgs, b.Truncated = msgs[n:], true
+	}
+	b.Msgs = msgs
+	return b, nil
+}
+
+// read returns the entries of the topic's subject from opt's position up
+// to sequence upTo, in chunks. It keeps the whole range: callers bound it
+// by From.Max afterwards, and the stream's own limits bound it anyway.
+func (t *Topic) read(ctx context.Context, opt engine.ReadOptions, upTo uint64) ([]engine.Msg, error) {
+	opt.Subject, opt.Limit = t.opts.Subject, readChunk
+	var out []engine.Msg
+	for {
+		if opt.From > upTo && opt.Since.IsZero() {
+			return out, nil
+		}
+		msgs, err := t.stream.Read(ctx, opt)
+		if err != nil {
+			return nil, fmt.Errorf("topic %s: read: %w", t.opts.Subject, err)
+		}
+		kept := upToSeq(msgs, upTo)
+		out = append(out, kept...)
+		if len(msgs) < readChunk || len(kept) < len(msgs) {
+			return out, nil
+		}
+		opt.From, opt.Since = msgs[len(msgs)-1].Seq+1, time.Time{}
+	}
+}
+
+// upToSeq returns the entries of msgs numbered up to seq.
+func upToSeq(msgs []engine.Msg, seq uint64) []engine.Msg {
+	for i, m := range msgs {
+		if m.Seq > seq {
+			return msgs[:i]
+		}
+	}
+	return msgs
+}

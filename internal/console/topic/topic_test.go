@@ -1,0 +1,296 @@
+package topic
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"wsdeck/internal/engine"
+	"wsdeck/internal/engine/enginetest"
+	"wsdeck/websocket"
+)
+
+// sink records what a topic queues to it.
+type sink struct {
+	mu     sync.Mutex
+	frames []*websocket.PreparedMessage
+	more   chan struct{} // signalled at each frame
+}
+
+func newSink() *sink { return &sink{more: make(chan struct{}, 1)} }
+
+func (s *sink) Send(pm *websocket.PreparedMessage) bool {
+	s.mu.Lock()
+	s.frames = append(s.frames, pm)
+	s.mu.Unlock()
+	select {
+	case s.more <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (s *sink) payloads() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.frames))
+	for i, pm := range s.frames {
+		out[i] = string(pm.Payload())
+	}
+	return out
+}
+
+// waitFrames waits until s holds n frames.
+func (s *sink) waitFrames(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		if got := s.payloads(); len(got) >= n {
+			return got
+		}
+		select {
+		case <-s.more:
+		case <-deadline:
+			t.Fatalf("sink has %d frames, want %d: %q", len(s.payloads()), n, s.payloads())
+		}
+	}
+}
+
+func newStream(t *testing.T, e *engine.Engine) *engine.Stream {
+	t.Helper()
+	s, err := e.Stream(t.Context(), engine.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func publish(t *testing.T, s *engine.Stream, subject, data string) uint64 {
+	t.Helper()
+	seq, err := s.Publish(t.Context(), subject, []byte(data), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+func datas(msgs []engine.Msg) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = string(m.Data)
+	}
+	return out
+}
+
+func join(t *testing.T, tp *Topic, s Sink, from From) Backlog {
+	t.Helper()
+	var b Backlog
+	if err := tp.Join(t.Context(), s, from, func(bl Backlog) { b = bl }); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLiveEntriesEncodedOnce: two sinks get every live entry, in order,
+// as one PreparedMessage shared by both, encoded by Encode.
+func TestLiveEntriesEncodedOnce(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	tp := New(st, Options{Subject: "t.a", Encode: func(m engine.Msg) ([]byte, error) {
+		return fmt.Appendf(nil, "%d:%s", m.Seq, m.Data), nil
+	}})
+	defer tp.Close()
+	a, b := newSink(), newSink()
+	join(t, tp, a, From{})
+	join(t, tp, b, From{})
+	publish(t, st, "t.a", "one")
+	publish(t, st, "t.b", "elsewhere")
+	publish(t, st, "t.a", "two")
+	want := []string{"1:one", "3:two"}
+	if got := a.waitFrames(t, 2); !slices.Equal(got, want) {
+		t.Errorf("a got %q, want %q", got, want)
+	}
+	if got := b.waitFrames(t, 2); !slices.Equal(got, want) {
+		t.Errorf("b got %q, want %q", got, want)
+	}
+	if a.frames[0] != b.frames[0] {
+		t.Error("each sink got a frame of its own: the entry was encoded twice")
+	}
+}
+
+// TestJoinWhilePublishing: sinks that join from sequence 1 while entries
+// are being published get each entry exactly once, in order, across
+// the backlog and the live entries: nothing falls between the two.
+func TestJoinWhilePublishing(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	tp := New(st, Options{Subject: "t.a"})
+	defer tp.Close()
+	keep := newSink() // holds the subscription for the whole test
+	join(t, tp, keep, From{})
+
+	const n = 600
+	published := make(chan int, n)
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; i <= n; i++ {
+			if _, err := st.Publish(context.Background(), "t.a", []byte(strconv.Itoa(i)), ""); err != nil {
+				done <- err
+				return
+			}
+			published <- i
+		}
+		done <- nil
+	}()
+	type joined struct {
+		s *sink
+		b Backlog
+	}
+	// A sink joins after every 80 entries published, while the
+	// publisher goes on.
+	var sinks []joined
+	for i := range published {
+		if i%80 == 0 {
+			s := newSink()
+			sinks = append(sinks, joined{s, join(t, tp, s, From{Seq: 1, Max: n})})
+		}
+		if i == n {
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, n)
+	for i := range want {
+		want[i] = strconv.Itoa(i + 1)
+	}
+	for i, j := range sinks {
+		backlog := datas(j.b.Msgs)
+		live := j.s.waitFrames(t, n-len(backlog))
+		if got := append(backlog, live...); !slices.Equal(got, want) {
+			t.Errorf("sink %d: backlog of %d then %d live: not 1..%d once each in order: %q", i, len(backlog), len(live), n, got)
+		}
+		if j.b.Truncated {
+			t.Errorf("sink %d: backlog marked truncated", i)
+		}
+	}
+}
+
+// TestBacklogPositions: a backlog from a sequence, from a time, and of
+// the newest n, each bounded by Max with Truncated set when it cut.
+func TestBacklogPositions(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	for i := 1; i <= 10; i++ {
+		publish(t, st, "t.a", strconv.Itoa(i))
+		publish(t, st, "t.b", "b")
+	}
+	tp := New(st, Options{Subject: "t.a"})
+	defer tp.Close()
+	last, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		from      From
+		want      []string
+		truncated bool
+	}{
+		{"none", From{}, []string{}, false},
+		{"from seq", From{Seq: 15}, []string{"8", "9", "10"}, false},
+		{"from seq, max", From{Seq: 1, Max: 4}, []string{"7", "8", "9", "10"}, true},
+		{"past the end", From{Seq: last.LastSeq + 1}, []string{}, false},
+		{"since", From{Since: time.Now().Add(-time.Hour)}, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, false},
+		{"since, max", From{Since: time.Now().Add(-time.Hour), Max: 2}, []string{"9", "10"}, true},
+		{"since the future", From{Since: time.Now().Add(time.Hour)}, []string{}, false},
+		{"last", From{Last: 3}, []string{"8", "9", "10"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSink()
+			b := join(t, tp, s, tc.from)
+			defer tp.Leave(s)
+			if got := datas(b.Msgs); !slices.Equal(got, tc.want) || b.Truncated != tc.truncated {
+				t.Errorf("backlog %q truncated %v, want %q truncated %v", got, b.Truncated, tc.want, tc.truncated)
+			}
+			if b.Last != last.LastSeq { // the stream's, though that entry is on t.b
+				t.Errorf("backlog Last = %d, want %d", b.Last, last.LastSeq)
+			}
+		})
+	}
+}
+
+// TestIdleTopicUnsubscribes: the engine subscription lives while a sink
+// is joined; entries published while none is are in the next backlog.
+func TestIdleTopicUnsubscribes(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	tp := New(st, Options{Subject: "t.a"})
+	defer tp.Close()
+	s := newSink()
+	join(t, tp, s, From{})
+	publish(t, st, "t.a", "1")
+	s.waitFrames(t, 1)
+	tp.Leave(s)
+	if tp.Sinks() != 0 || tp.sub != nil {
+		t.Fatalf("after the last Leave: %d sinks, subscription %v", tp.Sinks(), tp.sub)
+	}
+	seq := publish(t, st, "t.a", "2")
+	s2 := newSink()
+	b := join(t, tp, s2, From{Seq: seq})
+	publish(t, st, "t.a", "3")
+	if got := datas(b.Msgs); !slices.Equal(got, []string{"2"}) {
+		t.Errorf("backlog %q, want [2]", got)
+	}
+	if got := s2.waitFrames(t, 1); !slices.Equal(got, []string{"3"}) {
+		t.Errorf("live %q, want [3]", got)
+	}
+	if got := s.payloads(); len(got) != 1 {
+		t.Errorf("the sink that left got %q after leaving", got)
+	}
+}
+
+// TestTwoNodes: two topics on one stream (two console nodes) each deliver
+// what the other's node published.
+func TestTwoNodes(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	n1, n2 := New(st, Options{Subject: "t.a"}), New(st, Options{Subject: "t.a"})
+	defer n1.Close()
+	defer n2.Close()
+	s1, s2 := newSink(), newSink()
+	join(t, n1, s1, From{})
+	join(t, n2, s2, From{})
+	publish(t, st, "t.a", "x")
+	if got := s1.waitFrames(t, 1); got[0] != "x" {
+		t.Errorf("node 1 got %q", got)
+	}
+	if got := s2.waitFrames(t, 1); got[0] != "x" {
+		t.Errorf("node 2 got %q", got)
+	}
+}
+
+// TestJoinFailsClearly: a stream that cannot be read (the engine shut
+// down) fails Join with the engine's error, and after Close with
+// ErrClosed; the sink is not joined.
+func TestJoinFailsClearly(t *testing.T) {
+	e := enginetest.Embedded(t)
+	st := newStream(t, e)
+	tp := New(st, Options{Subject: "t.a"})
+	tp.Close()
+	if err := tp.Join(t.Context(), newSink(), From{}, func(Backlog) {}); err != ErrClosed {
+		t.Errorf("Join after Close: %v, want ErrClosed", err)
+	}
+	tp = New(st, Options{Subject: "t.a"})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	err := tp.Join(t.Context(), newSink(), From{Seq: 1}, func(Backlog) { called = true })
+	if err == nil || called || tp.Sinks() != 0 {
+		t.Errorf("Join on a shut engine: err %v, first called %v, %d sinks", err, called, tp.Sinks())
+	}
+}
