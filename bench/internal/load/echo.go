@@ -21,6 +21,10 @@ type EchoConfig struct {
 	// Verify checks every reply against the message sent (slower; for
 	// tests).
 	Verify bool
+	// Replies, if set, makes each connection stop after that many
+	// replies instead of after Warmup+Duration (for tests: a count, not
+	// a time, so a loaded machine only makes it slower). ctx bounds it.
+	Replies uint64
 	// Window, if set, is called when the measured window opens and when
 	// it closes, to sample CPU time.
 	Window func(open bool)
@@ -85,7 +89,7 @@ func Echo(ctx context.Context, cfg EchoConfig) (*EchoResult, error) {
 	)
 	for _, c := range conns {
 		wg.Go(func() {
-			h, n, err := echoLoop(c, msg, payload, cfg.Size, cfg.Verify, &phase)
+			h, n, err := echoLoop(c, msg, payload, cfg.Size, cfg.Verify, cfg.Replies, &phase)
 			mu.Lock()
 			res.Latency.Merge(h)
 			res.Msgs += n
@@ -94,6 +98,25 @@ func Echo(ctx context.Context, cfg EchoConfig) (*EchoResult, error) {
 			}
 			mu.Unlock()
 		})
+	}
+
+	if cfg.Replies > 0 {
+		start := time.Now()
+		phase.Store(phaseMeasure)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			phase.Store(phaseStop)
+			CloseAll(conns)
+			<-done
+		}
+		res.Elapsed = time.Since(start)
+		if len(errs) > 0 {
+			return res, fmt.Errorf("%d of %d connections failed; first: %w", len(errs), len(conns), errs[0])
+		}
+		return res, ctx.Err()
 	}
 
 	sleep(ctx, cfg.Warmup)
@@ -127,7 +150,7 @@ func Echo(ctx context.Context, cfg EchoConfig) (*EchoResult, error) {
 	return res, nil
 }
 
-func echoLoop(c *Conn, msg, payload []byte, size int, verify bool, phase *atomic.Int32) (*Hist, uint64, error) {
+func echoLoop(c *Conn, msg, payload []byte, size int, verify bool, replies uint64, phase *atomic.Int32) (*Hist, uint64, error) {
 	h := new(Hist)
 	var n uint64
 	var got []byte
@@ -190,6 +213,9 @@ func echoLoop(c *Conn, msg, payload []byte, size int, verify bool, phase *atomic
 		if phase.Load() == phaseMeasure {
 			h.Record(d)
 			n++
+		}
+		if replies > 0 && n >= replies {
+			return h, n, nil
 		}
 	}
 }

@@ -39,17 +39,18 @@ func TestEcho(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/compress=%v", name, compress), func(t *testing.T) {
 				addr := start(t, name, server.Options{Mode: server.Echo, Compress: compress})
 				for _, size := range []int{1, 64, 125, 126, 1024, 16 << 10, 65535, 65536, 200 << 10, 1 << 20} {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					// Two verified replies per connection; the
+					// timeout only bounds a hang.
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 					res, err := load.Echo(ctx, load.EchoConfig{
-						Addr: addr, Conns: 3, Size: size, Compress: compress,
-						Duration: 100*time.Millisecond + time.Duration(size)*time.Microsecond, Verify: true,
+						Addr: addr, Conns: 3, Size: size, Compress: compress, Verify: true, Replies: 2,
 					})
 					cancel()
 					if err != nil {
 						t.Fatalf("size %d: %v", size, err)
 					}
-					if res.Msgs == 0 {
-						t.Fatalf("size %d: no replies", size)
+					if res.Msgs != 3*2 {
+						t.Fatalf("size %d: %d replies, want 6", size, res.Msgs)
 					}
 				}
 			})
