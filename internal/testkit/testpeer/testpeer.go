@@ -1,5 +1,6 @@
 // Package testpeer finds the external programs that interop tests talk to:
-// other WebSocket implementations and a browser.
+// other WebSocket implementations, a browser, and the NATS server and load
+// balancer of the several-node tests.
 //
 // A finder returns the peer's path and logs its version. A missing peer
 // skips the test, saying how to install it, unless the environment variable
@@ -179,6 +180,71 @@ var chromium = sync.OnceValue(func() peer {
 	version, err := run(path, "--version")
 	if err != nil {
 		return peer{err: fmt.Errorf("%s --version: %w", path, err)}
+	}
+	return peer{path: path, version: version}
+})
+
+// NATSServerEnv names the nats-server binary for the tests that start a
+// NATS cluster of real processes; without it, nats-server is looked for on
+// PATH.
+const NATSServerEnv = "WSDECK_NATS_SERVER"
+
+// NATSServer returns the path of a nats-server binary, version 2.10 or
+// later (clustered JetStream as the engine uses it): $WSDECK_NATS_SERVER,
+// or nats-server on PATH. CI builds it from the module version go.mod pins.
+func NATSServer(t testing.TB) string {
+	t.Helper()
+	p := natsServer()
+	Need(t, "nats-server", "GOBIN=DIR go install github.com/nats-io/nats-server/v2@VERSION (the one go.mod pins), then "+
+		NATSServerEnv+"=DIR/nats-server or DIR on PATH", p.err)
+	t.Logf("peer: nats-server %s (%s)", p.version, p.path)
+	return p.path
+}
+
+var natsServer = sync.OnceValue(func() peer {
+	path := os.Getenv(NATSServerEnv)
+	if path == "" {
+		var err error
+		if path, err = exec.LookPath("nats-server"); err != nil {
+			return peer{err: fmt.Errorf("%s is not set and %w", NATSServerEnv, err)}
+		}
+	}
+	out, err := run(path, "--version") // "nats-server: v2.15.3"
+	if err != nil {
+		return peer{err: fmt.Errorf("%s --version: %w", path, err)}
+	}
+	version := strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(out, "nats-server:")), "v")
+	if !atLeast(version, 2, 10) {
+		return peer{err: fmt.Errorf("%s is version %q, need 2.10 or later", path, out)}
+	}
+	return peer{path: path, version: version}
+})
+
+// HAProxy returns the path of haproxy, version 2.0 or later (WebSocket
+// upgrades in HTTP mode, l7 retries): /usr/sbin/haproxy, or haproxy on PATH.
+func HAProxy(t testing.TB) string {
+	t.Helper()
+	p := haproxy()
+	Need(t, "haproxy", "apt install haproxy", p.err)
+	t.Logf("peer: haproxy %s (%s)", p.version, p.path)
+	return p.path
+}
+
+var haproxy = sync.OnceValue(func() peer {
+	path := "/usr/sbin/haproxy"
+	if _, err := os.Stat(path); err != nil {
+		if path, err = exec.LookPath("haproxy"); err != nil {
+			return peer{err: err}
+		}
+	}
+	out, err := run(path, "-v") // "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/"
+	if err != nil {
+		return peer{err: fmt.Errorf("%s -v: %w", path, err)}
+	}
+	first, _, _ := strings.Cut(out, "\n")
+	version, _, _ := strings.Cut(strings.TrimPrefix(first, "HAProxy version "), " ")
+	if !atLeast(version, 2, 0) {
+		return peer{err: fmt.Errorf("%s is %q, need 2.0 or later", path, first)}
 	}
 	return peer{path: path, version: version}
 })

@@ -1,0 +1,276 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wsdeck/internal/testkit/cluster"
+	"wsdeck/websocket"
+)
+
+const clusterToken = "cluster-test-token-0123456789"
+
+// TestCluster runs the console as several nodes on real parts, all on
+// loopback: a 3-server NATS cluster (the nats-server binary), 3 wsdeck
+// nodes with --nats, and HAProxy in front. Its logs go to WSDECK_ARTIFACTS
+// if set, else to the test's artifact directory.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster, wsdeck nodes and HAProxy")
+	}
+	logs := artifactDir(t)
+	nats := cluster.StartNATS(t, 3, logs)
+	bin := buildWsdeck(t)
+	nodes := cluster.StartNodes(t, 3, cluster.NodeOptions{
+		Bin: bin, Token: clusterToken, LogDir: logs,
+		Args: []string{"--nats", nats.URLs(), "--exec=false"},
+	})
+	var backends []string
+	for _, n := range nodes {
+		backends = append(backends, n.Addr)
+	}
+	lb := cluster.StartHAProxy(t, backends, logs)
+	t.Logf("NATS %s; nodes %v; HAProxy %s; logs in %s", nats.URLs(), backends, lb.Base, logs)
+
+	t.Run("SessionAcrossNodes", func(t *testing.T) { testSessionAcrossNodes(t, nodes, lb) })
+	t.Run("NATSServerKilled", func(t *testing.T) { testNATSServerKilled(t, nats, nodes, lb) })
+}
+
+// testSessionAcrossNodes: a session cookie issued by one node is accepted
+// by every node and through HAProxy; a logout on another node ends it on
+// all, and closes its sockets on every node with 4401.
+func testSessionAcrossNodes(t *testing.T, nodes []*cluster.Node, lb *cluster.HAProxy) {
+	cookie := login(t, nodes[0].Base)
+	bases := []string{lb.Base}
+	for _, n := range nodes {
+		bases = append(bases, n.Base)
+	}
+	bases = append(bases, lb.Base, lb.Base) // round robin: HAProxy's requests reach every node
+	for _, base := range bases {
+		if code := get(t, base+"/", cookie); code != http.StatusOK {
+			t.Fatalf("GET %s/ with node 1's cookie: %d, want 200", base, code)
+		}
+	}
+
+	// A socket of the session on every node, and three through HAProxy.
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	type ended struct {
+		base string
+		err  error
+	}
+	done := make(chan ended, len(bases))
+	for _, base := range bases {
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws/chat",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {cookie.String()}}})
+		if err != nil {
+			t.Fatalf("chat socket through %s: %v", base, err)
+		}
+		go func() {
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					ws.CloseNow()
+					done <- ended{base, err}
+					return
+				}
+			}
+		}()
+	}
+
+	// Log out on node 2.
+	req, _ := http.NewRequest("POST", nodes[1].Base+"/logout", nil)
+	req.AddCookie(cookie)
+	req.Header.Set("Origin", nodes[1].Base)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout on node 2: %s, want 204", resp.Status)
+	}
+	for range bases {
+		e := <-done
+		if code := websocket.CloseStatus(e.err); code != 4401 {
+			t.Errorf("a socket of the session through %s ended with %v (status %d), want 4401", e.base, e.err, code)
+		}
+	}
+	for _, base := range bases {
+		if code := get(t, base+"/", cookie); code != http.StatusUnauthorized {
+			t.Errorf("GET %s/ with the cookie after logout: %d, want 401", base, code)
+		}
+	}
+}
+
+// testNATSServerKilled: one NATS server of the three, with wsdeck nodes
+// connected to it, is killed with SIGKILL. The nodes reconnect to the
+// others; meanwhile /healthz through HAProxy answers ok every time (R3
+// streams keep their quorum, and HAProxy retries a node that answers 503
+// while it reconnects on another), and logins work through it and on
+// every node after.
+//
+// The server killed is not the JetStream meta leader: killing that one
+// leaves JetStream without a leader for its election (several seconds),
+// when every node's /healthz honestly answers 503. The chat test kills
+// whichever server it finds and shows that no acknowledged message is lost.
+func testNATSServerKilled(t *testing.T, nats *cluster.NATS, nodes []*cluster.Node, lb *cluster.HAProxy) {
+	leader := nats.MetaLeader(t)
+	var victim *cluster.NATSServer
+	var conns int
+	for _, s := range nats.Servers {
+		if s == leader {
+			continue
+		}
+		if n := natsConnections(t, s); victim == nil || n > conns {
+			victim, conns = s, n
+		}
+	}
+	before := reconnects(t, nodes)
+	t.Logf("killing NATS server %s (%d client connections; meta leader %s)", victim.Name, conns, leader.Name)
+
+	// Poll /healthz through HAProxy from before the kill until every node
+	// that was connected to the victim has reconnected, and a while after.
+	stop := make(chan struct{})
+	var failures []string
+	var checks int
+	var polling sync.WaitGroup
+	polling.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			checks++
+			resp, err := healthClient.Get(lb.Base + "/healthz")
+			if err != nil {
+				failures = append(failures, err.Error())
+			} else {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failures = append(failures, fmt.Sprintf("%s %s", resp.Status, strings.TrimSpace(string(body))))
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	victim.Kill()
+	waitFor(t, fmt.Sprintf("%d node connections to reconnect", conns), func() bool {
+		return reconnects(t, nodes)-before >= conns
+	})
+	cookie := login(t, lb.Base)
+	for _, n := range nodes {
+		if code := get(t, n.Base+"/", cookie); code != http.StatusOK {
+			t.Errorf("GET %s/ with a cookie from a login through HAProxy after the kill: %d, want 200", n.Base, code)
+		}
+	}
+	close(stop)
+	polling.Wait()
+	t.Logf("%d /healthz checks through HAProxy during the kill", checks)
+	if len(failures) > 0 {
+		t.Errorf("/healthz through HAProxy failed %d times of %d, first: %s", len(failures), checks, failures[0])
+	}
+
+	victim.Start(t)
+	nats.WaitReady(t)
+}
+
+var healthClient = &http.Client{Timeout: 10 * time.Second}
+
+// login logs in at base with the token and returns the session cookie.
+func login(t *testing.T, base string) *http.Cookie {
+	t.Helper()
+	resp, err := noRedirect.Get(base + "/?token=" + clusterToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("login at %s: %s, cookies %v", base, resp.Status, resp.Cookies())
+	}
+	return resp.Cookies()[0]
+}
+
+var noRedirect = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// get sends GET url with cookie and returns the status code.
+func get(t *testing.T, url string, cookie *http.Cookie) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.AddCookie(cookie)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// natsConnections returns the number of client connections of s.
+func natsConnections(t *testing.T, s *cluster.NATSServer) int {
+	t.Helper()
+	resp, err := healthClient.Get(fmt.Sprintf("http://127.0.0.1:%d/connz", s.HTTPPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		N int `json:"num_connections"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.N
+}
+
+// reconnects returns the sum of the nodes' engine reconnects, from their
+// /metrics.
+func reconnects(t *testing.T, nodes []*cluster.Node) int {
+	t.Helper()
+	sum := 0
+	for _, n := range nodes {
+		req, _ := http.NewRequest("GET", n.Base+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+clusterToken)
+		resp, err := healthClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "wsdeck_engine_reconnects_total "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				sum += int(f)
+			}
+		}
+		resp.Body.Close()
+	}
+	return sum
+}
+
+// waitFor polls cond until it is true, failing t after stepTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, stepTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
