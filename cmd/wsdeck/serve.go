@@ -155,7 +155,7 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		defer audit.Close()
 		execOpts.Policy, execOpts.Audit, execOpts.Logger = policy, audit, log
-		cfg.Exec = jobs.New(execOpts)
+		cfg.Exec = &execOpts
 		log.Info("exec ready", "allow_hosts", policy.String(), "audit_log", *auditLog)
 	}
 	return server.Run(ctx, cfg)

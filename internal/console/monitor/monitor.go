@@ -12,6 +12,7 @@ package monitor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -85,6 +86,7 @@ type Monitor struct {
 	cancel   context.CancelFunc  // guarded by mu: stops the running sampler; nil if none runs
 	done     chan struct{}       // guarded by mu: closed when the running sampler returns
 	sessions int                 // guarded by mu: sampler runs started, for tests
+	closed   bool                // guarded by mu: Shutdown was called
 }
 
 // viewer is where the monitor sends frames: a *socket.Conn.
@@ -150,7 +152,7 @@ func (m *Monitor) Watch(v viewer) {
 	}
 	v.SendOwn(b)
 	m.viewers[v] = struct{}{}
-	if m.cancel == nil {
+	if m.cancel == nil && !m.closed {
 		ctx, cancel := context.WithCancel(context.Background())
 		m.cancel, m.done = cancel, make(chan struct{})
 		m.sessions++
@@ -172,6 +174,26 @@ func (m *Monitor) Unwatch(v viewer) {
 	m.cancel, m.done = nil, nil
 	m.mu.Unlock()
 	<-done
+}
+
+// Shutdown stops the sampler and waits for it to return, or for ctx to be
+// done; no sampler starts after it. Viewers stay until they leave.
+func (m *Monitor) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	cancel, done := m.cancel, m.done
+	m.cancel, m.done = nil, nil
+	m.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("monitor: sampler still stopping: %w", ctx.Err())
+	}
 }
 
 // Running reports whether the sampler runs, and how many times it has been

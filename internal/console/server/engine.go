@@ -46,6 +46,9 @@ func (s *Server) openEngine() error {
 // close releases what New acquired, for a Server that will not Serve.
 func (s *Server) close() {
 	s.ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.shutdownEndpoints(ctx)
 	s.shutdownEngine(s.engine)
 }
 

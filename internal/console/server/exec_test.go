@@ -21,7 +21,7 @@ func TestExecEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audit.Close()
-	ts := start(t, Config{Exec: jobs.New(jobs.Options{Audit: audit})})
+	ts := start(t, Config{Exec: &jobs.Options{Audit: audit}})
 	c := ts.mustDial(t, "/ws/exec")
 	if m := readMsg(t, c); m["type"] != "hello" || !strings.Contains(m["allow_hosts"].(string), "127.0.0.0/8") {
 		t.Fatalf("first message %v, want a hello", m)

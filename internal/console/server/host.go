@@ -101,7 +101,7 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.metrics.Refused(endpointOf(r), "host")
+		s.metrics.Refused(s.endpointOf(r), "host")
 		s.log.Info("request refused: host not allowed", "host", r.Host, "path", r.URL.Path, "remote", r.RemoteAddr)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, fmt.Sprintf("wsdeck: %v: %q. This console answers to localhost, IP addresses and the names given "+

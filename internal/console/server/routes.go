@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,13 +20,9 @@ import (
 func (s *Server) routes() http.Handler {
 	private := http.NewServeMux()
 	private.Handle("GET /metrics", s.metrics.Handler())
-	private.Handle("GET /ws/chat", s.socketHandler("chat", s.hub))
-	private.Handle("GET /ws/monitor", s.socketHandler("monitor", s.monitor))
-	exec := s.cfg.Exec
-	if exec == nil {
-		exec = notConfigured{}
+	for _, r := range s.endpoints {
+		private.Handle("GET /ws/"+r.name, s.socketHandler(r.name, r.ep))
 	}
-	private.Handle("GET /ws/exec", s.socketHandler("exec", exec))
 	private.Handle("GET /", web.Handler())
 
 	root := http.NewServeMux()
@@ -40,21 +35,19 @@ func (s *Server) routes() http.Handler {
 // refused logs and counts a request refused for its credentials. Neither
 // the query nor the headers are logged: they may hold a token.
 func (s *Server) refused(r *http.Request, why auth.Result) {
-	s.metrics.Refused(endpointOf(r), "auth")
+	s.metrics.Refused(s.endpointOf(r), "auth")
 	s.log.Info("unauthorized", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "credentials", why.String())
 }
 
 // endpointOf names the endpoint of a request for the metrics.
-func endpointOf(r *http.Request) string {
-	switch r.URL.Path {
-	case "/ws/chat":
-		return "chat"
-	case "/ws/monitor":
-		return "monitor"
-	case "/ws/exec":
-		return "exec"
-	case "/metrics":
+func (s *Server) endpointOf(r *http.Request) string {
+	if r.URL.Path == "/metrics" {
 		return "metrics"
+	}
+	for _, e := range s.endpoints {
+		if r.URL.Path == "/ws/"+e.name {
+			return e.name
+		}
 	}
 	return "page"
 }
@@ -167,16 +160,6 @@ func headerHas(h http.Header, name, token string) bool {
 		}
 	}
 	return false
-}
-
-// notConfigured is the exec endpoint until Exec is set up: every
-// connection gets a not_configured error, and so does every message.
-type notConfigured struct{}
-
-func (notConfigured) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
-	err := socket.Errorf(socket.CodeNotConfigured, "Exec is not configured on this server")
-	c.SendError("", "", err)
-	return c.Run(ctx, func(socket.Message) error { return err })
 }
 
 // statusWriter remembers the status code written.

@@ -37,6 +37,7 @@ import (
 
 	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/chat"
+	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/metrics"
 	"wsdeck/internal/console/monitor"
 	"wsdeck/internal/console/socket"
@@ -138,14 +139,12 @@ type Config struct {
 	// are cut. 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 
+	// Chat, Monitor and Exec configure the endpoints, which New builds
+	// (endpoints.go). A nil Exec serves no jobs: /ws/exec answers every
+	// connection with a not_configured error message.
 	Chat    chat.Options
 	Monitor monitor.Options
-	// Exec serves /ws/exec; nil answers every connection with a
-	// not_configured error message. If it has a Shutdown(ctx) error
-	// method (a *jobs.Service does), shutdown calls it before it closes
-	// any socket, so that a running job is cancelled, its end recorded
-	// and sent to its viewers.
-	Exec socket.Endpoint
+	Exec    *jobs.Options
 
 	// Logger receives the logs; nil means slog.Default. Tokens never go
 	// to it.
@@ -155,6 +154,8 @@ type Config struct {
 
 	// now is the sessions' clock, for tests; nil means time.Now.
 	now func() time.Time
+	// wrapEndpoint, for tests, wraps each endpoint as it is built.
+	wrapEndpoint func(name string, ep Endpoint) Endpoint
 }
 
 // PrintURL says whether Run prints the login URL.
@@ -182,9 +183,12 @@ type Server struct {
 	sessions *auth.KVStore
 	guard    *auth.Guard
 	metrics  *metrics.Registry
-	hub      *chat.Hub
-	monitor  *monitor.Monitor
-	http     *http.Server
+	// endpoints are the WebSocket endpoints, in the order they were
+	// built and are shut down.
+	endpoints []route
+	hub       *chat.Hub
+	monitor   *monitor.Monitor
+	http      *http.Server
 
 	// Sockets get sockCtx, which is cancelled at shutdown.
 	sockCtx    context.Context
@@ -297,13 +301,12 @@ func New(cfg Config) (*Server, error) {
 	s.guard = guard
 	s.metrics = metrics.New()
 	s.metrics.Engine(func() metrics.EngineStats { return metrics.EngineStats(s.engine.Stats()) })
-	s.hub = chat.NewHub(cfg.Chat)
-	monOpts := cfg.Monitor
-	monOpts.OnSample = s.metrics.SampleTaken
-	if monOpts.Logger == nil {
-		monOpts.Logger = s.log
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.buildEndpoints(ctx); err != nil {
+		s.close()
+		return nil, err
 	}
-	s.monitor = monitor.New(monOpts)
 	s.sockCtx, s.stopSocket = context.WithCancel(context.Background())
 
 	protocols := new(http.Protocols)
@@ -380,11 +383,11 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // Serve serves until ctx is done, then shuts down: it stops accepting,
-// shuts Exec down (Config.Exec), closes every socket with 1001 (going
-// away) once what it was sent is written, waits up to
-// Config.ShutdownTimeout for them, cuts those still open, shuts the
-// engine down last, and returns nil. An error serving is returned at
-// once, after the same shutdown.
+// shuts the endpoints down in the order they were built (Exec first),
+// closes every socket with 1001 (going away) once what it was sent is
+// written, waits up to Config.ShutdownTimeout for them, cuts those still
+// open, shuts the engine down last, and returns nil. An error serving is
+// returned at once, after the same shutdown.
 func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("console listening", "url", s.URL(), "tls", s.tls, "max_conns", s.cfg.MaxConns,
 		"max_conns_per_client", s.cfg.MaxConnsPerClient, "session_idle", s.guard.Idle())
@@ -408,10 +411,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("shutting down", "sockets", s.sockets.count())
 	deadline, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	// No new connections, while Exec shuts down first: its running job
-	// is cancelled and its end sent to every viewer before any socket
-	// closes, so that no page is left showing a job running on a console
-	// that is gone. A socket closes once what it was sent is written.
+	// No new connections, while the endpoints shut down, Exec first: its
+	// running job is cancelled and its end sent to every viewer before
+	// any socket closes, so that no page is left showing a job running on
+	// a console that is gone. A socket closes once what it was sent is
+	// written.
 	httpDone := make(chan struct{})
 	go func() {
 		defer close(httpDone)
@@ -419,11 +423,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.http.Close()
 		}
 	}()
-	if sh, ok := s.cfg.Exec.(interface{ Shutdown(context.Context) error }); ok {
-		if err := sh.Shutdown(deadline); err != nil {
-			s.log.Warn("shutdown: exec", "err", err)
-		}
-	}
+	s.shutdownEndpoints(deadline)
 	s.stopSocket() // every socket starts its close handshake with 1001
 	<-httpDone
 	if !s.sockets.wait(deadline) {

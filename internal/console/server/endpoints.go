@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"wsdeck/internal/console/chat"
+	"wsdeck/internal/console/jobs"
+	"wsdeck/internal/console/monitor"
+	"wsdeck/internal/console/socket"
+)
+
+// An Endpoint serves one of the console's WebSocket protocols on the
+// sockets the server accepts at its path, /ws/NAME.
+type Endpoint interface {
+	socket.Endpoint
+	// Shutdown stops what the endpoint runs on its own (a running job, a
+	// sampler, a subscription) and queues for its viewers what they must
+	// see before they go, such as a job's end. The server calls it once,
+	// after it stops accepting and before it closes any socket, so it must
+	// not wait for ServeSocket calls to return; ctx bounds it.
+	Shutdown(ctx context.Context) error
+}
+
+// route is an endpoint and its name: its path is /ws/NAME, and the
+// metrics and logs name it so.
+type route struct {
+	name string
+	ep   Endpoint
+}
+
+// buildEndpoints builds the console's endpoints from the config and the
+// engine, in the order Serve shuts them down: Exec first, so that a
+// running job is cancelled and its end reaches its viewers while every
+// socket is still open. On error, the endpoints built so far are shut
+// down.
+func (s *Server) buildEndpoints(ctx context.Context) error {
+	if err := s.addEndpoints(ctx); err != nil {
+		s.shutdownEndpoints(ctx)
+		return err
+	}
+	return nil
+}
+
+func (s *Server) addEndpoints(ctx context.Context) error {
+	// Exec: the jobs service, or an endpoint that says it is not
+	// configured.
+	var exec Endpoint = notConfigured{}
+	if s.cfg.Exec != nil {
+		opts := *s.cfg.Exec
+		if opts.Logger == nil {
+			opts.Logger = s.log
+		}
+		exec = jobs.New(opts)
+	}
+	s.addEndpoint("exec", exec)
+
+	// Chat.
+	s.hub = chat.NewHub(s.cfg.Chat)
+	s.addEndpoint("chat", noShutdown{s.hub})
+
+	// Monitor.
+	monOpts := s.cfg.Monitor
+	monOpts.OnSample = s.metrics.SampleTaken
+	if monOpts.Logger == nil {
+		monOpts.Logger = s.log
+	}
+	s.monitor = monitor.New(monOpts)
+	s.addEndpoint("monitor", s.monitor)
+	return nil
+}
+
+// addEndpoint appends ep to the routes, as the test hook sees it.
+func (s *Server) addEndpoint(name string, ep Endpoint) {
+	if s.cfg.wrapEndpoint != nil {
+		ep = s.cfg.wrapEndpoint(name, ep)
+	}
+	s.endpoints = append(s.endpoints, route{name: name, ep: ep})
+}
+
+// shutdownEndpoints shuts every endpoint down, in the order they were
+// built, each within what is left of ctx.
+func (s *Server) shutdownEndpoints(ctx context.Context) {
+	for _, r := range s.endpoints {
+		if err := r.ep.Shutdown(ctx); err != nil {
+			s.log.Warn("shutdown: "+r.name, "err", err)
+		}
+	}
+}
+
+// noShutdown is an endpoint that runs nothing of its own to stop.
+type noShutdown struct{ socket.Endpoint }
+
+func (noShutdown) Shutdown(context.Context) error { return nil }
+
+// notConfigured is the exec endpoint until Exec is set up: every
+// connection gets a not_configured error, and so does every message.
+type notConfigured struct{}
+
+func (notConfigured) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
+	err := socket.Errorf(socket.CodeNotConfigured, "Exec is not configured on this server")
+	c.SendError("", "", err)
+	return c.Run(ctx, func(socket.Message) error { return err })
+}
+
+func (notConfigured) Shutdown(context.Context) error { return nil }
