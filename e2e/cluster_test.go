@@ -117,8 +117,9 @@ func testSessionAcrossNodes(t *testing.T, nodes []*cluster.Node, lb *cluster.HAP
 // connected to it, is killed with SIGKILL. The nodes reconnect to the
 // others; meanwhile /healthz through HAProxy answers ok every time (R3
 // streams keep their quorum, and HAProxy retries a node that answers 503
-// while it reconnects on another), and logins work through it and on
-// every node after.
+// while it reconnects on another), and a login through HAProxy works, at
+// once or after the election of a new leader for the sessions' stream,
+// and its cookie on every node.
 //
 // The server killed is not the JetStream meta leader: killing that one
 // leaves JetStream without a leader for its election (several seconds),
@@ -140,18 +141,17 @@ func testNATSServerKilled(t *testing.T, nats *cluster.NATS, nodes []*cluster.Nod
 	t.Logf("killing NATS server %s (%d client connections; meta leader %s)", victim.Name, conns, leader.Name)
 
 	// Poll /healthz through HAProxy from before the kill until every node
-	// that was connected to the victim has reconnected, and a while after.
+	// that was connected to the victim has reconnected, and for at least
+	// healthWindow after the kill.
+	const healthWindow = 3 * time.Second
 	stop := make(chan struct{})
 	var failures []string
 	var checks int
 	var polling sync.WaitGroup
 	polling.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
 		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
 			checks++
 			resp, err := healthClient.Get(lb.Base + "/healthz")
 			if err != nil {
@@ -163,21 +163,53 @@ func testNATSServerKilled(t *testing.T, nats *cluster.NATS, nodes []*cluster.Nod
 					failures = append(failures, fmt.Sprintf("%s %s", resp.Status, strings.TrimSpace(string(body))))
 				}
 			}
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
 		}
 	})
+	stopPolling := sync.OnceFunc(func() { close(stop); polling.Wait() })
+	defer stopPolling()
+
 	victim.Kill()
+	killed := time.Now()
 	waitFor(t, fmt.Sprintf("%d node connections to reconnect", conns), func() bool {
 		return reconnects(t, nodes)-before >= conns
 	})
-	cookie := login(t, lb.Base)
+	t.Logf("the nodes reconnected %v after the kill", time.Since(killed).Round(time.Millisecond))
+
+	// A login writes the session to its R3 bucket: if the victim led that
+	// stream, writes wait for a new leader, and a login meanwhile is
+	// refused with 503 (never hangs, never half done).
+	var cookie *http.Cookie
+	refused := 0
+	waitFor(t, "a login through HAProxy", func() bool {
+		resp, err := noRedirect.Get(lb.Base + "/?token=" + clusterToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusSeeOther && len(resp.Cookies()) == 1:
+			cookie = resp.Cookies()[0]
+			return true
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			refused++
+			return false
+		}
+		t.Fatalf("login through HAProxy after the kill: %s, cookies %v; want 303 with a cookie, or 503", resp.Status, resp.Cookies())
+		return false
+	})
+	t.Logf("a login worked %v after the kill (%d refused with 503 before)", time.Since(killed).Round(time.Millisecond), refused)
 	for _, n := range nodes {
 		if code := get(t, n.Base+"/", cookie); code != http.StatusOK {
 			t.Errorf("GET %s/ with a cookie from a login through HAProxy after the kill: %d, want 200", n.Base, code)
 		}
 	}
-	close(stop)
-	polling.Wait()
+	waitFor(t, "the health window to pass", func() bool { return time.Since(killed) > healthWindow })
+	stopPolling()
 	t.Logf("%d /healthz checks through HAProxy during the kill", checks)
 	if len(failures) > 0 {
 		t.Errorf("/healthz through HAProxy failed %d times of %d, first: %s", len(failures), checks, failures[0])
