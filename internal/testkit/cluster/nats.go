@@ -234,3 +234,45 @@ func (s *NATSServer) jsz() (metaCluster, error) {
 	}
 	return *body.Meta, nil
 }
+
+// StreamLeader returns the server that leads stream name (in any account)
+// now. It takes no testing.TB, so that a goroutine of a test may call it.
+func (c *NATS) StreamLeader(name string) (*NATSServer, error) {
+	var body struct {
+		Accounts []struct {
+			Streams []struct {
+				Name    string `json:"name"`
+				Cluster struct {
+					Leader string `json:"leader"`
+				} `json:"cluster"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	for _, s := range c.Servers {
+		if !s.proc.running() {
+			continue
+		}
+		resp, err := monitorClient.Get(fmt.Sprintf("http://127.0.0.1:%d/jsz?accounts=true&streams=true", s.HTTPPort))
+		if err != nil {
+			return nil, err
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s /jsz: %w", s.Name, err)
+		}
+		for _, a := range body.Accounts {
+			for _, st := range a.Streams {
+				if st.Name != name || st.Cluster.Leader == "" {
+					continue
+				}
+				for _, l := range c.Servers {
+					if l.Name == st.Cluster.Leader {
+						return l, nil
+					}
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("no leader known for stream %s", name)
+}
