@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/fleet/batch"
 	"wsdeck/internal/testkit/sshtest"
 )
 
@@ -160,6 +160,23 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 	// command.
 	sshtest.Eventually(t, stepTimeout, "sshd sessions left after cancel", func() bool { return len(srv.Descendants()) == 0 })
 
+	// The Jobs list has both jobs, newest first, and opens the first
+	// again with its output and results.
+	dave.poll(t, "both jobs listed", `[...document.querySelectorAll("#exec-jobs tbody tr")].map(tr => tr.dataset.state).join() === "cancelled,failed"`)
+	dave.click(t, "#exec-jobs tbody tr:nth-child(2)")
+	dave.poll(t, "the first job opened from the list", `wsdeck.exec.job?.command.includes("seven is unlucky") &&
+		wsdeck.exec.summary !== null && wsdeck.exec.summary.failed === 1`)
+	dave.waitTermSummary(t)
+	if got := eval[string](t, dave, "wsdeck.exec.termText()"); !strings.Contains(got, "127.0.0.20: hello from 127.0.0.20") {
+		t.Errorf("the job opened from the list lacks its output:\n%s", got)
+	}
+	if rows := eval[[]execRow](t, dave, execRowsJS); len(rows) != execHosts || rows[6].Exit != "7" {
+		t.Errorf("the job opened from the list: results %+v", rows)
+	}
+	dave.setInput(t, "#exec-jobs-text", "sleep 60")
+	dave.poll(t, "the list filtered by text", `[...document.querySelectorAll("#exec-jobs tbody tr")].map(tr => tr.dataset.state).join() === "cancelled"`)
+	dave.setInput(t, "#exec-jobs-text", "")
+
 	// On a phone the tab fits the screen.
 	if _, err := chromedp.Run(dave.step(t), chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait)); err != nil {
 		t.Fatal(err)
@@ -171,7 +188,7 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 
 	// The audit log holds both jobs, with their results.
 	console.stop(t)
-	recs, err := batch.ReadAuditLog(audit)
+	recs, err := readAuditExport(audit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,4 +219,34 @@ func (p *page) setInput(t *testing.T, sel, value string) {
 func (p *page) waitTermSummary(t *testing.T) {
 	t.Helper()
 	p.poll(t, "summary line in the terminal", `/  elapsed \S+\s*$/m.test(wsdeck.exec.termText())`)
+}
+
+// auditRecord is what the test reads of a record of the audit export
+// (--audit-log): JSON lines, as package audit writes them. It reads the
+// file itself, so that this module does not import the engine.
+type auditRecord struct {
+	Event    string `json:"event"`
+	Hosts    int    `json:"hosts"`
+	OK       int    `json:"ok"`
+	Failed   int    `json:"failed"`
+	Client   string `json:"client"`
+	Command  string `json:"command"`
+	Canceled bool   `json:"canceled"`
+	State    string `json:"state"`
+}
+
+func readAuditExport(path string) ([]auditRecord, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []auditRecord
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		var r auditRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return out, fmt.Errorf("audit export line %d: %w", len(out)+1, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

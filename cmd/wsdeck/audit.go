@@ -2,68 +2,158 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
-	"wsdeck/internal/console/jobs"
-	"wsdeck/internal/fleet/batch"
+	"wsdeck/internal/console/audit"
+	"wsdeck/internal/engine"
 )
 
 var auditCmd = &command{
 	name:    "audit",
-	args:    "[print|verify] [FILE]",
-	summary: "print the console's Exec audit log, or verify its chain",
-	doc: `Reads the audit log the console writes for Exec (--audit-log of wsdeck serve;
-FILE defaults to ` + jobs.DefaultAuditLog() + `).
+	args:    "[-f] [--from SEQ] [--state-dir DIR | --nats URLS] | verify FILE | print FILE",
+	summary: "print or follow the console's audit log (Exec job starts and ends) as JSON lines",
+	doc: `Prints the console's audit log, the engine's AUDIT stream, one JSON record a
+line (seq is the stream's sequence), and with -f waits for new records.
 
-  print (the default)  one line per record: seq, time, event, job, client, command
-  verify               checks the chain: each record holds the SHA-256 of the line
-                       before it and a sequence number. An edited line, removed
-                       lines (a gap) or lines out of order are reported with their
-                       line numbers, and the exit status is 1; an intact log prints
-                       its record count and its head (the last line's hash).
+wsdeck audit reads the engine itself, as wsdeck serve does: the embedded one in
+--state-dir, or the NATS deployment of --nats. It needs no console and no
+token, and shows what every node wrote; the stream refuses deletes and
+purges. The embedded engine's state directory is locked while a console
+runs on it: stop the console, or run the console on a NATS deployment
+(--nats) that both can reach.
+
+The records carry no hash chain in the stream (several nodes append at once;
+the stream's sequence numbers them and nothing can be deleted through it).
+A node started with --audit-log FILE also copies its records to FILE as
+JSON lines chained by SHA-256:
+
+  print FILE   prints that file's records as JSON lines
+  verify FILE  checks its chain: each record holds the SHA-256 of the line
+               before it and a sequence number. An edited line, removed
+               lines (a gap) or lines out of order are reported with their
+               line numbers, and the exit status is 1; an intact file prints
+               its record count and its head (the last line's hash).
 
 The chain makes edits evident, not impossible: lines cut off the end, an edit
-of the last line, or a rewrite of every line after an edit do not show.
-Compare the head with the last "exec: audit record" line of the console's log.`,
+of the last line, or a rewrite of every line after an edit do not show.`,
 	example: `wsdeck audit
-wsdeck audit verify ~/.local/state/wsdeck/exec-audit.jsonl`,
+wsdeck audit -f --nats nats://10.0.0.5:4222 --nats-creds wsdeck.creds
+wsdeck audit verify /var/log/wsdeck/audit.jsonl`,
 	run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
+		var o auditOptions
+		defaultStateDir, _ := engine.DefaultStateDir()
+		fs.BoolVar(&o.follow, "f", false, "follow: wait for new records after printing the stored ones")
+		fs.Uint64Var(&o.from, "from", 0, "start at this sequence (0: the oldest)")
+		fs.StringVar(&o.engine.StateDir, "state-dir", defaultStateDir, "the console's state `directory` (its embedded engine)")
+		fs.Func("nats", "read from the NATS deployment at these comma-separated `URLs` instead", func(v string) error {
+			for u := range strings.SplitSeq(v, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					o.engine.URLs = append(o.engine.URLs, u)
+				}
+			}
+			return nil
+		})
+		fs.StringVar(&o.engine.CredsFile, "nats-creds", "", "with --nats: NATS credentials `file`")
+		fs.StringVar(&o.engine.CAFile, "nats-ca", "", "with --nats: PEM `file` of the CAs that verify the NATS servers")
+		fs.StringVar(&o.engine.CertFile, "nats-cert", "", "with --nats: PEM client certificate `file`")
+		fs.StringVar(&o.engine.KeyFile, "nats-key", "", "with --nats: PEM private key `file` of --nats-cert")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		return runAudit(os.Stdout, fs, fs.Args())
+		return runAudit(ctx, os.Stdout, fs, fs.Args(), o)
 	},
+}
+
+type auditOptions struct {
+	follow bool
+	from   uint64
+	engine engine.Config
 }
 
 // runAudit runs wsdeck audit with its arguments after the flags, writing
 // to w.
-func runAudit(w io.Writer, fs *flag.FlagSet, args []string) error {
-	action := "print"
-	if len(args) > 0 && (args[0] == "print" || args[0] == "verify") {
-		action, args = args[0], args[1:]
+func runAudit(ctx context.Context, w io.Writer, fs *flag.FlagSet, args []string, o auditOptions) error {
+	if len(args) == 0 {
+		return printStream(ctx, w, o)
 	}
-	path := jobs.DefaultAuditLog()
-	switch len(args) {
-	case 0:
-	case 1:
-		path = args[0]
-	default:
+	action, args := args[0], args[1:]
+	if (action != "verify" && action != "print") || len(args) != 1 {
 		fs.Usage()
-		return fmt.Errorf("one audit log expected, got %q", args)
+		return fmt.Errorf("want verify FILE or print FILE, got %q", append([]string{action}, args...))
 	}
 	if action == "verify" {
-		return verifyAudit(w, path)
+		return verifyAudit(w, args[0])
 	}
-	return printAudit(w, path)
+	return printFile(w, args[0])
+}
+
+// printStream prints the AUDIT stream's records, and follows it with -f.
+func printStream(ctx context.Context, w io.Writer, o auditOptions) error {
+	if len(o.engine.URLs) == 0 && o.engine.StateDir == "" {
+		return errors.New("no home directory for the state: give --state-dir or --nats")
+	}
+	e, err := engine.Open(ctx, o.engine)
+	if err != nil {
+		if len(o.engine.URLs) == 0 {
+			return fmt.Errorf("%w (a console running on this state directory holds it: stop it, or read through --nats)", err)
+		}
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		e.Shutdown(sctx)
+	}()
+	l, err := audit.Open(ctx, e, audit.Options{})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	from := o.from
+	for {
+		recs, err := audit.Read(ctx, l.Stream(), from, 1000)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		if len(recs) < 1000 {
+			if len(recs) > 0 {
+				from = recs[len(recs)-1].Seq + 1
+			}
+			break
+		}
+		from = recs[len(recs)-1].Seq + 1
+	}
+	if !o.follow {
+		return nil
+	}
+	if from == 0 {
+		info, err := l.Stream().Info(ctx)
+		if err != nil {
+			return err
+		}
+		from = info.LastSeq + 1
+	}
+	err = audit.Follow(ctx, l.Stream(), from, func(r audit.Record) error { return enc.Encode(r) })
+	if errors.Is(err, context.Canceled) {
+		return nil // interrupted: the end of following
+	}
+	return err
 }
 
 func verifyAudit(w io.Writer, path string) error {
-	rep, err := batch.VerifyAuditLog(path)
+	rep, err := audit.VerifyFile(path)
 	if err != nil {
 		return err
 	}
@@ -92,23 +182,16 @@ func verifyAudit(w io.Writer, path string) error {
 	return nil
 }
 
-func printAudit(w io.Writer, path string) error {
-	recs, err := batch.ReadAuditLog(path)
+func printFile(w io.Writer, path string) error {
+	recs, err := audit.ReadFile(path)
+	enc := json.NewEncoder(w)
 	for _, r := range recs {
-		line := fmt.Sprintf("%5d %s %-5s %s %s", r.Seq, r.Time.Format("2006-01-02T15:04:05Z07:00"), r.Event, r.Job, r.Client)
-		switch r.Event {
-		case "end":
-			line += fmt.Sprintf("  ok %d failed %d", r.OK, r.Failed)
-			if r.Canceled {
-				line += " (canceled)"
-			}
-		default:
-			line += fmt.Sprintf("  %d hosts %q: %q", r.Hosts, r.Expression, r.Command)
+		if err := enc.Encode(r); err != nil {
+			return err
 		}
-		fmt.Fprintln(w, line)
 	}
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no audit log at %s (wsdeck serve --audit-log says where the console keeps it)", path)
+		return fmt.Errorf("no audit log at %s (wsdeck serve --audit-log says where a node copies its records)", path)
 	}
 	return err
 }

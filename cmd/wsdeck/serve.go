@@ -6,10 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/chat"
 	"wsdeck/internal/console/jobs"
@@ -27,7 +27,7 @@ var serveCmd = &command{
 	doc: `Serves the console (Chat, Monitor, Exec) and prints its login URL, with a
 token that becomes a session cookie. It listens on loopback unless --addr
 says otherwise; scripts send Authorization: Bearer TOKEN. Exec runs commands
-over SSH, only on --allow-hosts, and records each job in --audit-log.
+over SSH, only on --allow-hosts, and records each job's start and end in the audit log (wsdeck audit).
 The console's state (login sessions now) lives under --state-dir, in a NATS
 server with JetStream that wsdeck runs inside itself; --nats makes it use an
 existing NATS deployment instead, which several wsdeck nodes can share.`,
@@ -101,7 +101,14 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	execOn := fs.Bool("exec", true, "serve the Exec tab (false: it says not configured)")
 	allowHosts := fs.String("allow-hosts", batch.DefaultAllowHosts, "Exec: the only targets jobs may reach, comma-separated: CIDRs and addresses, host name `patterns` (* and ? stop at dots: *.lab.example.com) and local. "+
 		"Every address dialled must be inside a CIDR or address, so a name allowed by a pattern also needs its network listed")
-	auditLog := fs.String("audit-log", "", "Exec: append a JSON line per job start and end to this `file` (default: exec-audit.jsonl in --state-dir), each chained to the one before (wsdeck audit verify checks it)")
+	auditLog := fs.String("audit-log", "", "Exec: also copy every audit record this node writes to this `file`, as JSON lines chained by SHA-256 (wsdeck audit verify checks it); the audit log itself is the engine's AUDIT stream (wsdeck audit)")
+	fs.DurationVar(&execOpts.AuditOptions.MaxAge, "audit-max-age", 0, "Exec: how long the AUDIT stream keeps a record (0: forever; it refuses deletes and purges)")
+	fs.IntVar(&execOpts.MaxJobs, "exec-max-jobs", jobs.DefaultMaxJobs, "Exec: jobs running at once across the console")
+	fs.IntVar(&execOpts.MaxClientJobs, "exec-max-client-jobs", jobs.DefaultMaxClientJobs, "Exec: jobs running at once per client (login session, else address)")
+	fs.IntVar(&execOpts.MaxHistory, "exec-history", jobs.DefaultMaxHistory, "Exec: jobs kept in the history (the oldest go first)")
+	fs.Int64Var(&execOpts.HistoryBytes, "exec-history-bytes", jobs.DefaultHistoryBytes, "Exec: bytes of job events kept in the history")
+	fs.DurationVar(&execOpts.HistoryAge, "exec-history-age", jobs.DefaultHistoryAge, "Exec: how long the history keeps a job")
+	fs.DurationVar(&execOpts.Heartbeat, "exec-heartbeat", jobs.DefaultHeartbeat, "Exec: how often a node marks its running jobs alive; another node marks a job interrupted after three missed (so within four)")
 	fs.IntVar(&execOpts.MaxHosts, "max-hosts", hostexpr.DefaultMaxHosts, "Exec: refuse expressions naming more hosts")
 	fs.IntVar(&execOpts.MaxCommand, "max-command", jobs.DefaultMaxCommand, "Exec: longest command, in bytes")
 	fs.Int64Var(&execOpts.MaxTerminal, "max-terminal", jobs.DefaultMaxTerminal, "Exec: bytes of output lines a job sends to the page (results are always sent)")
@@ -131,9 +138,6 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if cfg.Engine.StateDir == "" {
 		return errors.New("no home directory for the state: give --state-dir")
 	}
-	if *auditLog == "" {
-		*auditLog = filepath.Join(cfg.Engine.StateDir, "exec-audit.jsonl")
-	}
 	if *hstsMaxAge <= 0 {
 		cfg.HSTSMaxAge = -1 // none
 	} else {
@@ -149,14 +153,17 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if err != nil {
 			return err
 		}
-		audit, err := jobs.OpenAuditLog(*auditLog)
-		if err != nil {
-			return fmt.Errorf("%w (--audit-log FILE to put it elsewhere, --exec=false to serve no Exec)", err)
+		if *auditLog != "" {
+			f, err := audit.OpenFile(*auditLog)
+			if err != nil {
+				return fmt.Errorf("%w (--audit-log FILE to put it elsewhere, --exec=false to serve no Exec)", err)
+			}
+			defer f.Close()
+			execOpts.AuditOptions.Export = f
 		}
-		defer audit.Close()
-		execOpts.Policy, execOpts.Audit, execOpts.Logger = policy, audit, log
+		execOpts.Policy, execOpts.Logger = policy, log
 		cfg.Exec = &execOpts
-		log.Info("exec ready", "allow_hosts", policy.String(), "audit_log", *auditLog)
+		log.Info("exec ready", "allow_hosts", policy.String(), "audit_export", *auditLog)
 	}
 	return server.Run(ctx, cfg)
 }

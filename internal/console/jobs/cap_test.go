@@ -11,15 +11,9 @@ import (
 // lines: whole lines up to the cap, never a fragment of the line that
 // crossed it, then the capped event in the same stream.
 func TestOutputCapAtLine(t *testing.T) {
-	s, _ := newService(t, Options{Job: batch.Config{MaxOutput: 100}})
-	v := newViewer()
-	s.watch(v)
-	defer s.unwatch(v)
-	v.next(t) // hello
-	if _, err := s.Start("local", "seq 1 100000", "test"); err != nil {
-		t.Fatal(err)
-	}
-	events, _ := v.until(t, isSummary)
+	s := newService(t, Options{Job: batch.Config{MaxOutput: 100}})
+	id := start(t, s, "local", "seq 1 100000", Client{Name: "test"})
+	events, _ := jobEvents(t, s, id)
 	var lines []string
 	capped := -1
 	for _, e := range events {

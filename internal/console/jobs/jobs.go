@@ -1,26 +1,3 @@
-// Package jobs is the console's Exec endpoint, /ws/exec: clients ask for a
-// command to be run on a host expression, the service runs it with package
-// batch, and every connected viewer sees the job live: each host's output
-// lines, its result, and the summary.
-//
-// One job runs at a time: the console has one terminal, shared by its
-// viewers, and a second job is refused until the first ends or is
-// cancelled. A job belongs to the console, not to the connection that
-// asked for it: it goes on when that viewer leaves, and any viewer may
-// cancel it. A viewer who arrives while a job runs, or after, gets the job
-// and what happened so far (every result, and the last
-// Options.ReplayBytes of output).
-//
-// Before a job runs, its expression is expanded (at most Options.MaxHosts
-// hosts), checked against the policy (--allow-hosts: by default only
-// loopback and local), and a start record is appended to the audit log;
-// a job that fails any of these does not run, and the client is told why.
-// The end record follows when it ends, cancelled or not.
-//
-// Events are batched: the pending ones go out every Options.FlushInterval,
-// or at once when they reach Options.MaxBatch bytes, each batch encoded
-// once for every viewer. A job sends at most Options.MaxTerminal bytes of
-// output lines to the page; beyond that only results are sent.
 package jobs
 
 import (
@@ -31,16 +8,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/socket"
+	"wsdeck/internal/console/topic"
+	"wsdeck/internal/engine"
 	"wsdeck/internal/fleet/batch"
 	"wsdeck/internal/fleet/hostexpr"
-	"wsdeck/websocket"
 )
 
 // Defaults for Options.
@@ -50,19 +27,37 @@ const (
 	DefaultMaxTerminal   = 16 << 20
 	DefaultMaxBatch      = 64 << 10
 	DefaultFlushInterval = 50 * time.Millisecond
+	DefaultMaxJobs       = 8
+	DefaultMaxClientJobs = 2
+	DefaultMaxHistory    = 1000
+	DefaultHistoryBytes  = 1 << 30
+	DefaultHistoryAge    = 30 * 24 * time.Hour
+	DefaultHeartbeat     = 5 * time.Second
 )
 
 // Error codes of refused requests, beside the socket package's.
 const (
 	CodeDenied = "denied" // a target outside --allow-hosts
-	CodeBusy   = "busy"   // a job is running already
-	CodeNoJob  = "no_job" // cancel with no such job running
+	CodeBusy   = "busy"   // the console's or the client's cap of running jobs is reached
+	CodeNoJob  = "no_job" // cancel or open of a job that is not there (or not running)
 	CodeAudit  = "audit"  // the audit log could not be written: nothing ran
+	CodeEngine = "engine" // the engine failed: nothing ran
 )
 
-// Options configure a Service. The zero value runs jobs with batch's
-// defaults on loopback and local only, and keeps no audit log.
+// Options configure a Service. Engine is required; the zero value of the
+// rest runs jobs with batch's defaults on loopback and local only, keeps
+// the default history, and audits into Audit.
 type Options struct {
+	// Engine keeps the jobs' records and events. Required.
+	Engine *engine.Engine
+	// Audit receives a start and an end record per job, the start before
+	// the job runs; nil means a log on Engine's AUDIT stream, opened by
+	// New with AuditOptions.
+	Audit        *audit.Log
+	AuditOptions audit.Options
+	// Node names this console node in the records; "" means a random
+	// name.
+	Node string
 	// Job holds the SSH settings of every job (user, port, keys,
 	// known_hosts, timeouts, fan-out, output cap); its Targets, Command
 	// and Policy are set per job.
@@ -75,19 +70,31 @@ type Options struct {
 	// MaxCommand is the longest command, in bytes. 0 means
 	// DefaultMaxCommand.
 	MaxCommand int
-	// Audit receives a start and an end record per job; nil keeps none.
-	Audit *batch.AuditLog
-	// ReplayBytes is how much of a job's output a late viewer gets.
-	// 0 means DefaultReplayBytes.
+	// MaxJobs caps the jobs running at once across the console, and
+	// MaxClientJobs those of one client. 0 means the defaults.
+	MaxJobs, MaxClientJobs int
+	// ReplayBytes is how much of a job's output a viewer who opens it
+	// later gets. 0 means DefaultReplayBytes.
 	ReplayBytes int
-	// MaxTerminal is how many bytes of output lines a job sends to the
-	// page. 0 means DefaultMaxTerminal.
+	// MaxTerminal is how many bytes of output lines a job publishes. 0
+	// means DefaultMaxTerminal.
 	MaxTerminal int64
-	// MaxBatch and FlushInterval bound how long events wait to be sent:
-	// a batch goes out when it reaches MaxBatch bytes, or after
-	// FlushInterval. 0 means the defaults.
+	// MaxBatch and FlushInterval bound how long events wait to be
+	// published: a batch goes out when it reaches MaxBatch bytes, or
+	// after FlushInterval. 0 means the defaults.
 	MaxBatch      int
 	FlushInterval time.Duration
+	// MaxHistory is how many jobs the history keeps, HistoryBytes how
+	// many bytes of events and HistoryAge for how long. 0 means the
+	// defaults.
+	MaxHistory   int
+	HistoryBytes int64
+	HistoryAge   time.Duration
+	// Heartbeat is how often a node rewrites its running jobs' records;
+	// Lapse is how long without a new revision before another node marks
+	// a running job interrupted. 0 means DefaultHeartbeat and three
+	// heartbeats.
+	Heartbeat, Lapse time.Duration
 	// Logger receives a line per job; nil means slog.Default.
 	Logger *slog.Logger
 }
@@ -95,65 +102,112 @@ type Options struct {
 // Service runs jobs and serves /ws/exec. Its methods are safe for
 // concurrent use.
 type Service struct {
-	opts Options
-	base context.Context // parent of every job; cancelled by Shutdown
+	opts    Options
+	eng     *engine.Engine
+	stream  *engine.Stream
+	bucket  *engine.Bucket
+	watcher *engine.Watcher
+	states  *topic.Topic // every job's state announcements
+	now     func() time.Time
+
+	base context.Context // parent of every job and of the heartbeat; cancelled by Shutdown
 	stop context.CancelFunc
+	wg   sync.WaitGroup // the heartbeat loop
 
-	mu      sync.Mutex
-	viewers map[viewer]struct{} // guarded by mu
-	current *job                // guarded by mu: the running job, or the last one; nil before any
-	closed  bool                // guarded by mu: Shutdown was called
+	startMu sync.Mutex // serializes the cap checks of this node's starts
+
+	mu     sync.Mutex
+	index  map[string]*indexed  // guarded by mu: the records of the bucket
+	local  map[string]*job      // guarded by mu: the jobs this node runs
+	topics map[string]*jobTopic // guarded by mu: the topics of the jobs viewers have open
+	closed bool                 // guarded by mu: Shutdown was called
 }
 
-// viewer is where the service sends a viewer's frames: a *socket.Conn.
-type viewer interface {
-	Send(pm *websocket.PreparedMessage) bool
-	SendOwn(b []byte) bool
-}
-
-// New returns a service with opts.
-func New(opts Options) *Service {
+// New creates (or updates) the jobs' stream and bucket on opts.Engine,
+// reads the history, and returns a service whose heartbeat runs until
+// Shutdown.
+func New(ctx context.Context, opts Options) (*Service, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("exec: no engine")
+	}
 	if opts.Policy == nil {
 		opts.Policy = batch.DefaultPolicy()
 	}
 	if opts.MaxHosts == 0 {
 		opts.MaxHosts = hostexpr.DefaultMaxHosts
 	}
-	if opts.MaxCommand <= 0 {
-		opts.MaxCommand = DefaultMaxCommand
-	}
-	if opts.ReplayBytes <= 0 {
-		opts.ReplayBytes = DefaultReplayBytes
-	}
-	if opts.MaxTerminal <= 0 {
-		opts.MaxTerminal = DefaultMaxTerminal
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = DefaultMaxBatch
-	}
-	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = DefaultFlushInterval
+	setDefault(&opts.MaxCommand, DefaultMaxCommand)
+	setDefault(&opts.ReplayBytes, DefaultReplayBytes)
+	setDefault(&opts.MaxTerminal, DefaultMaxTerminal)
+	setDefault(&opts.MaxBatch, DefaultMaxBatch)
+	setDefault(&opts.FlushInterval, DefaultFlushInterval)
+	setDefault(&opts.MaxJobs, DefaultMaxJobs)
+	setDefault(&opts.MaxClientJobs, DefaultMaxClientJobs)
+	setDefault(&opts.MaxHistory, DefaultMaxHistory)
+	setDefault(&opts.HistoryBytes, DefaultHistoryBytes)
+	setDefault(&opts.HistoryAge, DefaultHistoryAge)
+	setDefault(&opts.Heartbeat, DefaultHeartbeat)
+	setDefault(&opts.Lapse, 3*opts.Heartbeat)
+	setDefault(&opts.Job.Fanout, batch.DefaultFanout)
+	setDefault(&opts.Job.MaxOutput, batch.DefaultMaxOutput)
+	if opts.Node == "" {
+		opts.Node = "node-" + newID()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Job.Fanout <= 0 {
-		opts.Job.Fanout = batch.DefaultFanout
+	s := &Service{
+		opts:   opts,
+		eng:    opts.Engine,
+		now:    time.Now,
+		index:  map[string]*indexed{},
+		local:  map[string]*job{},
+		topics: map[string]*jobTopic{},
 	}
-	if opts.Job.MaxOutput <= 0 {
-		opts.Job.MaxOutput = batch.DefaultMaxOutput
+	if s.opts.Audit == nil {
+		l, err := audit.Open(ctx, opts.Engine, opts.AuditOptions)
+		if err != nil {
+			return nil, err
+		}
+		s.opts.Audit = l
 	}
-	s := &Service{opts: opts, viewers: map[viewer]struct{}{}}
+	if err := s.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.watchRecords(ctx); err != nil {
+		return nil, err
+	}
+	s.states = topic.New(s.stream, topic.Options{Subject: statesSubject, Log: opts.Logger})
 	s.base, s.stop = context.WithCancel(context.Background())
-	return s
+	s.wg.Add(1)
+	go s.heartbeat()
+	return s, nil
 }
 
-// ServeSocket serves one viewer: a hello, the current job if there is
-// one, then every job's events, and the viewer's requests (count, run,
-// cancel) until the connection ends.
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// newID returns 8 random lower-case letters and digits.
+func newID() string { return strings.ToLower(rand.Text()[:8]) }
+
+// Node returns this node's name, as the records give it.
+func (s *Service) Node() string { return s.opts.Node }
+
+// ServeSocket serves one viewer: a hello with the newest jobs, every
+// job's state changes, the events of the job it opens, and its requests
+// (count, run, cancel, open, list) until the connection ends.
 func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
-	s.watch(c)
-	defer s.unwatch(c)
+	v := &viewer{s: s, c: c}
+	err := s.states.Join(ctx, c, topic.From{}, func(topic.Backlog) { c.SendOwn(mustJSON(s.hello())) })
+	if err != nil {
+		c.SendError("", "", socket.Errorf(CodeEngine, "the job history cannot be read: %v", err))
+		return err
+	}
+	defer s.states.Leave(c)
+	defer v.close()
 	client := clientOf(r)
 	return c.Run(ctx, func(m socket.Message) error {
 		switch m.Type {
@@ -169,7 +223,7 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 			if err := decode(m, &req); err != nil {
 				return err
 			}
-			id, err := s.StartFor(req.Hosts, req.Command, client)
+			id, err := s.StartFor(ctx, req.Hosts, req.Command, client)
 			if err != nil {
 				return err
 			}
@@ -180,7 +234,24 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 			if err := decode(m, &req); err != nil {
 				return err
 			}
-			return s.Cancel(req.Job, client.Name)
+			id := req.Job
+			if id == "" {
+				id = v.opened()
+			}
+			return s.Cancel(ctx, id, client.Name)
+		case "open":
+			var req openRequest
+			if err := decode(m, &req); err != nil {
+				return err
+			}
+			return v.open(ctx, req.Job)
+		case "list":
+			var req listRequest
+			if err := decode(m, &req); err != nil {
+				return err
+			}
+			c.SendJSON(listMessage{Type: "list", ID: req.ID, Jobs: s.List(req.Filter)})
+			return nil
 		}
 		return socket.UnknownType(m.Type)
 	})
@@ -193,23 +264,16 @@ func decode(m socket.Message, v any) error {
 	return nil
 }
 
-func (s *Service) watch(v viewer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v.SendOwn(mustJSON(helloMessage{
+// helloListed is how many of the newest jobs a hello lists.
+const helloListed = 20
+
+func (s *Service) hello() helloMessage {
+	return helloMessage{
 		Type: "hello", AllowHosts: s.opts.Policy.String(), MaxHosts: s.opts.MaxHosts,
 		MaxCommand: s.opts.MaxCommand, Fanout: s.opts.Job.Fanout, MaxOutput: s.opts.Job.MaxOutput,
-	}))
-	if s.current != nil {
-		s.replayLocked(v, s.current)
+		MaxJobs: s.opts.MaxJobs, MaxClientJobs: s.opts.MaxClientJobs, Node: s.opts.Node,
+		Jobs: s.List(Filter{Limit: helloListed}),
 	}
-	s.viewers[v] = struct{}{}
-}
-
-func (s *Service) unwatch(v viewer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.viewers, v)
 }
 
 // parse expands a host expression within the cap.
@@ -240,17 +304,18 @@ func (s *Service) Count(id, expr string) countMessage {
 
 // Start starts a job for a client known only by name: StartFor with
 // Client{Name: client}.
-func (s *Service) Start(expr, command, client string) (string, error) {
-	return s.StartFor(expr, command, Client{Name: client})
+func (s *Service) Start(ctx context.Context, expr, command, client string) (string, error) {
+	return s.StartFor(ctx, expr, command, Client{Name: client})
 }
 
 // StartFor starts a job running command on the hosts of expr, for client
-// (who asked: it goes to the log and the audit record), and returns its
-// id. It refuses, with a *socket.Error saying why, an empty or too long
+// (who asked: it goes to the log, the record and the audit record), and
+// returns its id once its record and its audit start record are stored.
+// It refuses, with a *socket.Error saying why, an empty or too long
 // command, a malformed expression, targets the policy does not allow, a
-// second job while one runs, and any job when the start record cannot be
-// written to the audit log.
-func (s *Service) StartFor(expr, command string, client Client) (string, error) {
+// job over the console's or the client's cap, and any job whose record or
+// start record cannot be stored.
+func (s *Service) StartFor(ctx context.Context, expr, command string, client Client) (string, error) {
 	command = strings.TrimSpace(command)
 	switch {
 	case command == "":
@@ -265,160 +330,178 @@ func (s *Service) StartFor(expr, command string, client Client) (string, error) 
 	if err := s.opts.Policy.Check(hosts); err != nil {
 		return "", socket.Errorf(CodeDenied, "%v: start the console with --allow-hosts to reach them", err)
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.closed:
-		return "", socket.Errorf(socket.CodeInternal, "the console is shutting down")
-	case s.current != nil && !s.current.ended:
-		return "", socket.Errorf(CodeBusy, "job %s is running (%s on %s): wait for it or cancel it",
-			s.current.info.ID, s.current.info.Command, s.current.info.Folded)
-	}
 	names := make([]string, len(hosts))
 	for i, h := range hosts {
 		names[i] = h.String()
 	}
-	j := &job{
-		info: jobInfo{
-			ID: strings.ToLower(rand.Text()[:8]), Expression: expr, Folded: hostexpr.Fold(hosts),
-			Command: command, Hosts: names, Client: client.Name, Started: time.Now().UTC(),
-		},
-		done: make(chan struct{}),
+	now := time.Now().UTC()
+	rec := &Record{
+		ID: newID(), Expression: expr, Folded: hostexpr.Fold(hosts), Command: command,
+		Hosts: names, Total: len(names), Client: client.Name, User: userOf(client),
+		RemoteAddr: client.RemoteAddr, Node: s.opts.Node, State: StateRunning, Started: now, Beat: now,
 	}
-	start := batch.AuditRecord{
-		Event: "start", Job: j.info.ID, Client: client.Name, Expression: expr,
-		Hosts: len(hosts), Command: command, Time: j.info.Started,
+
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if err := s.checkCaps(rec.User); err != nil {
+		return "", err
+	}
+	start := audit.Record{
+		Event: audit.EventStart, Job: rec.ID, Client: client.Name, Expression: expr,
+		Hosts: len(hosts), Command: command, Time: now, Node: s.opts.Node,
 		RemoteAddr: client.RemoteAddr, UserAgent: client.UserAgent, Session: client.Session,
 	}
-	// Written before anything runs: a job the log cannot record does not
-	// run.
-	if err := s.writeAudit(start); err != nil {
-		s.opts.Logger.Error("exec: job refused: the audit log failed", "err", err)
-		return "", socket.Errorf(CodeAudit, "the audit log could not be written, so nothing ran: %v", err)
+	// Stored before anything runs: a job the audit log cannot record
+	// does not run.
+	if s.opts.Audit != nil {
+		seq, err := s.opts.Audit.Write(ctx, start)
+		if err != nil {
+			s.opts.Logger.Error("exec: job refused: the audit log failed", "err", err)
+			return "", socket.Errorf(CodeAudit, "the audit log could not be written, so nothing ran: %v", err)
+		}
+		s.opts.Logger.Info("exec: audit record", "job", rec.ID, "event", start.Event, "seq", seq)
 	}
-	ctx, cancel := context.WithCancel(s.base)
-	j.cancel = cancel
-	s.current = j
+	rev, err := s.bucket.Create(ctx, rec.ID, rec.marshal())
+	if err != nil {
+		s.opts.Logger.Error("exec: job refused: its record could not be stored", "err", err)
+		if s.opts.Audit != nil {
+			end := audit.EndRecord(start, nil, nil)
+			end.State = StateFailed
+			_, _ = s.opts.Audit.Write(context.WithoutCancel(ctx), end)
+		}
+		return "", socket.Errorf(CodeEngine, "the job could not be recorded, so nothing ran: %v", err)
+	}
+
+	jctx, cancel := context.WithCancel(s.base)
+	j := &job{rec: rec, start: start, cancel: cancel, done: make(chan struct{})}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		s.finish(ctx, j, nil, &batch.Summary{Total: rec.Total, Failed: rec.Total, Canceled: true}, "the console is shutting down")
+		return "", socket.Errorf(socket.CodeInternal, "the console is shutting down")
+	}
+	s.noteLocked(rec, rev)
+	s.local[rec.ID] = j
+	s.mu.Unlock()
+	s.announce(ctx, rec)
+
 	cfg := s.opts.Job
 	cfg.Targets, cfg.Command, cfg.Policy = hosts, command, s.opts.Policy
-	b := mustJSON(jobMessage{Type: "job", Job: j.info})
-	pm, _ := websocket.NewPreparedMessage(websocket.MessageText, b)
-	for v := range s.viewers {
-		v.Send(pm)
-	}
-	s.opts.Logger.Info("exec: job started", "job", j.info.ID, "client", client.Name, "hosts", len(hosts),
-		"expression", j.info.Folded, "command", command)
-	go s.run(ctx, j, cfg, start)
+	s.opts.Logger.Info("exec: job started", "job", rec.ID, "client", client.Name, "hosts", len(hosts),
+		"expression", rec.Folded, "command", command)
+	go s.run(jctx, j, cfg)
 	go s.flusher(j)
-	return j.info.ID, nil
+	return rec.ID, nil
 }
 
-// run runs job j and ends it (see end).
-func (s *Service) run(ctx context.Context, j *job, cfg batch.Config, start batch.AuditRecord) {
-	defer close(j.done)
-	defer j.cancel()
-	results := make([]*batch.Result, len(cfg.Targets))
-	var sum *batch.Summary
-	_, err := batch.Run(ctx, cfg, func(ev batch.Event) {
-		switch ev.Type {
-		case batch.EventFinished:
-			results[ev.Index] = ev.Result
-		case batch.EventSummary:
-			sum = ev.Summary
-			s.end(j, start, results, summaryEvent{E: "summary", Summary: sum, Text: sum.String()})
-			return
-		}
-		s.handle(j, ev)
-	})
-	if sum == nil {
-		// The engine refused the job (the config was checked, so this
-		// is a bug or the environment, such as no home directory).
-		// Viewers wait for a summary: give them one.
-		why := "no summary"
-		if err != nil {
-			why = err.Error()
-		}
-		s.opts.Logger.Error("exec: job did not run", "job", j.info.ID, "err", why)
-		n := len(cfg.Targets)
-		sum = &batch.Summary{Total: n, Failed: n, FailedHosts: j.info.Folded}
-		s.end(j, start, results, summaryEvent{E: "summary", Summary: sum, Text: "the job did not run: " + why})
-	}
-	s.opts.Logger.Info("exec: job ended", "job", j.info.ID, "summary", sum.String())
-}
-
-// end writes job j's end record, then marks it ended and sends its
-// summary, in that order: a viewer who has the summary may start the next
-// job at once, and the log has this one's end before the next one's start.
-func (s *Service) end(j *job, start batch.AuditRecord, results []*batch.Result, ev summaryEvent) {
-	if err := s.writeAudit(batch.EndRecord(start, results, ev.Summary)); err != nil {
-		s.opts.Logger.Error("exec: audit log", "job", j.info.ID, "err", err)
-	}
+// checkCaps refuses a job over the console's or the user's cap of
+// running jobs, as this node's index counts them.
+func (s *Service) checkCaps(user string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j.ended = true
-	s.addLocked(j, ev)
-	s.flushLocked(j)
-}
-
-// Cancel cancels the running job id ("" for whichever runs), for client.
-// It returns at once; the job's summary follows when every host stopped.
-func (s *Service) Cancel(id, client string) error {
-	s.mu.Lock()
-	j := s.current
-	running := j != nil && !j.ended && (id == "" || id == j.info.ID)
-	s.mu.Unlock()
-	if !running {
-		if id == "" {
-			return socket.Errorf(CodeNoJob, "no job is running")
+	var total, mine int
+	for _, x := range s.index {
+		if x.rec.State != StateRunning {
+			continue
 		}
-		return socket.Errorf(CodeNoJob, "job %q is not running", id)
+		total++
+		if x.rec.User == user {
+			mine++
+		}
 	}
-	s.opts.Logger.Info("exec: job cancelled", "job", j.info.ID, "client", client)
-	j.cancel()
+	switch {
+	case total >= s.opts.MaxJobs:
+		return socket.Errorf(CodeBusy, "%d jobs are running, the console's limit (--exec-max-jobs): wait for one or cancel one", total)
+	case mine >= s.opts.MaxClientJobs:
+		return socket.Errorf(CodeBusy, "you have %d jobs running, the limit per client (--exec-max-client-jobs): wait for one or cancel one", mine)
+	}
 	return nil
 }
 
-// Shutdown cancels the running job and waits until it has ended and its
-// end record is written, or ctx is done. No job starts after it.
+// announce publishes a job's record on its state subject, for every
+// node's viewers.
+func (s *Service) announce(ctx context.Context, rec *Record) {
+	c := *rec
+	c.Hosts = nil
+	b := mustJSON(stateMessage{Type: "state", Job: &c})
+	if _, err := s.stream.Publish(context.WithoutCancel(ctx), stateSubject(rec.ID), b, ""); err != nil {
+		s.opts.Logger.Warn("exec: announcing a job", "job", rec.ID, "err", err)
+	}
+}
+
+// Cancel cancels the running job id, for client: at once if this node
+// runs it, else through its record, which the node running it watches.
+// It returns once the cancel is on its way; the job's summary follows
+// when every host stopped.
+func (s *Service) Cancel(ctx context.Context, id, client string) error {
+	if id == "" {
+		return socket.Errorf(CodeNoJob, "no job given")
+	}
+	s.mu.Lock()
+	j := s.local[id]
+	x := s.index[id]
+	s.mu.Unlock()
+	if j != nil {
+		s.opts.Logger.Info("exec: job cancelled", "job", id, "client", client)
+		j.cancel()
+		return nil
+	}
+	if x == nil || x.rec.State != StateRunning {
+		return socket.Errorf(CodeNoJob, "job %q is not running", id)
+	}
+	running := true
+	_, err := s.updateRecord(ctx, id, func(r *Record) bool {
+		running = r.State == StateRunning
+		if !running || r.CancelBy != "" {
+			return false
+		}
+		r.CancelBy = client
+		return true
+	})
+	switch {
+	case errors.Is(err, engine.ErrNotFound), err == nil && !running:
+		return socket.Errorf(CodeNoJob, "job %q is not running", id)
+	case err != nil:
+		return socket.Errorf(CodeEngine, "the cancel could not be passed on: %v", err)
+	}
+	s.opts.Logger.Info("exec: job cancel passed on", "job", id, "node", x.rec.Node, "client", client)
+	return nil
+}
+
+// Shutdown cancels this node's running jobs and waits until they have
+// ended and their end records are written, or ctx is done; then it stops
+// the heartbeat, the watch and the topics. No job starts after it.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	s.closed = true
-	j := s.current
+	var running []*job
+	for _, j := range s.local {
+		running = append(running, j)
+	}
 	s.mu.Unlock()
 	s.stop()
-	if j == nil {
-		return nil
-	}
-	select {
-	case <-j.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("exec: job %s still stopping: %w", j.info.ID, ctx.Err())
-	}
-}
-
-// DefaultAuditLog returns where the console keeps its audit log by
-// default: $XDG_STATE_HOME/wsdeck/exec-audit.jsonl, or
-// ~/.local/state/wsdeck/exec-audit.jsonl.
-func DefaultAuditLog() string {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = "."
+	var err error
+	for _, j := range running {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			err = errors.Join(err, fmt.Errorf("exec: job %s still stopping: %w", j.rec.ID, ctx.Err()))
 		}
-		dir = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(dir, "wsdeck", "exec-audit.jsonl")
-}
-
-// OpenAuditLog opens the audit log at path for appending, making its
-// directory (mode 0700) if needed: see batch.OpenAuditLog (the file is
-// locked while open; its records chain on from its last line).
-func OpenAuditLog(path string) (*batch.AuditLog, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
+	s.wg.Wait()
+	s.watcher.Stop()
+	s.states.Close()
+	s.mu.Lock()
+	topics := s.topics
+	s.topics = map[string]*jobTopic{}
+	s.mu.Unlock()
+	for _, t := range topics {
+		t.t.Close()
 	}
-	return batch.OpenAuditLog(path)
+	return err
 }

@@ -13,4 +13,9 @@ import (
 // engine's) outlives the tests.
 func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m, "wsdeck/")) }
 
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discardLogger() *slog.Logger {
+	if os.Getenv("JOBS_TEST_LOG") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}

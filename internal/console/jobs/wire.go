@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"encoding/json"
-	"time"
-
 	"wsdeck/internal/fleet/batch"
 )
 
@@ -24,7 +22,17 @@ type runRequest struct {
 
 type cancelRequest struct {
 	ID  string `json:"id"`
-	Job string `json:"job"` // "" means the running job
+	Job string `json:"job"` // "" means the job the viewer has open
+}
+
+type openRequest struct {
+	ID  string `json:"id"`
+	Job string `json:"job"`
+}
+
+type listRequest struct {
+	ID string `json:"id"`
+	Filter
 }
 
 // Server to client.
@@ -38,6 +46,26 @@ type helloMessage struct {
 	MaxCommand int    `json:"max_command"`
 	Fanout     int    `json:"fanout"`
 	MaxOutput  int64  `json:"max_output"`
+	// The caps of running jobs, this node's name, and the newest jobs.
+	MaxJobs       int      `json:"max_jobs"`
+	MaxClientJobs int      `json:"max_client_jobs"`
+	Node          string   `json:"node"`
+	Jobs          []Record `json:"jobs"`
+}
+
+// listMessage answers a list request: the jobs of the history it selects,
+// newest first, without their hosts.
+type listMessage struct {
+	Type string   `json:"type"` // "list"
+	ID   string   `json:"id,omitempty"`
+	Jobs []Record `json:"jobs"`
+}
+
+// stateMessage tells every viewer that a job started or ended (the record
+// without its hosts).
+type stateMessage struct {
+	Type string  `json:"type"` // "state"
+	Job  *Record `json:"job"`
 }
 
 // countMessage answers a count request: the expression expanded, without
@@ -61,24 +89,12 @@ type acceptedMessage struct {
 	Job  string `json:"job"`
 }
 
-// jobInfo describes a job.
-type jobInfo struct {
-	ID         string    `json:"id"`
-	Expression string    `json:"expression"`
-	Folded     string    `json:"folded"`
-	Command    string    `json:"command"`
-	Hosts      []string  `json:"hosts"`
-	Client     string    `json:"client"`
-	Started    time.Time `json:"started"`
-}
-
-// jobMessage announces a job: when it starts, and to a viewer who arrives
-// while it runs or after it ended (replay true; an events message with
-// what happened so far follows).
+// jobMessage is the first message of a job a viewer opens: its record
+// (replay true; an events message with what happened so far follows).
 type jobMessage struct {
-	Type   string  `json:"type"` // "job"
-	Job    jobInfo `json:"job"`
-	Replay bool    `json:"replay,omitempty"`
+	Type   string `json:"type"` // "job"
+	Job    Record `json:"job"`
+	Replay bool   `json:"replay,omitempty"`
 }
 
 // eventsMessage carries a job's events in order, batched.
@@ -132,7 +148,8 @@ type mutedEvent struct {
 type summaryEvent struct {
 	E       string         `json:"e"` // "summary"
 	Summary *batch.Summary `json:"summary"`
-	Text    string         `json:"text"` // the summary as wsdeck exec prints it
+	Text    string         `json:"text"`            // the summary as wsdeck exec prints it
+	State   string         `json:"state,omitempty"` // interrupted, when another node ended it
 }
 
 func mustJSON(v any) []byte {

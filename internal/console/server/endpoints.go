@@ -51,7 +51,12 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 		if opts.Logger == nil {
 			opts.Logger = s.log
 		}
-		exec = jobs.New(opts)
+		opts.Engine = s.engine
+		svc, err := jobs.New(ctx, opts)
+		if err != nil {
+			return err
+		}
+		exec = svc
 	}
 	s.addEndpoint("exec", exec)
 

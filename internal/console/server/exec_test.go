@@ -6,9 +6,26 @@ import (
 	"strings"
 	"testing"
 
+	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/jobs"
-	"wsdeck/internal/fleet/batch"
+	"wsdeck/websocket"
 )
+
+// openAccepted reads up to the accepted message of a run and opens its job,
+// as the page does.
+func openAccepted(t *testing.T, c *websocket.Conn) {
+	t.Helper()
+	for {
+		m := readMsg(t, c)
+		switch m["type"] {
+		case "error":
+			t.Fatalf("run: %v", m)
+		case "accepted":
+			writeMsg(t, c, map[string]any{"type": "open", "job": m["job"]})
+			return
+		}
+	}
+}
 
 // TestExecEndpoint runs jobs through /ws/exec on a console with Exec set
 // up: the count, a job's events to the end, and a job that shutdown
@@ -16,12 +33,12 @@ import (
 func TestExecEndpoint(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	audit, err := jobs.OpenAuditLog(path)
+	export, err := audit.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer audit.Close()
-	ts := start(t, Config{Exec: &jobs.Options{Audit: audit}})
+	defer export.Close()
+	ts := start(t, Config{Exec: &jobs.Options{AuditOptions: audit.Options{Export: export}}})
 	c := ts.mustDial(t, "/ws/exec")
 	if m := readMsg(t, c); m["type"] != "hello" || !strings.Contains(m["allow_hosts"].(string), "127.0.0.0/8") {
 		t.Fatalf("first message %v, want a hello", m)
@@ -36,6 +53,7 @@ func TestExecEndpoint(t *testing.T) {
 	}
 
 	writeMsg(t, c, map[string]string{"type": "run", "id": "r", "hosts": "local", "command": "echo hi"})
+	openAccepted(t, c)
 	var summary map[string]any
 	var lines []any
 	for summary == nil {
@@ -62,6 +80,7 @@ func TestExecEndpoint(t *testing.T) {
 
 	// Shutdown cancels a running job and waits for its end record.
 	writeMsg(t, c, map[string]string{"type": "run", "hosts": "local", "command": "echo go; sleep 60"})
+	openAccepted(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	for {
@@ -90,7 +109,7 @@ func TestExecEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.done <- nil // for the cleanup
-	recs, err := batch.ReadAuditLog(path)
+	recs, err := audit.ReadFile(path)
 	if err != nil || len(recs) != 4 || recs[3].Event != "end" || !recs[3].Canceled {
 		t.Errorf("audit log after shutdown: %+v, %v", recs, err)
 	}

@@ -2,10 +2,13 @@
 // SSH on every host (or on the server itself, for the host "local"). The
 // expression is expanded by the server as it is typed, so the count and
 // any host outside --allow-hosts show before anything runs. Every viewer
-// sees the running job: each host's output lines in an xterm.js terminal,
+// sees the job it opens: each host's output lines in an xterm.js terminal,
 // prefixed with the host in its color, a progress line, and a results
-// table that can be filtered to failures. The wire protocol is in
-// docs/protocol.md (/ws/exec).
+// table that can be filtered to failures. Several jobs may run at once,
+// on any node of the console; the Jobs list (filtered by user, state and
+// text) opens any job of the history, and a page that shows no running
+// job opens one when it starts. The wire protocol is in docs/protocol.md
+// (/ws/exec).
 
 import { Terminal } from "../vendor/xterm/xterm.mjs";
 import { FitAddon } from "../vendor/xterm/addon-fit.mjs";
@@ -15,6 +18,7 @@ import { Channel } from "./socket.js";
 const PALETTE = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"];
 const RESET = "\x1b[0m";
 const COUNT_DELAY_MS = 200;
+const LIST_DELAY_MS = 150;
 
 // Escape sequences in output. The server filters every line before it
 // sends it (internal/jobs, terminal.go); this is a second line of defence,
@@ -79,12 +83,20 @@ export class Exec {
     this.table = el.querySelector("#exec-table");
     this.tbody = this.table.querySelector("tbody");
     this.failuresOnly = el.querySelector("#exec-failures");
+    this.jobsBody = el.querySelector("#exec-jobs tbody");
+    this.jobsUser = el.querySelector("#exec-jobs-user");
+    this.jobsState = el.querySelector("#exec-jobs-state");
+    this.jobsText = el.querySelector("#exec-jobs-text");
 
     this.hello = null;        // what the server allows
     this.count = null;        // the last count reply for the current input
     this.countSeq = 0;
     this.countTimer = null;
-    this.job = null;          // {id, hosts, command, folded, started}
+    this.job = null;          // the record of the job shown: {id, hosts, command, folded, started, state, ...}
+    this.opening = null;      // the id of the job asked for, until its record comes
+    this.jobs = [];           // the Jobs list, newest first, as the server last sent it
+    this.listSeq = 0;
+    this.listTimer = null;
     this.results = [];        // per host: null, or the result
     this.running = new Set();
     this.summary = null;
@@ -100,6 +112,12 @@ export class Exec {
     this.commandInput.addEventListener("input", () => this.updateButtons());
     this.form.addEventListener("submit", (ev) => { ev.preventDefault(); this.run(); });
     this.cancelBtn.addEventListener("click", () => this.cancel());
+    for (const input of [this.jobsUser, this.jobsText]) input.addEventListener("input", () => this.scheduleList());
+    this.jobsState.addEventListener("change", () => this.scheduleList(0));
+    this.jobsBody.addEventListener("click", (ev) => {
+      const tr = ev.target.closest("tr");
+      if (tr?.dataset.id) this.open(tr.dataset.id);
+    });
     this.failuresOnly.addEventListener("change", () => {
       this.table.classList.toggle("failures-only", this.failuresOnly.checked);
     });
@@ -140,19 +158,35 @@ export class Exec {
 
   receive(msg) {
     switch (msg.type) {
-      case "hello":
+      case "hello": {
         this.hello = msg;
         this.setStatus("");
         this.hostsInput.title = `allowed: ${msg.allow_hosts}`;
         this.interrupt();
+        // A new connection has nothing open: show the job shown before,
+        // or the newest one.
+        const shown = this.job?.id ?? msg.jobs?.[0]?.id;
+        this.opening = null;
+        if (shown) this.open(shown);
+        this.scheduleList(0);
+        break;
+      }
+      case "list":
+        if (Number(msg.id) === this.listSeq) this.showJobs(msg.jobs);
+        break;
+      case "state":
+        this.jobState(msg.job);
         break;
       case "count":
         if (Number(msg.id) === this.countSeq) this.showCount(msg);
         break;
       case "accepted":
         this.setStatus("");
+        this.open(msg.job);
         break;
       case "job":
+        if (msg.job.id !== this.opening) break; // one asked for before another
+        this.opening = null;
         this.startJob(msg.job, msg.replay);
         break;
       case "events":
@@ -215,14 +249,74 @@ export class Exec {
     this.updateButtons();
   }
 
-  jobRunning() { return this.job !== null && !this.summary && !this.interrupted; }
+  jobRunning() { return this.job !== null && this.job.id !== null && !this.summary && !this.interrupted; }
+
+  // open asks for job id: its record, its events so far, then live.
+  open(id) {
+    if (id === this.opening || (id === this.job?.id && !this.interrupted)) return;
+    this.opening = id;
+    this.channel.send({ type: "open", job: id });
+    this.markSelected(id);
+  }
+
+  // The Jobs list: asked of the server with the filters, again when a job
+  // starts or ends.
+
+  scheduleList(delay = LIST_DELAY_MS) {
+    clearTimeout(this.listTimer);
+    this.listTimer = setTimeout(() => {
+      this.listSeq++;
+      this.channel.send({
+        type: "list", id: String(this.listSeq), limit: 50,
+        user: this.jobsUser.value.trim(), state: this.jobsState.value, text: this.jobsText.value.trim(),
+      });
+    }, delay);
+  }
+
+  // jobState takes a job's start or end, announced to every viewer: the
+  // list follows it, and a page showing no running job opens a new one.
+  jobState(rec) {
+    if (this.job?.id === rec.id) Object.assign(this.job, { state: rec.state, node: rec.node });
+    if (rec.state === "running" && !this.jobRunning() && !this.opening) this.open(rec.id);
+    this.scheduleList();
+  }
+
+  showJobs(jobs) {
+    this.jobs = jobs;
+    const rows = document.createDocumentFragment();
+    for (const j of jobs) {
+      const tr = document.createElement("tr");
+      tr.dataset.id = j.id;
+      tr.dataset.state = j.state;
+      const started = new Date(j.started);
+      const cells = [
+        ["started", started.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" })],
+        ["command", j.command], ["hosts", `${j.total} · ${j.folded}`], ["state", j.state], ["user", j.user || j.client],
+      ];
+      for (const [cls, text] of cells) {
+        const td = document.createElement("td");
+        td.className = cls;
+        td.textContent = td.title = text;
+        tr.appendChild(td);
+      }
+      tr.title = `${j.id} on ${j.node}${j.summary ? ": " + j.summary : ""}`;
+      rows.appendChild(tr);
+    }
+    this.jobsBody.replaceChildren(rows);
+    this.markSelected(this.opening ?? this.job?.id);
+  }
+
+  markSelected(id) {
+    for (const tr of this.jobsBody.rows) tr.setAttribute("aria-selected", String(tr.dataset.id === id));
+  }
 
   updateButtons() {
     if (!this.channel) return;
     const jobRunning = this.jobRunning();
     const valid = this.count && !this.count.error && !this.count.denied &&
       this.count.hosts === this.hostsInput.value.trim();
-    this.runBtn.disabled = !valid || !this.commandInput.value.trim() || jobRunning || this.channel.state !== "open";
+    // Several jobs may run at once: the server enforces its caps.
+    this.runBtn.disabled = !valid || !this.commandInput.value.trim() || this.channel.state !== "open";
     this.cancelBtn.disabled = !jobRunning;
   }
 
@@ -236,7 +330,7 @@ export class Exec {
   }
 
   cancel() {
-    if (this.jobRunning()) this.channel.send({ type: "cancel", job: this.job.id });
+    if (this.jobRunning()) this.channel.send({ type: "cancel", id: "cancel", job: this.job.id });
   }
 
   // interrupt is called on every hello, which begins every connection:
@@ -264,14 +358,16 @@ export class Exec {
     this.results = job.hosts.map(() => null);
     this.running = new Set();
     this.summary = null;
+    this.endState = null;
     this.interrupted = false;
     this.lines = 0;
     this.startedAt = Date.parse(job.started);
+    this.markSelected(job.id);
     this.ensureTerminal();
     this.term.reset();
     this.term.write("\x1b[?25l");
     this.term.write(`\x1b[1m$ ${sanitize(job.command)}\x1b[0m  \x1b[2mon ${sanitize(job.folded)}` +
-      `${replay ? "  (joined)" : ""}${RESET}\r\n`);
+      `${replay && job.state !== "running" ? `  (${sanitize(job.state)})` : ""}${RESET}\r\n`);
     this.prefixes = job.hosts.map((h, i) => `\x1b[${PALETTE[i % PALETTE.length]}m${sanitize(h)}:${RESET} `);
     const rows = document.createDocumentFragment();
     this.rows = job.hosts.map((h) => {
@@ -329,6 +425,7 @@ export class Exec {
           break;
         case "summary":
           this.summary = e.summary;
+          this.endState = e.state || (e.summary.canceled ? "cancelled" : e.summary.failed ? "failed" : "done");
           out += `\x1b[1m${e.summary.failed ? "\x1b[31m" : "\x1b[32m"}${sanitize(e.text)}${RESET}\r\n`;
           break;
       }
@@ -372,7 +469,8 @@ export class Exec {
     }
     const s = this.summary;
     const elapsed = s ? s.elapsed_ns / 1e6 : Date.now() - this.startedAt;
-    const state = s ? (s.canceled ? "canceled" : "finished") : this.interrupted ? "interrupted" : "running";
+    const state = s ? (this.endState === "interrupted" ? "interrupted" : s.canceled ? "canceled" : "finished") :
+      this.interrupted ? "interrupted" : "running";
     this.progressEl.replaceChildren();
     const parts = [
       `${state}: done ${done}/${total}`,

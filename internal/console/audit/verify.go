@@ -1,4 +1,4 @@
-package batch
+package audit
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 	"strconv"
 )
 
-// Kinds of AuditFinding.
+// Kinds of Finding.
 const (
 	FindingEdited    = "edited"       // the line does not hash to the next record's Prev
 	FindingGap       = "gap"          // records are missing: Seq jumps, or lines were cut from the start
@@ -20,39 +20,39 @@ const (
 	FindingNotRecord = "not a record" // not JSON, or a record without Seq inside the chain
 )
 
-// AuditFinding is a sign of tampering that VerifyAuditLog found.
-type AuditFinding struct {
+// Finding is a sign of tampering that VerifyFile found.
+type Finding struct {
 	Line   int    // 1-based line number in the file as it is
 	Kind   string // one of the Finding constants
 	Detail string
 }
 
-func (f AuditFinding) String() string {
+func (f Finding) String() string {
 	return "line " + strconv.Itoa(f.Line) + ": " + f.Kind + ": " + f.Detail
 }
 
-// AuditReport is what VerifyAuditLog found.
-type AuditReport struct {
+// Report is what VerifyFile found.
+type Report struct {
 	Lines     int    // complete lines read
 	Records   int    // chained records among them
 	Unchained int    // records before the chain begins, written before records had Seq
 	Last      uint64 // the last record's Seq
 	// Head is the SHA-256 of the last line, in hex: compare it with the
-	// head the console logged (AuditLog.Head) to see the end of the log
+	// head the console logged (File.Head) to see the end of the log
 	// is intact too, which the chain alone cannot show.
 	Head string
 	// Torn is set when the file ends in a partial line: a write cut
 	// short by a crash. It is not a finding: the console cuts it off when
 	// it next opens the log.
 	Torn     bool
-	Findings []AuditFinding
+	Findings []Finding
 }
 
 // OK reports whether the log shows no sign of tampering.
-func (r *AuditReport) OK() bool { return len(r.Findings) == 0 }
+func (r *Report) OK() bool { return len(r.Findings) == 0 }
 
-// VerifyAuditLog reads the audit log at path and checks its chain (see
-// AuditRecord): every record's Prev is the hash of the line before it,
+// VerifyFile reads the audit log at path and checks its chain (see
+// Record): every record's Prev is the hash of the line before it,
 // and Seq counts up by one from 1. An edited line shows as FindingEdited
 // at its line; removed lines as FindingGap at the line after them. The
 // error is for a file that cannot be read; what the file holds is in the
@@ -61,7 +61,7 @@ func (r *AuditReport) OK() bool { return len(r.Findings) == 0 }
 // The chain cannot show lines cut off the end of the log, nor an edit of
 // the last line, nor a forger who rewrote every line after an edit: for
 // those, compare Last and Head with a copy kept elsewhere.
-func VerifyAuditLog(path string) (*AuditReport, error) {
+func VerifyFile(path string) (*Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
@@ -70,8 +70,8 @@ func VerifyAuditLog(path string) (*AuditReport, error) {
 	return verifyAudit(f)
 }
 
-func verifyAudit(r io.Reader) (*AuditReport, error) {
-	rep := &AuditReport{}
+func verifyAudit(r io.Reader) (*Report, error) {
+	rep := &Report{}
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		prevHash string // of the line before; "" at the start
@@ -80,7 +80,7 @@ func verifyAudit(r io.Reader) (*AuditReport, error) {
 		skipSeq  bool   // the line before was not a record: its Seq is unknown
 	)
 	find := func(line int, kind, format string, args ...any) {
-		rep.Findings = append(rep.Findings, AuditFinding{Line: line, Kind: kind, Detail: fmt.Sprintf(format, args...)})
+		rep.Findings = append(rep.Findings, Finding{Line: line, Kind: kind, Detail: fmt.Sprintf(format, args...)})
 	}
 	for n := 1; ; n++ {
 		line, complete, err := readLine(br)
@@ -145,7 +145,7 @@ func span(lo, hi uint64) string {
 }
 
 // readLine reads a line without its newline, reporting whether it had
-// one. A line over maxAuditLine is an error.
+// one. A line over maxLine is an error.
 func readLine(br *bufio.Reader) (line []byte, complete bool, err error) {
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -158,8 +158,8 @@ func readLine(br *bufio.Reader) (line []byte, complete bool, err error) {
 		case !errors.Is(err, bufio.ErrBufferFull):
 			return nil, false, err
 		}
-		if len(line) > maxAuditLine {
-			return nil, false, fmt.Errorf("over %d bytes: not a log of wsdeck", maxAuditLine)
+		if len(line) > maxLine {
+			return nil, false, fmt.Errorf("over %d bytes: not a log of wsdeck", maxLine)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package batch
+package audit
 
 import (
 	"bufio"
@@ -11,21 +11,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"wsdeck/internal/fleet/batch"
 )
 
 func TestAuditLog(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	l, err := OpenAuditLog(path)
+	l, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := AuditRecord{Event: "start", Job: "j1", Client: "127.0.0.1:5555", Expression: "127.0.0.1-2", Hosts: 2, Command: "uptime"}
-	results := []*Result{
-		{Host: "127.0.0.1", Status: StatusOK, ExitCode: 0},
-		{Host: "127.0.0.2", Status: StatusExit, ExitCode: 3},
+	start := Record{Event: "start", Job: "j1", Client: "127.0.0.1:5555", Expression: "127.0.0.1-2", Hosts: 2, Command: "uptime"}
+	results := []*batch.Result{
+		{Host: "127.0.0.1", Status: batch.StatusOK, ExitCode: 0},
+		{Host: "127.0.0.2", Status: batch.StatusExit, ExitCode: 3},
 	}
-	end := EndRecord(start, results, &Summary{OK: 1, Failed: 1, Elapsed: 1500 * time.Millisecond})
+	end := EndRecord(start, results, &batch.Summary{OK: 1, Failed: 1, Elapsed: 1500 * time.Millisecond})
 	const n = 50
 	var wg sync.WaitGroup
 	for i := range n {
@@ -96,18 +98,18 @@ func TestAuditLog(t *testing.T) {
 func TestAuditLogLocked(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	a, err := OpenAuditLog(path)
+	a, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, err := OpenAuditLog(path); err == nil || !strings.Contains(err.Error(), "in use") {
+	if b, err := OpenFile(path); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("a second open = %v, want in use", err)
 		if b != nil {
 			b.Close()
 		}
 	}
 	a.Close()
-	b, err := OpenAuditLog(path)
+	b, err := OpenFile(path)
 	if err != nil {
 		t.Fatalf("open after close: %v", err)
 	}
@@ -118,13 +120,13 @@ func TestAuditLogLocked(t *testing.T) {
 // returns the file's lines.
 func writeAudit(t *testing.T, path string, from, n int) []string {
 	t.Helper()
-	l, err := OpenAuditLog(path)
+	l, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	for i := from; i < from+n; i++ {
-		if err := l.Write(AuditRecord{Event: "start", Job: fmt.Sprint("job", i), Command: "uptime", Hosts: 1}); err != nil {
+		if err := l.Write(Record{Event: "start", Job: fmt.Sprint("job", i), Command: "uptime", Hosts: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,9 +149,9 @@ func writeLines(t *testing.T, path string, lines []string) {
 	}
 }
 
-func verify(t *testing.T, path string) *AuditReport {
+func verify(t *testing.T, path string) *Report {
 	t.Helper()
-	rep, err := VerifyAuditLog(path)
+	rep, err := VerifyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,32 +165,32 @@ func TestAuditVerify(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func([]string) []string
-		want   []AuditFinding // Detail is checked for a prefix
+		want   []Finding // Detail is checked for a prefix
 	}{
 		{"intact", func(l []string) []string { return l }, nil},
 		{"edited", func(l []string) []string {
 			l[2] = strings.Replace(l[2], "uptime", "true", 1)
 			return l
-		}, []AuditFinding{{3, FindingEdited, "its hash is not the prev of record 4"}}},
+		}, []Finding{{3, FindingEdited, "its hash is not the prev of record 4"}}},
 		{"middle record removed", func(l []string) []string {
 			return append(l[:2:2], l[3:]...)
-		}, []AuditFinding{{3, FindingGap, "record 3 removed before this line"}}},
+		}, []Finding{{3, FindingGap, "record 3 removed before this line"}}},
 		{"two records removed", func(l []string) []string {
 			return append(l[:1:1], l[3:]...)
-		}, []AuditFinding{{2, FindingGap, "records 2-3 removed"}}},
+		}, []Finding{{2, FindingGap, "records 2-3 removed"}}},
 		{"first record removed", func(l []string) []string {
 			return l[1:]
-		}, []AuditFinding{{1, FindingGap, "the chain starts at record 2: record 1 removed"}}},
+		}, []Finding{{1, FindingGap, "the chain starts at record 2: record 1 removed"}}},
 		{"lines swapped", func(l []string) []string {
 			l[1], l[2] = l[2], l[1]
 			return l
-		}, []AuditFinding{{2, FindingGap, "record 2 removed"}, {3, FindingOrder, "seq 2 follows 3"}, {4, FindingGap, "record 3 removed"}}},
+		}, []Finding{{2, FindingGap, "record 2 removed"}, {3, FindingOrder, "seq 2 follows 3"}, {4, FindingGap, "record 3 removed"}}},
 		{"line inserted", func(l []string) []string {
 			return append(l[:2:2], append([]string{"rm -rf was here\n"}, l[2:]...)...)
-		}, []AuditFinding{{3, FindingNotRecord, "not a JSON object"}}},
+		}, []Finding{{3, FindingNotRecord, "not a JSON object"}}},
 		{"record without seq inserted", func(l []string) []string {
 			return append(l[:2:2], append([]string{`{"event":"start"}` + "\n"}, l[2:]...)...)
-		}, []AuditFinding{{3, FindingNotRecord, "a record without seq"}}},
+		}, []Finding{{3, FindingNotRecord, "a record without seq"}}},
 		{"last record edited: not visible to the chain", func(l []string) []string {
 			l[4] = strings.Replace(l[4], "uptime", "true", 1)
 			return l
@@ -245,14 +247,14 @@ func TestAuditChainAcrossReopen(t *testing.T) {
 	}
 
 	// A job removes its own start record, the last line, while it runs.
-	l, err := OpenAuditLog(path)
+	l, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	l.Write(AuditRecord{Event: "start", Job: "sneaky", Command: "sed -i '$d' audit.jsonl"})
+	l.Write(Record{Event: "start", Job: "sneaky", Command: "sed -i '$d' audit.jsonl"})
 	writeLines(t, path, readLines(t, path)[:5])
-	l.Write(AuditRecord{Event: "end", Job: "sneaky"})
+	l.Write(Record{Event: "end", Job: "sneaky"})
 	rep := verify(t, path)
 	if len(rep.Findings) != 1 || rep.Findings[0].Line != 6 || rep.Findings[0].Kind != FindingGap {
 		t.Errorf("a removed start record: %v", rep.Findings)
@@ -277,26 +279,26 @@ func TestAuditChainFromOldLog(t *testing.T) {
 	}
 }
 
-// TestReadAuditLog reads back what Write wrote, skips a partial last line
+// TestReadFile reads back what Write wrote, skips a partial last line
 // (a crash during a write), and refuses a bad line in the middle.
-func TestReadAuditLog(t *testing.T) {
+func TestReadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	l, err := OpenAuditLog(path)
+	l, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Write(AuditRecord{Event: "start", Job: "a", Hosts: 2})
-	l.Write(AuditRecord{Event: "end", Job: "a", Results: []AuditHost{{Host: "h", Status: StatusExit, ExitCode: 3}}})
+	l.Write(Record{Event: "start", Job: "a", Hosts: 2})
+	l.Write(Record{Event: "end", Job: "a", Results: []Host{{Host: "h", Status: batch.StatusExit, ExitCode: 3}}})
 	l.Close()
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"event":"sta`)
 	f.Close()
-	recs, err := ReadAuditLog(path)
-	if err != nil || len(recs) != 2 || recs[1].Results[0].Status != StatusExit || recs[1].Results[0].ExitCode != 3 {
+	recs, err := ReadFile(path)
+	if err != nil || len(recs) != 2 || recs[1].Results[0].Status != batch.StatusExit || recs[1].Results[0].ExitCode != 3 {
 		t.Fatalf("read %+v, %v", recs, err)
 	}
 	os.WriteFile(path, []byte("{\"event\":\"start\"}\nnot json\n{}\n"), 0o600)
-	if recs, err := ReadAuditLog(path); err == nil {
+	if recs, err := ReadFile(path); err == nil {
 		t.Errorf("a bad line in the middle read as %+v", recs)
 	}
 }

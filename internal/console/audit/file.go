@@ -1,4 +1,4 @@
-package batch
+package audit
 
 import (
 	"bytes"
@@ -8,102 +8,46 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"wsdeck/internal/lockfile"
 )
 
-// AuditRecord is one line of the audit log. A job writes two: "start"
-// before any host runs (so a crash mid-job still leaves a trace of what
-// was run where) and "end" with every host's outcome.
-//
-// Seq and Prev chain the records of a file: Seq counts them (1, 2, ...)
-// and Prev is the SHA-256, in hex, of the line before (its bytes without
-// the newline; "" for the first line of a file). AuditLog.Write sets
-// both. An edited line no longer matches the next line's Prev, and a
-// removed one leaves a gap in Seq: VerifyAuditLog reports both.
-type AuditRecord struct {
-	Seq        uint64      `json:"seq"`
-	Time       time.Time   `json:"time"`
-	Event      string      `json:"event"`             // "start" or "end"
-	Job        string      `json:"job,omitempty"`     // an id joining a job's two records
-	Client     string      `json:"client"`            // who asked, in a word: "web 127.0.0.1:50312"
-	Expression string      `json:"expression"`        // the host expression as typed
-	Hosts      int         `json:"hosts"`             // how many targets it named
-	Command    string      `json:"command"`           //
-	Results    []AuditHost `json:"results,omitempty"` // "end": one per host
-	OK         int         `json:"ok"`
-	Failed     int         `json:"failed"`
-	ElapsedMS  int64       `json:"elapsed_ms,omitempty"`
-	Canceled   bool        `json:"canceled,omitempty"`
-
-	// What is known of the client that asked: the address its connection
-	// came from (X-Forwarded-For is not trusted: anyone can send it), its
-	// User-Agent, and its login session's short key (a prefix of the
-	// hash of the session id: it names the session, it opens nothing).
-	RemoteAddr string `json:"remote_addr,omitempty"`
-	UserAgent  string `json:"user_agent,omitempty"`
-	Session    string `json:"session,omitempty"`
-
-	Prev string `json:"prev"`
-}
-
-// AuditHost is one host's outcome in an "end" record.
-type AuditHost struct {
-	Host     string `json:"host"`
-	Status   Status `json:"status"`
-	ExitCode int    `json:"exit_code"`
-}
-
-// EndRecord returns the "end" record for a finished job: the start record's
-// fields with the results and summary added.
-func EndRecord(start AuditRecord, results []*Result, sum *Summary) AuditRecord {
-	r := start
-	r.Time = time.Now().UTC()
-	r.Event = "end"
-	r.Results = make([]AuditHost, 0, len(results))
-	for _, res := range results {
-		if res != nil {
-			r.Results = append(r.Results, AuditHost{Host: res.Host, Status: res.Status, ExitCode: res.ExitCode})
-		}
-	}
-	if sum != nil {
-		r.OK, r.Failed, r.Canceled = sum.OK, sum.Failed, sum.Canceled
-		r.ElapsedMS = sum.Elapsed.Milliseconds()
-	}
-	return r
-}
-
-// AuditLog appends records to a file as JSON lines, each chained to the
-// line before it (see AuditRecord). Each record is one write(2) to a file
+// File appends records to a file as JSON lines, each chained to the
+// line before it (see Record). Each record is one write(2) to a file
 // opened O_APPEND, followed by fsync: once Write returns, the record
-// survives a crash of the process or the machine. One AuditLog writes a
-// file at a time: OpenAuditLog takes an exclusive lock on it (flock(2),
+// survives a crash of the process or the machine. One File writes a
+// file at a time: OpenFile takes an exclusive lock on it (flock(2),
 // where there is one), so a second console on the same file fails to
 // start instead of forking the chain. Safe for concurrent use.
 //
 // The chain makes edits evident, not impossible: whoever can write the
 // file can also rewrite every line after an edit with new hashes, or cut
 // lines off its end. Head gives the last record's seq and hash, to be
-// kept elsewhere (the console logs it) and compared with VerifyAuditLog's.
-type AuditLog struct {
+// kept elsewhere (the console logs it) and compared with VerifyFile's.
+type File struct {
 	mu   sync.Mutex
 	f    *os.File // guarded by mu; nil once closed
 	seq  uint64   // guarded by mu: the last record's Seq
 	head string   // guarded by mu: the SHA-256 of the file's last line, hex; "" for an empty file
 }
 
-// maxAuditLine bounds the lines OpenAuditLog and VerifyAuditLog read. A
+// maxLine bounds the lines OpenFile and VerifyFile read. A
 // record of wsdeck is far smaller: a few hundred KiB for 4096 hosts.
-const maxAuditLine = 16 << 20
+const maxLine = 16 << 20
 
-// OpenAuditLog opens (creating it, mode 0600) the log file for appending,
+// OpenFile opens (creating it, mode 0600, and its directory, mode 0700)
+// the log file for appending,
 // and takes its lock. The first record written continues the chain from
 // the file's last line, so a restarted console carries on where it left
 // off. A partial last line, left by a crash during a write (it has no
 // newline, and its write never returned), is cut off first.
-func OpenAuditLog(path string) (*AuditLog, error) {
+func OpenFile(path string) (*File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
@@ -112,7 +56,7 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit log %s: %w (another wsdeck serve?)", path, err)
 	}
-	l := &AuditLog{f: f}
+	l := &File{f: f}
 	if err := l.loadTail(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit log %s: %w", path, err)
@@ -122,7 +66,7 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 
 // loadTail takes the chain's state from the file's last line, after
 // cutting off a partial one.
-func (l *AuditLog) loadTail() error {
+func (l *File) loadTail() error {
 	fi, err := l.f.Stat()
 	if err != nil {
 		return err
@@ -151,14 +95,14 @@ func (l *AuditLog) loadTail() error {
 		return err
 	}
 	l.head = hex.EncodeToString(h.Sum(nil))
-	if n <= maxAuditLine {
+	if n <= maxLine {
 		line := make([]byte, n)
 		if _, err := l.f.ReadAt(line, start); err != nil {
 			return err
 		}
 		// A line that is not a chained record (one written before records
 		// were chained, or not a record at all) starts the count again;
-		// VerifyAuditLog tells which.
+		// VerifyFile tells which.
 		var r struct {
 			Seq uint64 `json:"seq"`
 		}
@@ -187,7 +131,7 @@ func lastIndexByte(f *os.File, pos int64, c byte) (int64, error) {
 
 // Write appends rec, with its Seq and Prev set to continue the chain, and
 // syncs it to disk. A zero Time is set to now.
-func (l *AuditLog) Write(rec AuditRecord) error {
+func (l *File) Write(rec Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
@@ -215,9 +159,9 @@ func (l *AuditLog) Write(rec AuditRecord) error {
 }
 
 // Head returns the Seq of the last record written (or found at open) and
-// the SHA-256 of the file's last line: what VerifyAuditLog reports as the
+// the SHA-256 of the file's last line: what VerifyFile reports as the
 // head of an intact log.
-func (l *AuditLog) Head() (seq uint64, hash string) {
+func (l *File) Head() (seq uint64, hash string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.seq, l.head
@@ -225,7 +169,7 @@ func (l *AuditLog) Head() (seq uint64, hash string) {
 
 // Close closes the file, releasing its lock. Writes after Close fail with
 // os.ErrClosed.
-func (l *AuditLog) Close() error {
+func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
@@ -236,18 +180,18 @@ func (l *AuditLog) Close() error {
 	return err
 }
 
-// ReadAuditLog reads the records of the log at path, skipping a last line
+// ReadFile reads the records of the log at path, skipping a last line
 // that a crash cut short (it is not valid JSON and has no newline).
-func ReadAuditLog(path string) ([]AuditRecord, error) {
+func ReadFile(path string) ([]Record, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	var out []AuditRecord
+	var out []Record
 	for len(b) > 0 {
 		line, rest, complete := bytes.Cut(b, []byte("\n"))
 		b = rest
-		var r AuditRecord
+		var r Record
 		if err := json.Unmarshal(line, &r); err != nil {
 			if !complete {
 				break // a partial last line

@@ -1,0 +1,106 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"wsdeck/internal/engine"
+	"wsdeck/internal/engine/enginetest"
+)
+
+func TestLogStoresAndRefusesDeletes(t *testing.T) {
+	e := enginetest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "export", "audit.jsonl")
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := Open(ctx, e, Options{Export: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := Record{Event: EventStart, Job: "j1", Client: "web 127.0.0.1:1", Hosts: 1, Command: "true"}
+	s1, err := l.Write(ctx, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A retry of the same record is stored once.
+	if again, err := l.Write(ctx, start); err != nil || again != s1 {
+		t.Errorf("retried write: seq %d, %v; want %d", again, err, s1)
+	}
+	end := start
+	end.Event, end.State = EventEnd, "done"
+	s2, err := l.Write(ctx, end)
+	if err != nil || s2 != s1+1 {
+		t.Fatalf("end record: seq %d, %v", s2, err)
+	}
+	recs, err := Read(ctx, l.Stream(), 0, 10)
+	if err != nil || len(recs) != 2 || recs[0].Seq != s1 || recs[1].State != "done" || recs[1].Job != "j1" {
+		t.Fatalf("read %+v, %v", recs, err)
+	}
+	if rep, err := VerifyFile(path); err != nil || !rep.OK() || rep.Records != 2 {
+		t.Errorf("export: %+v, %v; want 2 chained records", rep, err)
+	}
+
+	if err := l.Stream().Delete(ctx, s1); !errors.Is(err, engine.ErrDenied) {
+		t.Errorf("delete: %v, want ErrDenied", err)
+	}
+	if err := l.Stream().Purge(ctx, ""); !errors.Is(err, engine.ErrDenied) {
+		t.Errorf("purge: %v, want ErrDenied", err)
+	}
+	if recs, _ := Read(ctx, l.Stream(), 0, 10); len(recs) != 2 {
+		t.Errorf("%d records after the refused delete and purge, want 2", len(recs))
+	}
+
+	// Follow delivers the stored records, then new ones.
+	fctx, fcancel := context.WithCancel(ctx)
+	got := make(chan Record, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- Follow(fctx, l.Stream(), 1, func(r Record) error { got <- r; return nil })
+	}()
+	third := start
+	third.Job = "j2"
+	if _, err := l.Write(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"j1", "j1", "j2"} {
+		select {
+		case r := <-got:
+			if r.Job != want || r.Seq != uint64(i+1) {
+				t.Errorf("followed record %d: %s seq %d, want %s seq %d", i, r.Job, r.Seq, want, i+1)
+			}
+		case <-ctx.Done():
+			t.Fatal("follow: no record")
+		}
+	}
+	fcancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("follow ended with %v", err)
+	}
+}
+
+func TestLogWriteFailsWithoutEngine(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := engine.Open(ctx, engine.Config{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(ctx, e, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Write(ctx, Record{Event: EventStart, Job: "x"}); err == nil {
+		t.Fatal("write succeeded with the engine shut down")
+	}
+}

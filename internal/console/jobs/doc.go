@@ -1,0 +1,48 @@
+// Package jobs is the console's Exec endpoint, /ws/exec: clients ask for a
+// command to be run on a host expression, a console node runs it with
+// package batch, and every viewer on every node sees the job live: each
+// host's output lines, its result, and the summary.
+//
+// # State on the engine
+//
+// A job has an id (8 lower-case letters and digits), a Record in the jobs
+// bucket (who, from where, when, what, its hosts and its state), and its
+// events on the subject jobs.<id>.events of the JOBS stream: one entry per
+// batch of events, each entry an "events" message of the protocol as the
+// pages get it. Starts and ends are also announced on jobs.<id>.state.
+// Viewers join a job's events through a topic (package topic): a page that
+// opens a job, on any node and at any time, is given its events so far
+// (the last Options.ReplayBytes of output and every result) and then the
+// rest live. The history outlives restarts; it is bounded by
+// Options.MaxHistory jobs, Options.HistoryBytes and Options.HistoryAge.
+//
+// # Several jobs, several nodes
+//
+// Up to Options.MaxJobs jobs run at once across the console, and
+// Options.MaxClientJobs per client (its login session, else its address).
+// Every node watches the jobs bucket and keeps an index of its records: the
+// caps, the list and the heartbeat checks read it. A cancel from any node
+// is written into the job's record (CancelBy); the node running the job
+// sees it through its watch and cancels the job. The running node rewrites
+// each of its jobs' records every Options.Heartbeat; a node that sees no
+// new revision of a running job's record for Options.Lapse marks it
+// interrupted (a compare-and-set, so one node does), writes its audit end
+// record and sends its viewers a summary. So a job whose node died is
+// marked interrupted within Lapse + Heartbeat of its last heartbeat (20
+// seconds by default); its remote commands end by batch's watchdog, since
+// their SSH connections died with the node. The caps are checked on each
+// node's index: two starts racing on two nodes may both pass, one job
+// over the cap.
+//
+// Before a job runs, its expression is expanded (at most Options.MaxHosts
+// hosts), checked against the policy (--allow-hosts: by default only
+// loopback and local), and a start record is stored in the audit log
+// (package audit); a job that fails any of these does not run, and the
+// client is told why. The end record follows when it ends.
+//
+// Events are batched: the pending ones are published every
+// Options.FlushInterval, or at once when they reach Options.MaxBatch
+// bytes. A job publishes at most Options.MaxTerminal bytes of output
+// lines, cut at a line, with a "muted" event; beyond that only results
+// are published.
+package jobs
