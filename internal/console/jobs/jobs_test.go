@@ -132,13 +132,6 @@ func newNode(t *testing.T, e *engine.Engine, opts Options) *Service {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	if opts.Audit == nil {
-		l, err := audit.Open(ctx, e, audit.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.Audit = l
-	}
 	opts.Engine = e
 	opts.Logger = discardLogger()
 	s, err := New(ctx, opts)
