@@ -12,22 +12,27 @@ import (
 	"time"
 
 	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/auth"
 	"wsdeck/internal/engine"
 )
 
 var auditCmd = &command{
 	name:    "audit",
-	args:    "[-f] [--from SEQ] [--state-dir DIR | --nats URLS] | verify FILE | print FILE",
+	args:    "[-f] [--from SEQ] [--console URL | --state-dir DIR | --nats URLS] | verify FILE | print FILE",
 	summary: "print or follow the console's audit log (Exec job starts and ends) as JSON lines",
 	doc: `Prints the console's audit log, the engine's AUDIT stream, one JSON record a
 line (seq is the stream's sequence), and with -f waits for new records.
 
-wsdeck audit reads the engine itself, as wsdeck serve does: the embedded one in
---state-dir, or the NATS deployment of --nats. It needs no console and no
-token, and shows what every node wrote; the stream refuses deletes and
-purges. The embedded engine's state directory is locked while a console
-runs on it: stop the console, or run the console on a NATS deployment
-(--nats) that both can reach.
+It reads the stream one of two ways:
+
+  --console URL  through a running console (its /ws/exec), with the login
+                 token of --token-file or $WSDECK_TOKEN: the way while a
+                 console runs on the embedded engine, whose state directory
+                 it holds locked. Any node of the console shows every record.
+  (the default)  the engine itself, as wsdeck serve opens it: the embedded one
+                 in --state-dir (no console may be running on it), or the
+                 NATS deployment of --nats. No console and no token needed:
+                 the way to read the log of a console that is down.
 
 The records carry no hash chain in the stream (several nodes append at once;
 the stream's sequence numbers them and nothing can be deleted through it).
@@ -44,6 +49,7 @@ JSON lines chained by SHA-256:
 The chain makes edits evident, not impossible: lines cut off the end, an edit
 of the last line, or a rewrite of every line after an edit do not show.`,
 	example: `wsdeck audit
+WSDECK_TOKEN=... wsdeck audit -f --console http://127.0.0.1:8080
 wsdeck audit -f --nats nats://10.0.0.5:4222 --nats-creds wsdeck.creds
 wsdeck audit verify /var/log/wsdeck/audit.jsonl`,
 	run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -51,6 +57,8 @@ wsdeck audit verify /var/log/wsdeck/audit.jsonl`,
 		defaultStateDir, _ := engine.DefaultStateDir()
 		fs.BoolVar(&o.follow, "f", false, "follow: wait for new records after printing the stored ones")
 		fs.Uint64Var(&o.from, "from", 0, "start at this sequence (0: the oldest)")
+		fs.StringVar(&o.console, "console", "", "read through the console at this `URL` (http://host:port) instead of opening the engine")
+		tokenFile := fs.String("token-file", "", "with --console: read the login token from this `file` (default: $WSDECK_TOKEN)")
 		fs.StringVar(&o.engine.StateDir, "state-dir", defaultStateDir, "the console's state `directory` (its embedded engine)")
 		fs.Func("nats", "read from the NATS deployment at these comma-separated `URLs` instead", func(v string) error {
 			for u := range strings.SplitSeq(v, ",") {
@@ -67,19 +75,32 @@ wsdeck audit verify /var/log/wsdeck/audit.jsonl`,
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
+		o.token = os.Getenv("WSDECK_TOKEN")
+		if *tokenFile != "" {
+			tok, err := auth.ReadTokenFile(*tokenFile)
+			if err != nil {
+				return err
+			}
+			o.token = tok
+		}
 		return runAudit(ctx, os.Stdout, fs, fs.Args(), o)
 	},
 }
 
 type auditOptions struct {
-	follow bool
-	from   uint64
-	engine engine.Config
+	follow  bool
+	from    uint64
+	console string // read through this console
+	token   string // its login token
+	engine  engine.Config
 }
 
 // runAudit runs wsdeck audit with its arguments after the flags, writing
 // to w.
 func runAudit(ctx context.Context, w io.Writer, fs *flag.FlagSet, args []string, o auditOptions) error {
+	if len(args) == 0 && o.console != "" {
+		return printConsole(ctx, w, o)
+	}
 	if len(args) == 0 {
 		return printStream(ctx, w, o)
 	}
@@ -92,6 +113,17 @@ func runAudit(ctx context.Context, w io.Writer, fs *flag.FlagSet, args []string,
 		return verifyAudit(w, args[0])
 	}
 	return printFile(w, args[0])
+}
+
+// printConsole prints the records read through a console, and follows
+// them with -f.
+func printConsole(ctx context.Context, w io.Writer, o auditOptions) error {
+	if o.token == "" {
+		return errors.New("--console needs the login token: --token-file FILE or $WSDECK_TOKEN")
+	}
+	enc := json.NewEncoder(w)
+	return audit.ReadConsole(ctx, audit.ConsoleOptions{URL: o.console, Token: o.token, From: o.from, Follow: o.follow},
+		func(r audit.Record) error { return enc.Encode(r) })
 }
 
 // printStream prints the AUDIT stream's records, and follows it with -f.

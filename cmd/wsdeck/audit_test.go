@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"wsdeck/internal/console/audit"
 	"wsdeck/internal/engine"
+	"wsdeck/websocket"
 )
 
 func runAuditArgs(ctx context.Context, o auditOptions, args ...string) (string, error) {
@@ -94,5 +96,73 @@ func TestAuditFile(t *testing.T) {
 	}
 	if _, err := runAuditArgs(ctx, o, "print", filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "no audit log at") {
 		t.Errorf("a missing log: %v", err)
+	}
+}
+
+// TestAuditThroughConsole: while a console holds the state directory,
+// wsdeck audit --console reads the log through it, with the token, and
+// follows a job's records as the job runs.
+func TestAuditThroughConsole(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	e, err := engine.Open(ctx, engine.Config{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(ctx, e, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := l.Write(ctx, audit.Record{Event: "start", Job: fmt.Sprint("old", i), Command: "uptime"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, buildWsdeck(t), "--addr", "127.0.0.1:0", "--state-dir", dir, "--exec=true")
+	o := auditOptions{console: p.base, token: serveToken}
+
+	out, err := runAuditArgs(ctx, o)
+	if err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, `"job":"old1"`) {
+		t.Fatalf("print through the console: %v\n%s", err, out)
+	}
+	if _, err := runAuditArgs(ctx, auditOptions{console: p.base, token: "wrong-token-0123456789"}); err == nil {
+		t.Error("read with a wrong token")
+	}
+
+	// Follow, and run a job: its start and end arrive.
+	fctx, fcancel := context.WithCancel(ctx)
+	got := make(chan audit.Record, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- audit.ReadConsole(fctx, audit.ConsoleOptions{URL: p.base, Token: serveToken, From: 3, Follow: true},
+			func(r audit.Record) error { got <- r; return nil })
+	}()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(p.base, "http")+"/ws/exec",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + serveToken}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"run","hosts":"local","command":"true"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"start", "end"} {
+		select {
+		case r := <-got:
+			if r.Event != want || r.Command != "true" || r.Seq < 3 {
+				t.Errorf("followed %+v, want the job's %s", r, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %s record followed\n%s", want, p.stderr)
+		}
+	}
+	fcancel()
+	if err := <-done; err != nil {
+		t.Errorf("follow ended with %v", err)
 	}
 }

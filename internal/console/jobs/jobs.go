@@ -102,13 +102,14 @@ type Options struct {
 // Service runs jobs and serves /ws/exec. Its methods are safe for
 // concurrent use.
 type Service struct {
-	opts    Options
-	eng     *engine.Engine
-	stream  *engine.Stream
-	bucket  *engine.Bucket
-	watcher *engine.Watcher
-	states  *topic.Topic // every job's state announcements
-	now     func() time.Time
+	opts       Options
+	eng        *engine.Engine
+	stream     *engine.Stream
+	bucket     *engine.Bucket
+	watcher    *engine.Watcher
+	states     *topic.Topic // every job's state announcements
+	auditTopic *topic.Topic // the audit log, for wsdeck audit -f through the console
+	now        func() time.Time
 
 	base context.Context // parent of every job and of the heartbeat; cancelled by Shutdown
 	stop context.CancelFunc
@@ -178,6 +179,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.states = topic.New(s.stream, topic.Options{Subject: statesSubject, Log: opts.Logger})
+	s.auditTopic = s.newAuditTopic()
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.heartbeat()
@@ -245,6 +247,12 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 				return err
 			}
 			return v.open(ctx, req.Job)
+		case "audit":
+			var req auditRequest
+			if err := decode(m, &req); err != nil {
+				return err
+			}
+			return v.serveAudit(ctx, req)
 		case "list":
 			var req listRequest
 			if err := decode(m, &req); err != nil {
@@ -496,6 +504,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.wg.Wait()
 	s.watcher.Stop()
 	s.states.Close()
+	s.auditTopic.Close()
 	s.mu.Lock()
 	topics := s.topics
 	s.topics = map[string]*jobTopic{}

@@ -81,7 +81,21 @@ func (s *Service) reap(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, r := range lapsed {
-		s.interrupt(ctx, r.ID)
+		// This node's watch may be what lapsed (its connection was down):
+		// a revision it has not seen means the job's node is alive.
+		rec, rev, err := s.getRecord(ctx, r.ID)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		fresh := s.index[r.ID] == nil || s.index[r.ID].rev < rev
+		if fresh {
+			s.noteLocked(rec, rev)
+		}
+		s.mu.Unlock()
+		if !fresh {
+			s.interrupt(ctx, r.ID)
+		}
 	}
 }
 

@@ -33,9 +33,10 @@ type viewer struct {
 	s *Service
 	c conn
 
-	mu  sync.Mutex // serializes open and close
-	job string     // guarded by mu: the job open, or ""
-	t   *jobTopic  // guarded by mu
+	mu    sync.Mutex // serializes open and close
+	job   string     // guarded by mu: the job open, or ""
+	t     *jobTopic  // guarded by mu
+	audit bool       // guarded by mu: following the audit log
 }
 
 func (v *viewer) opened() string {
@@ -93,6 +94,10 @@ func (v *viewer) close() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.leaveLocked()
+	if v.audit {
+		v.s.auditTopic.Leave(v.c)
+		v.audit = false
+	}
 }
 
 // holdTopic returns job id's topic on this node, made if none holds it.
