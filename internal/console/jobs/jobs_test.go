@@ -723,3 +723,27 @@ func TestJobThatCannotRun(t *testing.T) {
 		t.Errorf("audit %+v, want a start and an end", recs)
 	}
 }
+
+// TestHistoryBytes: the history's events stay within HistoryBytes, the
+// oldest going first; the job's end is still there.
+func TestHistoryBytes(t *testing.T) {
+	const limit = 64 << 10
+	s := newService(t, Options{HistoryBytes: limit, MaxBatch: 4 << 10})
+	id := start(t, s, "local", "seq 1 50000", Client{Name: "test"})
+	waitState(t, s, id, StateDone)
+	info, err := s.stream.Info(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Bytes > limit || info.FirstSeq == 1 {
+		t.Errorf("the stream holds %d bytes from sequence %d, want at most %d with the oldest gone", info.Bytes, info.FirstSeq, limit)
+	}
+	events, _ := jobEvents(t, s, id)
+	var lines []string
+	for _, e := range events {
+		lines = append(lines, e.Lines...)
+	}
+	if len(lines) == 0 || lines[0] == "1" || lines[len(lines)-1] != "50000" || events[len(events)-1].E != "summary" {
+		t.Errorf("replay within the limit: %d lines from %q, last event %q", len(lines), lines[:min(1, len(lines))], events[len(events)-1].E)
+	}
+}
