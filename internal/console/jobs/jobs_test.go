@@ -747,3 +747,23 @@ func TestHistoryBytes(t *testing.T) {
 		t.Errorf("replay within the limit: %d lines from %q, last event %q", len(lines), lines[:min(1, len(lines))], events[len(events)-1].E)
 	}
 }
+
+// TestEngineStoppedRunsNothing: with the engine stopped, a job is refused
+// and does not run.
+func TestEngineStoppedRunsNothing(t *testing.T) {
+	ctx := testContext(t)
+	e, err := engine.Open(ctx, engine.Config{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newNode(t, e, Options{})
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	_, err = s.Start(ctx, "local", "touch "+marker, "test")
+	wantCode(t, "start with the engine stopped", err, CodeAudit)
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the job ran: %v", err)
+	}
+}
