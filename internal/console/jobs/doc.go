@@ -19,9 +19,12 @@
 // # Several jobs, several nodes
 //
 // Up to Options.MaxJobs jobs run at once across the console, and
-// Options.MaxClientJobs per client (its login session, else its address).
-// Every node watches the jobs bucket and keeps an index of its records: the
-// caps, the list and the heartbeat checks read it. A cancel from any node
+// Options.MaxClientJobs per client (its login session, else its address):
+// a start takes a slot in one value of the jobs_running bucket, by
+// compare-and-set, so the caps hold however starts on several nodes race,
+// and the job's end (or its interruption) gives it back. Every node
+// watches the jobs bucket and keeps an index of its records, which the
+// list and the heartbeat checks read. A cancel from any node
 // is written into the job's record (CancelBy); the node running the job
 // sees it through its watch and cancels the job. The running node rewrites
 // each of its jobs' records every Options.Heartbeat; a node that sees no
@@ -30,9 +33,7 @@
 // record and sends its viewers a summary. So a job whose node died is
 // marked interrupted within Lapse + Heartbeat of its last heartbeat (20
 // seconds by default); its remote commands end by batch's watchdog, since
-// their SSH connections died with the node. The caps are checked on each
-// node's index: two starts racing on two nodes may both pass, one job
-// over the cap.
+// their SSH connections died with the node.
 //
 // Before a job runs, its expression is expanded (at most Options.MaxHosts
 // hosts), checked against the policy (--allow-hosts: by default only

@@ -106,6 +106,7 @@ type Service struct {
 	eng        *engine.Engine
 	stream     *engine.Stream
 	bucket     *engine.Bucket
+	slots      *engine.Bucket // the running jobs, for the caps (slots.go)
 	watcher    *engine.Watcher
 	states     *topic.Topic // every job's state announcements
 	auditTopic *topic.Topic // the audit log, for wsdeck audit -f through the console
@@ -114,8 +115,6 @@ type Service struct {
 	base context.Context // parent of every job and of the heartbeat; cancelled by Shutdown
 	stop context.CancelFunc
 	wg   sync.WaitGroup // the heartbeat loop
-
-	startMu sync.Mutex // serializes the cap checks of this node's starts
 
 	mu     sync.Mutex
 	index  map[string]*indexed  // guarded by mu: the records of the bucket
@@ -349,11 +348,19 @@ func (s *Service) StartFor(ctx context.Context, expr, command string, client Cli
 		RemoteAddr: client.RemoteAddr, Node: s.opts.Node, State: StateRunning, Started: now, Beat: now,
 	}
 
-	s.startMu.Lock()
-	defer s.startMu.Unlock()
-	if err := s.checkCaps(rec.User); err != nil {
-		return "", err
+	if err := s.acquire(ctx, rec.ID, rec.User); err != nil {
+		var se *socket.Error
+		if errors.As(err, &se) {
+			return "", err
+		}
+		return "", socket.Errorf(CodeEngine, "the running jobs could not be counted, so nothing ran: %v", err)
 	}
+	started := false
+	defer func() {
+		if !started {
+			s.release(context.WithoutCancel(ctx), rec.ID)
+		}
+	}()
 	start := audit.Record{
 		Event: audit.EventStart, Job: rec.ID, Client: client.Name, Expression: expr,
 		Hosts: len(hosts), Command: command, Time: now, Node: s.opts.Node,
@@ -398,33 +405,10 @@ func (s *Service) StartFor(ctx context.Context, expr, command string, client Cli
 	cfg.Targets, cfg.Command, cfg.Policy = hosts, command, s.opts.Policy
 	s.opts.Logger.Info("exec: job started", "job", rec.ID, "client", client.Name, "hosts", len(hosts),
 		"expression", rec.Folded, "command", command)
+	started = true
 	go s.run(jctx, j, cfg)
 	go s.flusher(j)
 	return rec.ID, nil
-}
-
-// checkCaps refuses a job over the console's or the user's cap of
-// running jobs, as this node's index counts them.
-func (s *Service) checkCaps(user string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var total, mine int
-	for _, x := range s.index {
-		if x.rec.State != StateRunning {
-			continue
-		}
-		total++
-		if x.rec.User == user {
-			mine++
-		}
-	}
-	switch {
-	case total >= s.opts.MaxJobs:
-		return socket.Errorf(CodeBusy, "%d jobs are running, the console's limit (--exec-max-jobs): wait for one or cancel one", total)
-	case mine >= s.opts.MaxClientJobs:
-		return socket.Errorf(CodeBusy, "you have %d jobs running, the limit per client (--exec-max-client-jobs): wait for one or cancel one", mine)
-	}
-	return nil
 }
 
 // announce publishes a job's record on its state subject, for every

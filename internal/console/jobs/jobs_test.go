@@ -504,6 +504,44 @@ func TestCaps(t *testing.T) {
 	start(t, b, "local", "true", Client{Name: "carol", Session: "s-carol"})
 }
 
+// TestCapsRacing: starts racing on two nodes never run more jobs than the
+// console's cap.
+func TestCapsRacing(t *testing.T) {
+	e := enginetest.Embedded(t)
+	opts := Options{MaxJobs: 2, MaxClientJobs: 10, Job: batch.Config{KillGrace: time.Second}}
+	nodes := []*Service{newNode(t, e, opts), newNode(t, e, opts)}
+	ctx := testContext(t)
+	type result struct {
+		id  string
+		err error
+	}
+	results := make(chan result, 8)
+	for i := range 8 {
+		go func() {
+			id, err := nodes[i%2].Start(ctx, "local", blocker, fmt.Sprint("client", i))
+			results <- result{id, err}
+		}()
+	}
+	var started []string
+	for range 8 {
+		r := <-results
+		if r.err == nil {
+			started = append(started, r.id)
+			continue
+		}
+		wantCode(t, "a racing start", r.err, CodeBusy)
+	}
+	if len(started) != 2 {
+		t.Errorf("%d jobs started, want the cap of 2", len(started))
+	}
+	for _, id := range started {
+		if err := nodes[0].Cancel(ctx, id, "test"); err != nil {
+			t.Error(err)
+		}
+		waitState(t, nodes[0], id, StateCancelled)
+	}
+}
+
 // TestCancelFromOtherNode: a cancel asked of a node that does not run the
 // job reaches the one that does.
 func TestCancelFromOtherNode(t *testing.T) {
@@ -762,7 +800,7 @@ func TestEngineStoppedRunsNothing(t *testing.T) {
 	}
 	marker := filepath.Join(t.TempDir(), "ran")
 	_, err = s.Start(ctx, "local", "touch "+marker, "test")
-	wantCode(t, "start with the engine stopped", err, CodeAudit)
+	wantCode(t, "start with the engine stopped", err, CodeEngine)
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the job ran: %v", err)
 	}

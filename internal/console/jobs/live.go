@@ -27,6 +27,7 @@ func (s *Service) heartbeat() {
 		ctx, cancel := context.WithTimeout(s.base, s.opts.Heartbeat)
 		s.beat(ctx)
 		s.reap(ctx)
+		s.sweepSlots(ctx)
 		cancel()
 	}
 }
@@ -124,6 +125,7 @@ func (s *Service) interrupt(ctx context.Context, id string) {
 		return
 	}
 	s.opts.Logger.Warn("exec: job interrupted: its node stopped heartbeating", "job", id, "node", node)
+	s.release(ctx, id)
 	if s.opts.Audit != nil {
 		end := audit.Record{
 			Event: audit.EventEnd, Job: id, Client: rec.Client, Expression: rec.Expression, Hosts: rec.Total,

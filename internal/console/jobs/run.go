@@ -156,6 +156,7 @@ func (s *Service) finish(ctx context.Context, j *job, results []*batch.Result, s
 	s.mu.Lock()
 	delete(s.local, j.rec.ID) // no more heartbeats, nor cancels
 	s.mu.Unlock()
+	s.release(ctx, j.rec.ID) // before the record says it ended: who sees that may start another
 	rec, err := s.updateRecord(ctx, j.rec.ID, func(r *Record) bool {
 		if r.State != StateRunning {
 			return false // another node marked it interrupted: that stands

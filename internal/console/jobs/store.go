@@ -43,7 +43,11 @@ func (s *Service) openStore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("exec: %w", err)
 	}
-	s.stream, s.bucket = st, b
+	slots, err := s.eng.Bucket(ctx, engine.BucketConfig{Name: slotsBucket})
+	if err != nil {
+		return fmt.Errorf("exec: %w", err)
+	}
+	s.stream, s.bucket, s.slots = st, b, slots
 	return nil
 }
 
