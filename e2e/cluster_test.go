@@ -9,13 +9,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"wsdeck/internal/testkit/cluster"
+	"wsdeck/internal/testkit/sshtest"
 	"wsdeck/websocket"
 )
 
@@ -23,18 +28,24 @@ const clusterToken = "cluster-test-token-0123456789"
 
 // TestCluster runs the console as several nodes on real parts, all on
 // loopback: a 3-server NATS cluster (the nats-server binary), 3 wsdeck
-// nodes with --nats, and HAProxy in front. Its logs go to WSDECK_ARTIFACTS
-// if set, else to the test's artifact directory.
+// nodes with --nats, HAProxy in front, and OpenSSH for their jobs. Its
+// logs go to WSDECK_ARTIFACTS if set, else to the test's artifact
+// directory.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster, wsdeck nodes and HAProxy")
 	}
 	logs := artifactDir(t)
 	nats := cluster.StartNATS(t, 3, logs)
+	srv, sshArgs := startJobHosts(t)
 	bin := buildWsdeck(t)
 	nodes := cluster.StartNodes(t, 3, cluster.NodeOptions{
 		Bin: bin, Token: clusterToken, LogDir: logs,
-		Args: []string{"--nats", nats.URLs(), "--exec=false"},
+		Args: append([]string{"--nats", nats.URLs(),
+			"--rate", "-1", // the chat clients send as fast as they are acknowledged
+			"--chat-history", "20000", // every message of the chat test stays replayable
+			"--exec-heartbeat", clusterHeartbeat.String(),
+		}, sshArgs...),
 	})
 	var backends []string
 	for _, n := range nodes {
@@ -44,7 +55,36 @@ func TestCluster(t *testing.T) {
 	t.Logf("NATS %s; nodes %v; HAProxy %s; logs in %s", nats.URLs(), backends, lb.Base, logs)
 
 	t.Run("SessionAcrossNodes", func(t *testing.T) { testSessionAcrossNodes(t, nodes, lb) })
+	t.Run("JobsAcrossNodes", func(t *testing.T) { testJobsAcrossNodes(t, nodes, srv, clusterLapse) })
 	t.Run("NATSServerKilled", func(t *testing.T) { testNATSServerKilled(t, nats, nodes, lb) })
+}
+
+// The job heartbeat of the nodes (--exec-heartbeat), and the bound within
+// which another node marks a job whose node died interrupted: four
+// heartbeats after the last one (docs/protocol.md).
+const (
+	clusterHeartbeat = time.Second
+	clusterLapse     = 4 * clusterHeartbeat
+)
+
+// startJobHosts starts OpenSSH on 127.0.0.1-2 for the nodes' jobs, and
+// returns the flags that let a node reach it.
+func startJobHosts(t *testing.T) (*sshtest.OpenSSH, []string) {
+	hostSigner, hostPEM := sshtest.NewKey(t)
+	key, keyPEM := sshtest.NewKey(t)
+	srv := sshtest.StartOpenSSH(t, 2, hostPEM, string(ssh.MarshalAuthorizedKey(key.PublicKey())))
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "id_ed25519")
+	known := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	line := sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.*]:%d", srv.Port), hostSigner.PublicKey())
+	if err := os.WriteFile(known, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv, []string{"--port", strconv.Itoa(srv.Port), "--identity", keyFile, "--known-hosts", known,
+		"--ssh-config", "none", "--kill-grace", "1s"}
 }
 
 // testSessionAcrossNodes: a session cookie issued by one node is accepted

@@ -78,7 +78,7 @@ func StartHAProxy(t testing.TB, backends []string, dir string) *HAProxy {
 		t.Fatal(err)
 	}
 	// -db: stay in the foreground; -W is not needed.
-	h.proc = startProc(t, filepath.Join(dir, "haproxy.log"), bin, "-db", "-f", conf)
+	h.proc = startProc(t, t, filepath.Join(dir, "haproxy.log"), bin, "-db", "-f", conf)
 	h.proc.waitReady(t, "/healthz through it", func() error {
 		resp, err := healthClient.Get(h.Base + "/healthz")
 		if err != nil {

@@ -26,10 +26,11 @@ type NATSServer struct {
 	ClusterPort int    // route port on 127.0.0.1
 	HTTPPort    int    // monitoring port on 127.0.0.1 (/healthz, /jsz)
 
-	bin  string
-	conf string
-	log  string
-	proc *proc // guarded by the test's goroutine
+	owner testing.TB // the test that started the cluster: it outlives restarts
+	bin   string
+	conf  string
+	log   string
+	proc  *proc // guarded by the test's goroutine
 }
 
 // StartNATS starts n nats-servers (n ≥ 1) clustered with one another on
@@ -47,7 +48,7 @@ func StartNATS(t testing.TB, n int, dir string) *NATS {
 	for i := range n {
 		c.Servers = append(c.Servers, &NATSServer{
 			Name: fmt.Sprint("n", i+1), Port: FreePort(t), ClusterPort: FreePort(t), HTTPPort: FreePort(t),
-			bin: bin,
+			owner: t, bin: bin,
 		})
 	}
 	var routes []string
@@ -80,7 +81,7 @@ jetstream {
 		}
 	}
 	for _, s := range c.Servers {
-		s.proc = startProc(t, s.log, s.bin, "-c", s.conf)
+		s.proc = startProc(t, t, s.log, s.bin, "-c", s.conf)
 	}
 	c.WaitReady(t)
 	return c
@@ -177,13 +178,15 @@ func (s *NATSServer) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.
 func (s *NATSServer) Kill() { s.proc.kill() }
 
 // Start starts a killed server again, on the same ports and store, and
-// waits until it answers /healthz (JetStream caught up).
+// waits until it answers /healthz (JetStream caught up). The process lasts
+// until the test that started the cluster is done, even when a subtest
+// starts it again.
 func (s *NATSServer) Start(t testing.TB) {
 	t.Helper()
 	if s.proc.running() {
 		t.Fatalf("cluster: NATS server %s is running", s.Name)
 	}
-	s.proc = startProc(t, s.log, s.bin, "-c", s.conf)
+	s.proc = startProc(t, s.owner, s.log, s.bin, "-c", s.conf)
 	s.proc.waitReady(t, "/healthz ok", s.healthz)
 }
 

@@ -19,7 +19,7 @@ type NodeOptions struct {
 	LogDir string
 }
 
-// Node is a wsdeck serve process. Kill, Start and Stop may be called from
+// Node is a wsdeck serve process. Kill and Start may be called from
 // the test's goroutine only.
 type Node struct {
 	Name     string // w1, w2, ...
@@ -27,9 +27,10 @@ type Node struct {
 	Base     string // http://Addr
 	StateDir string // its --state-dir, kept across restarts
 
-	opts NodeOptions
-	log  string
-	proc *proc
+	opts  NodeOptions
+	owner testing.TB // the test that started the node: it outlives restarts
+	log   string
+	proc  *proc
 }
 
 // StartNodes starts n wsdeck nodes, node i on 127.0.0.i and all on one
@@ -56,14 +57,16 @@ func StartNode(t testing.TB, name, addr, stateDir string, opts NodeOptions) *Nod
 	if opts.LogDir == "" {
 		opts.LogDir = t.TempDir()
 	}
-	n := &Node{Name: name, Addr: addr, Base: "http://" + addr, StateDir: stateDir, opts: opts,
+	n := &Node{Name: name, Addr: addr, Base: "http://" + addr, StateDir: stateDir, opts: opts, owner: t,
 		log: filepath.Join(opts.LogDir, "wsdeck-"+name+".log")}
 	n.Start(t)
 	return n
 }
 
-// Start starts the node (again, after Kill or Stop) on its address and
-// state directory, and waits until it answers /healthz.
+// Start starts the node (again, after Kill) on its address and state
+// directory, and waits until it answers /healthz. The process lasts until
+// the test that started the node first is done, even when a subtest
+// starts it again.
 func (n *Node) Start(t testing.TB) {
 	t.Helper()
 	if n.proc != nil && n.proc.running() {
@@ -71,7 +74,7 @@ func (n *Node) Start(t testing.TB) {
 	}
 	args := append([]string{"serve", "--addr", n.Addr, "--token", n.opts.Token, "--print-url=false",
 		"--state-dir", n.StateDir, "--log-format", "json"}, n.opts.Args...)
-	n.proc = startProc(t, n.log, n.opts.Bin, args...)
+	n.proc = startProc(t, n.owner, n.log, n.opts.Bin, args...)
 	n.proc.waitReady(t, "/healthz ok", n.healthz)
 }
 

@@ -29,8 +29,9 @@ type proc struct {
 }
 
 // startProc starts name with args, its output appended to logPath. The
-// process is killed when t is done.
-func startProc(t testing.TB, logPath, bin string, args ...string) *proc {
+// process is killed when owner is done (the test that made the part, not
+// a subtest that restarts it); t gets the failures.
+func startProc(t, owner testing.TB, logPath, bin string, args ...string) *proc {
 	t.Helper()
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -50,7 +51,7 @@ func startProc(t testing.TB, logPath, bin string, args ...string) *proc {
 		f.Close()
 		close(p.exited)
 	}()
-	t.Cleanup(func() { p.kill() })
+	owner.Cleanup(func() { p.kill() })
 	return p
 }
 
