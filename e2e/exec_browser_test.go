@@ -176,6 +176,7 @@ func testExec(t *testing.T, b *browser, bin, artifacts string) {
 	dave.setInput(t, "#exec-jobs-text", "sleep 60")
 	dave.poll(t, "the list filtered by text", `[...document.querySelectorAll("#exec-jobs tbody tr")].map(tr => tr.dataset.state).join() === "cancelled"`)
 	dave.setInput(t, "#exec-jobs-text", "")
+	dave.poll(t, "the filter cleared", `document.querySelectorAll("#exec-jobs tbody tr").length === 2`)
 
 	// On a phone the tab fits the screen.
 	if _, err := chromedp.Run(dave.step(t), chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait)); err != nil {
