@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -55,8 +56,8 @@ type Options struct {
 	// New with AuditOptions.
 	Audit        *audit.Log
 	AuditOptions audit.Options
-	// Node names this console node in the records; "" means a random
-	// name.
+	// Node names this console node in the records; "" means the host
+	// name and 4 random characters (two nodes on one host differ).
 	Node string
 	// Job holds the SSH settings of every job (user, port, keys,
 	// known_hosts, timeouts, fan-out, output cap); its Targets, Command
@@ -151,7 +152,11 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	setDefault(&opts.Job.Fanout, batch.DefaultFanout)
 	setDefault(&opts.Job.MaxOutput, batch.DefaultMaxOutput)
 	if opts.Node == "" {
-		opts.Node = "node-" + newID()
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "node"
+		}
+		opts.Node = host + "-" + newID()[:4]
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
