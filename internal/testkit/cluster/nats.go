@@ -35,7 +35,8 @@ type NATSServer struct {
 
 // StartNATS starts n nats-servers (n ≥ 1) clustered with one another on
 // 127.0.0.1, each with JetStream on file storage in a directory of its
-// own, and waits until JetStream has a meta leader that counts them all
+// own (4 GB allowed: JetStream reserves each stream's byte limit, and
+// wsdeck's defaults add up to over 1 GiB), and waits until JetStream has a meta leader that counts them all
 // (before that, placement refuses streams of n replicas). Server logs go
 // to dir (t.TempDir() if empty).
 func StartNATS(t testing.TB, n int, dir string) *NATS {
@@ -64,8 +65,8 @@ listen: 127.0.0.1:%d
 http: 127.0.0.1:%d
 jetstream {
   store_dir: %q
-  max_memory_store: 64MB
-  max_file_store: 1GB
+  max_memory_store: 256MB
+  max_file_store: 4GB
 }
 `, s.Name, s.Port, s.HTTPPort, store)
 		if n > 1 {
