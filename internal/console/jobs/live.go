@@ -24,7 +24,7 @@ func (s *Service) heartbeat() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(s.base, s.opts.Heartbeat)
+		ctx, cancel := context.WithTimeout(s.base, max(s.opts.Heartbeat, publishTimeout))
 		s.beat(ctx)
 		s.reap(ctx)
 		s.sweepSlots(ctx)
@@ -124,6 +124,10 @@ func (s *Service) interrupt(ctx context.Context, id string) {
 	if !won {
 		return
 	}
+	// The record says interrupted: what follows must be done, even if
+	// this node is shutting down.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
 	s.opts.Logger.Warn("exec: job interrupted: its node stopped heartbeating", "job", id, "node", node)
 	s.release(ctx, id)
 	if s.opts.Audit != nil {
