@@ -31,7 +31,7 @@ const (
 	DefaultMaxJobs       = 8
 	DefaultMaxClientJobs = 2
 	DefaultMaxHistory    = 1000
-	DefaultHistoryBytes  = 1 << 30
+	DefaultHistoryBytes  = 256 << 20
 	DefaultHistoryAge    = 30 * 24 * time.Hour
 	DefaultHeartbeat     = 5 * time.Second
 )
