@@ -35,10 +35,10 @@ type NATSServer struct {
 
 // StartNATS starts n nats-servers (n ≥ 1) clustered with one another on
 // 127.0.0.1, each with JetStream on file storage in a directory of its
-// own (4 GB allowed: JetStream reserves each stream's byte limit, and
-// wsdeck's defaults add up to over 1 GiB), and waits until JetStream has a meta leader that counts them all
-// (before that, placement refuses streams of n replicas). Server logs go
-// to dir (t.TempDir() if empty).
+// own (4 GB allowed: JetStream reserves each stream's byte limit up
+// front), and waits until JetStream has a meta leader that counts them
+// all (before that, placement refuses streams of n replicas). Server logs
+// go to dir (t.TempDir() if empty).
 func StartNATS(t testing.TB, n int, dir string) *NATS {
 	t.Helper()
 	bin := testpeer.NATSServer(t)
