@@ -1,17 +1,21 @@
 package chat
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"wsdeck/internal/console/socket"
+	"wsdeck/internal/engine/enginetest"
 )
 
 // FuzzHandle feeds arbitrary messages to the hub, from a member, and checks
-// that it never panics, that a refusal is an *socket.Error, and that what
-// it accepts reaches the other members as one event with the next number.
+// that it never panics, that a refusal is a *socket.Error that stored
+// nothing, and that a message it accepts reaches another member, cleaned,
+// with the sequence it was acknowledged with.
 func FuzzHandle(f *testing.F) {
 	for _, s := range [][2]string{
 		{"send", `{"type":"send","text":"hi"}`},
@@ -21,48 +25,84 @@ func FuzzHandle(f *testing.F) {
 		{"nick", `{"type":"nick","nick":"zoë"}`},
 		{"nick", `{"type":"nick","nick":"a\u0000b"}`},
 		{"nick", `{"type":"nick"}`},
+		{"create", `{"type":"create","room":"a.b"}`},
+		{"create", `{"type":"create","room":"ops"}`},
 		{"dance", `{"type":"dance"}`},
 	} {
 		f.Add(s[0], []byte(s[1]))
 	}
+	e := enginetest.Embedded(f)
+	ctx := context.Background()
+	h, err := New(ctx, e, Options{History: 4, MaxText: 64, MaxRooms: 4})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer h.Shutdown(ctx)
+	from, other := &fakePeer{}, &fakePeer{}
+	fm, _, err := h.Join(ctx, from, DefaultRoom, "from", Since{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer h.Leave(fm)
+	om, _, err := h.Join(ctx, other, DefaultRoom, "other", Since{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer h.Leave(om)
+	n := 0
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
-		h := NewHub(Options{History: 4, MaxText: 64})
-		from, other := &fake{}, &fake{}
-		h.Join(from, "from", Since{})
-		h.Join(other, "other", Since{})
-		before := len(other.events(t))
-		err := h.handle(from, socket.Message{Type: typ, Data: data})
-		evs := other.events(t)
+		n++
+		id := fmt.Sprint("x", n) // a resend would be acknowledged, not stored
+		defer fm.setNick("from")
+		before, err := h.msgs.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from.mu.Lock()
+		sent := len(from.frames)
+		from.mu.Unlock()
+		err = h.handle(ctx, fm, socket.Message{Type: typ, ID: id, Data: data})
 		if err != nil {
 			var se *socket.Error
-			if !errors.As(err, &se) || se.Code == "" {
-				t.Fatalf("refusal %v is not a *socket.Error", err)
+			if !errors.As(err, &se) || se.Code == "" || se.Code == socket.CodeInternal || se.Code == CodeUnavailable {
+				t.Fatalf("refusal %v is not a client error", err)
 			}
-			if len(evs) != before {
-				t.Fatalf("a refused message published %d events", len(evs)-before)
+			if after, _ := h.msgs.Info(ctx); after.LastSeq != before.LastSeq {
+				t.Fatalf("a refused message stored %d entries", after.LastSeq-before.LastSeq)
 			}
 			return
 		}
-		if typ == "nick" && len(evs) == before {
-			return // the same nickname again: nothing to announce
+		if typ != "send" {
+			return
 		}
-		if len(evs) != before+1 {
-			t.Fatalf("an accepted %q message published %d events, want 1", typ, len(evs)-before)
-		}
-		e := evs[len(evs)-1]
-		want := map[string]string{"send": "message", "nick": "nick"}[typ]
-		if e.Seq != evs[len(evs)-2].Seq+1 || e.Type != want {
-			t.Fatalf("a %q message published %+v after %+v", typ, e, evs[len(evs)-2])
-		}
-		if typ == "send" {
-			var req struct{ Text string }
-			json.Unmarshal(data, &req)
-			if e.Text != CleanText(req.Text) || e.Nick != "from" {
-				t.Fatalf("message %q from %q published as %q from %q", req.Text, "from", e.Text, e.Nick)
+		from.mu.Lock()
+		var ack Sent
+		for _, b := range from.frames[sent:] {
+			if json.Unmarshal(b, &ack); ack.Type == "sent" {
+				break
 			}
-			if i := strings.IndexFunc(e.Text, removedFromText); i >= 0 {
-				t.Fatalf("message %q published with %q", e.Text, []rune(e.Text[i:])[0])
+		}
+		from.mu.Unlock()
+		if ack.Type != "sent" || ack.ID != id || ack.Seq == 0 {
+			t.Fatalf("an accepted message was not acknowledged: %+v", ack)
+		}
+		var got Event
+		waitFor(t, "the message to reach the other member", func() bool {
+			for _, e := range other.events() {
+				if e.Type == "message" && e.Seq == ack.Seq {
+					got = e
+					return true
+				}
 			}
+			return false
+		})
+		var req struct{ Text string }
+		json.Unmarshal(data, &req)
+		if got.Text != CleanText(req.Text) || got.Nick != "from" {
+			t.Fatalf("message %q from %q published as %q from %q", req.Text, "from", got.Text, got.Nick)
+		}
+		if i := strings.IndexFunc(got.Text, removedFromText); i >= 0 {
+			t.Fatalf("message %q published with %q", got.Text, []rune(got.Text[i:])[0])
 		}
 	})
 }

@@ -9,42 +9,53 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"wsdeck/internal/console/socket"
+	"wsdeck/internal/engine"
+	"wsdeck/internal/engine/enginetest"
 	"wsdeck/websocket"
 )
 
 // testTimeout bounds every wait: generous, for a loaded machine.
 const testTimeout = 30 * time.Second
 
-// room is a hub served over real WebSocket connections on loopback.
-type room struct {
+// node is a hub on an engine, served over real WebSocket connections on
+// loopback: one console node's chat.
+type node struct {
 	hub   *Hub
 	url   string
 	conns chan *socket.Conn // each server-side connection
 }
 
-func newRoom(t *testing.T, opts Options, sockOpts socket.Options) *room {
+func newNode(t *testing.T, e *engine.Engine, opts Options, sockOpts socket.Options) *node {
 	t.Helper()
-	r := &room{hub: NewHub(opts), conns: make(chan *socket.Conn, 64)}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	hub, err := New(ctx, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{hub: hub, conns: make(chan *socket.Conn, 64)}
+	sockCtx, stop := context.WithCancel(context.Background())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{ConnOptions: websocket.ConnOptions{CloseTimeout: testTimeout}})
 		if err != nil {
 			return
 		}
 		c := socket.New(ws, sockOpts)
-		r.conns <- c
-		r.hub.ServeSocket(ctx, c, req)
+		n.conns <- c
+		n.hub.ServeSocket(sockCtx, c, req)
 	}))
 	t.Cleanup(func() {
-		cancel()
+		hub.Shutdown(context.Background())
+		stop()
 		srv.Close()
 	})
-	r.url = "ws" + strings.TrimPrefix(srv.URL, "http")
-	return r
+	n.url = "ws" + strings.TrimPrefix(srv.URL, "http")
+	return n
 }
 
 // client is a member's connection seen from its side.
@@ -52,35 +63,56 @@ type client struct {
 	ws      *websocket.Conn
 	welcome Welcome
 	server  *socket.Conn
+	early   []frame // frames read while looking for another, in order
 }
 
-func (r *room) join(t *testing.T, nick string, since *Since) *client {
+// frame is a message from the server.
+type frame struct {
+	Type string
+	Raw  []byte
+}
+
+// dial connects with query q and returns the connection once the server
+// has it, before anything is read.
+func (n *node) dial(t *testing.T, q url.Values) *client {
 	t.Helper()
-	q := url.Values{"nick": {nick}}
-	if since != nil {
-		q.Set("since", fmt.Sprint(since.Seq))
-		q.Set("epoch", since.Epoch)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, r.url+"/?"+q.Encode(), nil)
+	ws, _, err := websocket.Dial(ctx, n.url+"/?"+q.Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.CloseNow() })
 	c := &client{ws: ws}
 	select {
-	case c.server = <-r.conns:
+	case c.server = <-n.conns:
 	case <-ctx.Done():
 		t.Fatal("the server got no connection")
 	}
-	if err := json.Unmarshal(c.read(t), &c.welcome); err != nil || c.welcome.Type != "welcome" {
+	return c
+}
+
+// join connects as nick to room ("" for the default) with since (nil for
+// none), reads the welcome and returns the member.
+func (n *node) join(t *testing.T, nick, room string, since *Since) *client {
+	t.Helper()
+	q := url.Values{"nick": {nick}}
+	if room != "" {
+		q.Set("room", room)
+	}
+	if since != nil {
+		q.Set("since", fmt.Sprint(since.Seq))
+		q.Set("psince", fmt.Sprint(since.PSeq))
+		q.Set("epoch", since.Epoch)
+	}
+	c := n.dial(t, q)
+	if err := json.Unmarshal(c.read(t).Raw, &c.welcome); err != nil || c.welcome.Type != "welcome" {
 		t.Fatalf("first message: not a welcome (%v)", err)
 	}
 	return c
 }
 
-func (c *client) read(t *testing.T) []byte {
+func (c *client) read(t *testing.T) frame {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -88,16 +120,55 @@ func (c *client) read(t *testing.T) []byte {
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	return p
+	var f frame
+	if err := json.Unmarshal(p, &f); err != nil {
+		t.Fatalf("not JSON: %s", p)
+	}
+	f.Raw = p
+	return f
 }
 
-func (c *client) event(t *testing.T) Event {
+// take returns the first frame, among those read before and then new
+// ones, that match wants; the others stay for later.
+func (c *client) take(t *testing.T, want func(frame) bool) frame {
 	t.Helper()
+	for i, f := range c.early {
+		if want(f) {
+			c.early = append(c.early[:i:i], c.early[i+1:]...)
+			return f
+		}
+	}
+	for {
+		f := c.read(t)
+		if want(f) {
+			return f
+		}
+		c.early = append(c.early, f)
+	}
+}
+
+// event returns the next event of type typ.
+func (c *client) event(t *testing.T, typ string) Event {
+	t.Helper()
+	f := c.take(t, func(f frame) bool { return f.Type == typ })
 	var e Event
-	if p := c.read(t); json.Unmarshal(p, &e) != nil || e.Seq == 0 {
-		t.Fatalf("not an event: %s", p)
+	if err := json.Unmarshal(f.Raw, &e); err != nil || e.Seq == 0 {
+		t.Fatalf("not an event: %s", f.Raw)
 	}
 	return e
+}
+
+// errorMsg is an error message from the server.
+type errorMsg struct {
+	Type, Code, Error, ID, For string
+}
+
+// error returns the next error message.
+func (c *client) error(t *testing.T) errorMsg {
+	t.Helper()
+	var m errorMsg
+	json.Unmarshal(c.take(t, func(f frame) bool { return f.Type == "error" }).Raw, &m)
+	return m
 }
 
 func (c *client) send(t *testing.T, v any) {
@@ -110,90 +181,137 @@ func (c *client) send(t *testing.T, v any) {
 	}
 }
 
+// say sends text with id and returns its sequence from the acknowledgment.
+func (c *client) say(t *testing.T, id, text string) uint64 {
+	t.Helper()
+	c.send(t, map[string]string{"type": "send", "id": id, "text": text})
+	f := c.take(t, func(f frame) bool {
+		var m struct{ Type, ID string }
+		json.Unmarshal(f.Raw, &m)
+		return (m.Type == "sent" || m.Type == "error") && m.ID == id
+	})
+	var s Sent
+	if json.Unmarshal(f.Raw, &s); s.Type != "sent" || s.Seq == 0 {
+		t.Fatalf("%q not acknowledged: %s", text, f.Raw)
+	}
+	return s.Seq
+}
+
+// since is what the client has seen: its welcome's positions, moved on by
+// the events it has read since.
+func (c *client) since(seq, pseq uint64) *Since {
+	return &Since{Set: true, Epoch: c.welcome.Epoch, Seq: max(seq, c.welcome.Seq), PSeq: max(pseq, c.welcome.PSeq)}
+}
+
+// messages returns the texts of the messages in a welcome's history.
+func messages(t *testing.T, w Welcome) []string {
+	t.Helper()
+	var out []string
+	for _, raw := range w.History {
+		var e Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type == "message" {
+			out = append(out, e.Text)
+		}
+	}
+	return out
+}
+
 func TestChatOverWebSockets(t *testing.T) {
 	t.Parallel()
-	r := newRoom(t, Options{MaxText: 100}, socket.Options{})
-	ann := r.join(t, "ann", nil)
-	if e := ann.event(t); e.Type != "join" || e.Nick != "ann" {
+	n := newNode(t, enginetest.Embedded(t), Options{MaxText: 100}, socket.Options{})
+	ann := n.join(t, "ann", "", nil)
+	if ann.welcome.Room != DefaultRoom || len(ann.welcome.Rooms) != 1 || ann.welcome.Rooms[0] != DefaultRoom {
+		t.Errorf("welcome in room %q of %q, want the default room alone", ann.welcome.Room, ann.welcome.Rooms)
+	}
+	if e := ann.event(t, "join"); e.Nick != "ann" {
 		t.Fatalf("ann's first event %+v, want her join", e)
 	}
-	bob := r.join(t, "bob", nil)
+	bob := n.join(t, "bob", "", nil)
 	for _, c := range []*client{ann, bob} {
-		if e := c.event(t); e.Type != "join" || e.Nick != "bob" {
+		if e := c.event(t, "join"); e.Nick != "bob" {
 			t.Fatalf("event %+v, want bob's join", e)
 		}
 	}
-	ann.send(t, map[string]string{"type": "send", "text": "hi bob"})
-	bob.send(t, map[string]string{"type": "send", "text": "hi ann"})
-	// Both see both messages, in the same order, with the same numbers.
-	a1, a2 := ann.event(t), ann.event(t)
-	b1, b2 := bob.event(t), bob.event(t)
-	if a1 != b1 || a2 != b2 || a1.Seq+1 != a2.Seq {
+	annSeq := ann.say(t, "a1", "hi bob")
+	bobSeq := bob.say(t, "b1", "hi ann")
+	// Both see both messages, in the same order, with the numbers the
+	// acknowledgments gave.
+	a1, a2 := ann.event(t, "message"), ann.event(t, "message")
+	b1, b2 := bob.event(t, "message"), bob.event(t, "message")
+	if a1 != b1 || a2 != b2 || a1.Seq >= a2.Seq {
 		t.Fatalf("ann saw %+v %+v, bob %+v %+v: want the same two events in sequence", a1, a2, b1, b2)
 	}
-	texts := map[string]string{a1.Nick: a1.Text, a2.Nick: a2.Text}
-	if texts["ann"] != "hi bob" || texts["bob"] != "hi ann" {
-		t.Fatalf("messages %v", texts)
+	if a1.Seq != annSeq || a1.Text != "hi bob" || a1.ID != "a1" || a2.Seq != bobSeq || a2.Text != "hi ann" {
+		t.Fatalf("messages %+v %+v, want ann's (%d) then bob's (%d)", a1, a2, annSeq, bobSeq)
 	}
 
-	// Too long, unknown, malformed: an error each, and the socket stays.
+	// Too long, unknown, malformed, a bad id: an error each, and the
+	// socket stays.
 	ann.send(t, map[string]string{"type": "send", "text": strings.Repeat("x", 101)})
 	ann.send(t, map[string]string{"type": "dance"})
 	ann.send(t, map[string]any{"type": "send", "text": 5})
-	for _, want := range []string{socket.CodeTooBig, socket.CodeUnknownType, socket.CodeBadJSON} {
-		var m struct{ Type, Code string }
-		if p := ann.read(t); json.Unmarshal(p, &m) != nil || m.Type != "error" || m.Code != want {
-			t.Fatalf("got %s, want an error %s", p, want)
+	ann.send(t, map[string]any{"type": "send", "text": "hi", "id": "a b"})
+	ann.send(t, map[string]any{"type": "send", "text": " \u202e "})
+	for _, want := range []string{socket.CodeTooBig, socket.CodeUnknownType, socket.CodeBadJSON, socket.CodeInvalid, socket.CodeInvalid} {
+		if m := ann.error(t); m.Code != want {
+			t.Fatalf("got %+v, want an error %s", m, want)
 		}
+	}
+	// Bidi controls go from a message.
+	ann.say(t, "a2", "open report\u202efdp.exe")
+	if e := bob.event(t, "message"); e.Text != "open reportfdp.exe" {
+		t.Errorf("bob got %q, want the text without its override", e.Text)
 	}
 	ann.send(t, map[string]string{"type": "nick", "nick": "annie"})
 	for _, c := range []*client{ann, bob} {
-		if e := c.event(t); e.Type != "nick" || e.Nick != "annie" || e.Old != "ann" {
+		if e := c.event(t, "nick"); e.Nick != "annie" || e.Old != "ann" {
 			t.Fatalf("event %+v, want ann's new nickname", e)
 		}
 	}
 
 	// bob leaves; ann is told.
 	bob.ws.Close(websocket.StatusNormalClosure, "")
-	if e := ann.event(t); e.Type != "leave" || e.Nick != "bob" {
+	if e := ann.event(t, "leave"); e.Nick != "bob" {
 		t.Fatalf("ann saw %+v, want bob's leave", e)
 	}
 }
 
 func TestReconnectWithSinceGetsWhatWasMissed(t *testing.T) {
 	t.Parallel()
-	r := newRoom(t, Options{}, socket.Options{})
-	ann := r.join(t, "ann", nil)
-	ann.event(t) // her join
-	bob := r.join(t, "bob", nil)
-	ann.event(t)             // bob's join
-	last := bob.event(t).Seq // bob's join, the last event bob saw
-	bob.ws.CloseNow()        // a network drop
-	if e := ann.event(t); e.Type != "leave" {
-		t.Fatalf("ann saw %+v, want bob's leave", e)
+	n := newNode(t, enginetest.Embedded(t), Options{}, socket.Options{})
+	ann := n.join(t, "ann", "", nil)
+	ann.event(t, "join")
+	ann.say(t, "a0", "before")
+	bob := n.join(t, "bob", "", nil)
+	ann.event(t, "join")
+	pseq := bob.event(t, "join").Seq // bob's join, the last event bob saw
+	bob.ws.CloseNow()                // a network drop
+	ann.event(t, "leave")
+	for i := range 3 {
+		ann.say(t, fmt.Sprint("m", i), fmt.Sprint("while you were away ", i))
 	}
-	var sent []uint64
-	for i := 0; i < 3; i++ {
-		ann.send(t, map[string]string{"type": "send", "text": fmt.Sprint("while you were away ", i)})
-		sent = append(sent, ann.event(t).Seq)
+	again := n.join(t, "bob", "", bob.since(0, pseq))
+	if got := messages(t, again.welcome); strings.Join(got, "|") != "while you were away 0|while you were away 1|while you were away 2" {
+		t.Errorf("bob's catch-up has messages %q, want the 3 sent while he was away", got)
 	}
-	bob = r.join(t, "bob", &Since{Seq: last, Epoch: r.hub.Epoch()})
-	var got []string
-	for _, raw := range bob.welcome.History {
+	for _, raw := range again.welcome.History {
 		var e Event
 		json.Unmarshal(raw, &e)
-		if e.Seq <= last {
-			t.Errorf("replayed event %d, which bob had seen", e.Seq)
-		}
-		if e.Type == "message" {
-			got = append(got, e.Text)
+		if e.Type != "message" && e.Seq <= pseq {
+			t.Errorf("replayed presence event %+v, which bob had seen", e)
 		}
 	}
-	if len(got) != 3 || got[0] != "while you were away 0" || got[2] != "while you were away 2" {
-		t.Errorf("bob's replay has messages %q, want the 3 sent while he was away", got)
+	if again.welcome.Reset || again.welcome.Truncated {
+		t.Errorf("welcome %+v: nothing was lost", again.welcome)
 	}
-	if bob.welcome.Reset || bob.welcome.Truncated {
-		t.Errorf("welcome %+v: nothing was lost", bob.welcome)
+	// Another epoch: reset, and the whole history.
+	stale := bob.since(0, pseq)
+	stale.Epoch = "x-y"
+	if w := n.join(t, "cy", "", stale).welcome; !w.Reset || len(messages(t, w)) != 4 {
+		t.Errorf("since from another epoch: reset %v, %d messages; want a reset and all 4", w.Reset, len(messages(t, w)))
 	}
 }
 
@@ -203,11 +321,15 @@ func TestReconnectWithSinceGetsWhatWasMissed(t *testing.T) {
 func TestSlowConsumerDoesNotSlowOthers(t *testing.T) {
 	t.Parallel()
 	const queue = 8
-	r := newRoom(t, Options{MaxText: 64 << 10}, socket.Options{QueueSize: queue, Rate: -1})
-	fast := r.join(t, "fast", nil)
-	stalled := r.join(t, "stalled", nil) // never reads until dropped
-	pub := &fake{}
-	r.hub.Join(pub, "pub", Since{})
+	n := newNode(t, enginetest.Embedded(t), Options{MaxText: 64 << 10}, socket.Options{QueueSize: queue, Rate: -1})
+	fast := n.join(t, "fast", "", nil)
+	stalled := n.join(t, "stalled", "", nil) // never reads until dropped
+	ctx := context.Background()
+	pub, _, err := n.hub.Join(ctx, &fakePeer{}, DefaultRoom, "pub", Since{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.hub.Leave(pub)
 
 	// fast reads in the background and reports the sequence numbers of
 	// messages.
@@ -237,7 +359,7 @@ func TestSlowConsumerDoesNotSlowOthers(t *testing.T) {
 		select {
 		case <-stalled.server.Done():
 		default:
-			seq, err := r.hub.Say(pub, text)
+			seq, err := n.hub.Say(ctx, pub, "", text)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,10 +385,10 @@ func TestSlowConsumerDoesNotSlowOthers(t *testing.T) {
 	t.Logf("stalled dropped after %d messages of %d bytes", sent, len(text))
 
 	// stalled reads what reached it, then the close frame.
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	rctx, cancel := context.WithTimeout(ctx, testTimeout)
 	defer cancel()
 	for {
-		_, _, err := stalled.ws.Read(ctx)
+		_, _, err := stalled.ws.Read(rctx)
 		if err == nil {
 			continue
 		}
@@ -276,12 +398,54 @@ func TestSlowConsumerDoesNotSlowOthers(t *testing.T) {
 		}
 		break
 	}
-	// It is gone from the room (fast and pub stay), and fast hears it left.
+	// It is gone from the room (fast and pub stay).
+	waitFor(t, "stalled gone", func() bool { return n.hub.Members() == 2 })
+}
+
+// waitFor polls cond until it holds, failing the test after testTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(testTimeout)
-	for r.hub.Members() != 2 {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d members, want 2 once stalled is gone", r.hub.Members())
+			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// fakePeer is a member's connection that keeps what it is sent.
+type fakePeer struct {
+	mu     sync.Mutex
+	frames [][]byte
+	closed bool
+}
+
+func (f *fakePeer) add(b []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frames = append(f.frames, b)
+	return true
+}
+
+func (f *fakePeer) Send(pm *websocket.PreparedMessage) bool { return f.add(pm.Payload()) }
+func (f *fakePeer) SendOwn(b []byte) bool                   { return f.add(b) }
+func (f *fakePeer) Close(websocket.StatusCode, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+}
+
+// events decodes the events among the frames.
+func (f *fakePeer) events() []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Event
+	for _, b := range f.frames {
+		var e Event
+		if json.Unmarshal(b, &e) == nil && e.Seq > 0 {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -61,8 +61,16 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	s.addEndpoint("exec", exec)
 
 	// Chat.
-	s.hub = chat.NewHub(s.cfg.Chat)
-	s.addEndpoint("chat", noShutdown{s.hub})
+	chatOpts := s.cfg.Chat
+	if chatOpts.Logger == nil {
+		chatOpts.Logger = s.log
+	}
+	hub, err := chat.New(ctx, s.engine, chatOpts)
+	if err != nil {
+		return err
+	}
+	s.hub = hub
+	s.addEndpoint("chat", s.hub)
 
 	// Monitor.
 	monOpts := s.cfg.Monitor
