@@ -156,6 +156,43 @@ func TestBrowser(t *testing.T) {
 		alice.screenshot(t, artifacts, "chat")
 	})
 
+	t.Run("ChatRooms", func(t *testing.T) {
+		// alice makes a room and is moved into it; bob's page lists it
+		// at once, without a reload.
+		alice.createRoom(t, "ops")
+		bob.poll(t, "ops listed", `document.querySelector('#rooms button[data-room="ops"]') !== null`)
+		alice.say(t, "in ops")
+		bob.say(t, "in the lobby")
+		alice.waitMessage(t, "alice", "in ops")
+		bob.waitMessage(t, "bob", "in the lobby")
+		// Messages stay in their room, each with its own history.
+		bob.switchRoom(t, "ops")
+		if msgs := bob.waitMessage(t, "alice", "in ops"); msgs[len(msgs)-1].Via != "history" {
+			t.Errorf("ops' message reached bob %s, want from its history", msgs[len(msgs)-1].Via)
+		}
+		for _, p := range []*page{alice, bob} {
+			for _, m := range p.messages(t) {
+				if m.Text == "in the lobby" || strings.HasPrefix(m.Text, "hello from") {
+					t.Errorf("%s sees the lobby's %q in ops", p.name, m.Text)
+				}
+			}
+		}
+		bob.say(t, "bob in ops")
+		alice.waitMessage(t, "bob", "bob in ops")
+		// The room is remembered across a reload.
+		alice.reload(t)
+		if room := eval[string](t, alice, `wsdeck.chat.room + " " + document.getElementById("room-title").textContent`); room != "ops #ops" {
+			t.Errorf("after a reload alice is in %q, want ops", room)
+		}
+		alice.waitMessage(t, "bob", "bob in ops")
+		alice.screenshot(t, artifacts, "chat-rooms")
+		// Back to the lobby, for the subtests after this one.
+		for _, p := range []*page{alice, bob} {
+			p.switchRoom(t, "lobby")
+			p.waitMessage(t, "bob", "in the lobby")
+		}
+	})
+
 	t.Run("Monitor", func(t *testing.T) {
 		// The viewer's time zone, to check the time axis: India has no
 		// daylight saving, so 0 ms is 05:30:00 there all year.
@@ -610,6 +647,22 @@ func (p *page) say(t *testing.T, text string) {
 	t.Helper()
 	p.do(t, chromedp.SendKeys(chromedp.CSS("#text"), text+kb.Enter))
 	p.poll(t, "message sent", `document.getElementById("text").value === ""`)
+}
+
+// createRoom creates a room through the room column and waits until the
+// page is in it.
+func (p *page) createRoom(t *testing.T, room string) {
+	t.Helper()
+	p.do(t, chromedp.SendKeys(chromedp.CSS("#room-name"), room+kb.Enter))
+	p.poll(t, "in room "+room, fmt.Sprintf(`wsdeck.chat.room === %q && wsdeck.chat.channel.state === "open" && wsdeck.chat.epoch !== ""`, room))
+}
+
+// switchRoom clicks a room in the room column and waits until the page
+// is in it.
+func (p *page) switchRoom(t *testing.T, room string) {
+	t.Helper()
+	p.click(t, fmt.Sprintf(`#rooms button[data-room=%q]`, room))
+	p.poll(t, "in room "+room, fmt.Sprintf(`wsdeck.chat.room === %q && wsdeck.chat.channel.state === "open" && wsdeck.chat.epoch !== ""`, room))
 }
 
 // chatItem is a message as the page shows it.
