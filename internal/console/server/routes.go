@@ -53,16 +53,17 @@ func (s *Server) endpointOf(r *http.Request) string {
 }
 
 // socketHandler returns the handler of a WebSocket endpoint: the Origin
-// check, the caps on connections, then the handshake, then ep. A plain GET
-// (no Upgrade), as the page sends to learn why a socket failed, gets the
-// same checks and then 426 Upgrade Required.
+// check, the caps on connections, then the handshake, then ep, which
+// serves the connection from a goroutine of its own once the handler has
+// returned (see serveSocket). A plain GET (no Upgrade), as the page sends
+// to learn why a socket failed, gets the same checks and then 426 Upgrade
+// Required.
 func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 	em := s.metrics.Endpoint(name)
 	accept := &websocket.AcceptOptions{
 		ConnOptions: websocket.ConnOptions{
 			MaxMessageSize: s.cfg.MaxMessageSize,
 			CloseTimeout:   s.cfg.CloseTimeout,
-			PingInterval:   max(s.cfg.PingInterval, 0),
 			// Per-message compressors come from a pool: a thousand idle
 			// chat members hold no compression state.
 			Compression: websocket.CompressionOptions{NoContextTakeover: true},
@@ -71,6 +72,9 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 	}
 	sockOpts := s.cfg.Socket
 	sockOpts.Metrics = em
+	// Pinged from a timer of the socket's (no goroutine of the
+	// websocket package's keepalive per connection).
+	sockOpts.PingInterval = max(s.cfg.PingInterval, 0)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkOrigin(r, s.cfg.AllowOrigins); err != nil {
 			s.metrics.Refused(name, "origin")
@@ -94,10 +98,10 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 			s.tooMany(w, r, name, limit)
 			return
 		}
-		defer s.sockets.release(client)
 		sw := &statusWriter{ResponseWriter: w}
 		ws, err := websocket.Accept(sw, r, accept)
 		if err != nil {
+			s.sockets.release(client)
 			reason := "handshake"
 			if sw.status == http.StatusForbidden { // Accept's only 403 is the Origin check
 				reason = "origin"
@@ -107,9 +111,8 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 				"origin", r.Header.Get("Origin"), "reason", reason, "err", err)
 			return
 		}
-		o := &openSocket{ws: ws, sc: socket.New(ws, sockOpts), session: session}
+		o := &openSocket{ws: ws, sc: socket.New(ws, sockOpts), session: session, client: client}
 		s.sockets.add(o)
-		defer s.sockets.remove(o)
 		// A session that ended between its check and add was not there
 		// to be closed: look again, now that it is.
 		if session != "" {
@@ -117,12 +120,34 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 				o.sc.Close(CloseSessionEnded, "session ended")
 			}
 		}
-		start := time.Now()
 		s.log.Info("websocket open", "endpoint", name, "remote", r.RemoteAddr)
-		err = ep.ServeSocket(s.sockCtx, o.sc, r)
-		s.log.Info("websocket closed", "endpoint", name, "remote", r.RemoteAddr,
-			"duration", time.Since(start).Round(time.Millisecond), "why", err)
+		// The connection is served from a goroutine of its own, and this
+		// handler returns: net/http lets go of the request's buffers, and
+		// the new goroutine's stack, which the handler's deep calls never
+		// grew, stays small while the socket idles (the websocket
+		// package's doc, bench/RESULTS.md).
+		go s.serveSocket(name, ep, o, r)
 	})
+}
+
+// serveSocket runs ep on the accepted socket o until it ends, then gives
+// back its slot. r is the handshake request: its context is done by now,
+// so ep must use its ctx (s.sockCtx, done at shutdown).
+func (s *Server) serveSocket(name string, ep socket.Endpoint, o *openSocket, r *http.Request) {
+	start, remote := time.Now(), r.RemoteAddr // r is not kept: it holds the handshake's headers
+	err := ep.ServeSocket(s.sockCtx, o.sc, r)
+	s.sockets.remove(o)
+	s.sockets.release(o.client)
+	s.closed(name, remote, start, err)
+}
+
+// closed logs the end of a socket. It is apart from serveSocket, whose
+// frame is on the stack of every idle socket, to keep that frame small.
+//
+//go:noinline
+func (s *Server) closed(name, remote string, start time.Time, err error) {
+	s.log.Info("websocket closed", "endpoint", name, "remote", remote,
+		"duration", time.Since(start).Round(time.Millisecond), "why", err)
 }
 
 // tooMany refuses a handshake (or a probe) over a cap with 503 and

@@ -54,7 +54,7 @@ type testServer struct {
 
 // start runs a console on a free loopback port until the test ends. An
 // empty cfg.Token means testToken.
-func start(t *testing.T, cfg Config) *testServer {
+func start(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	if cfg.Addr == "" && cfg.Listener == nil {
 		cfg.Addr = "127.0.0.1:0"

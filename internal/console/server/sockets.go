@@ -20,11 +20,12 @@ const (
 	limitPerClient = "max_conns_per_client"
 )
 
-// openSocket is an accepted connection, its session key ("" with the
-// bearer token).
+// openSocket is an accepted connection, its client (as the caps count
+// it) and its session key ("" with the bearer token).
 type openSocket struct {
 	ws      *websocket.Conn
 	sc      *socket.Conn
+	client  string
 	session string
 }
 

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wsdeck/internal/console/metrics"
@@ -56,6 +57,11 @@ type Options struct {
 	// not take it within that time is disconnected. 0 means
 	// DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// PingInterval, if positive, pings the client at this interval, and a
+	// client that does not answer within PingTimeout (0 means
+	// PingInterval) is taken for dead and cut. The pings go from a timer,
+	// so an idle connection keeps no goroutine for them.
+	PingInterval, PingTimeout time.Duration
 	// Metrics counts messages and drops; nil counts nothing.
 	Metrics *metrics.Endpoint
 }
@@ -65,21 +71,36 @@ type Options struct {
 type Endpoint interface {
 	// ServeSocket runs the protocol on c, through c.Run, until the
 	// connection ends. r is the handshake request (its URL carries the
-	// endpoint's parameters); ctx is done when the server shuts down.
+	// endpoint's parameters), whose own context is done by the time
+	// ServeSocket runs: the connection is served apart from its HTTP
+	// handler. ctx is done when the server shuts down.
 	ServeSocket(ctx context.Context, c *Conn, r *http.Request) error
 }
 
 // Conn is one console connection. Send, SendOwn, SendJSON, SendError and
 // Close may be called from any goroutine; Run is called once.
+//
+// An idle connection holds one goroutine, Run's reader: the writer runs
+// only while frames wait to be written, and the pings go from a timer.
 type Conn struct {
 	ws      *websocket.Conn
 	opts    Options
 	limiter bucket // used only by the reader
 
-	mu    sync.Mutex
-	queue []frame       // guarded by mu: frames waiting for the writer
-	leave bool          // guarded by mu: close with 1001 once the queue is written
-	wake  chan struct{} // signals the writer that queue has frames
+	mu      sync.Mutex
+	queue   []frame        // guarded by mu: frames waiting for the writer
+	leave   bool           // guarded by mu: close with 1001 once the queue is written
+	running bool           // guarded by mu: Run runs; a writer or a ping may start
+	writing bool           // guarded by mu: a writer runs
+	dead    error          // guarded by mu: why the keepalive cut the connection
+	writers sync.WaitGroup // added to under mu while running
+	pings   sync.WaitGroup // added to under mu while running
+	pongs   atomic.Int64   // pings answered, for tests
+
+	// Used only by the one writer that runs at a time:
+	batch    []frame
+	watchdog *time.Timer
+	pinger   *time.Timer // set before Run starts it; never changed
 
 	closeOnce sync.Once
 	quit      chan struct{} // closed when the connection starts closing: the writer stops
@@ -109,10 +130,12 @@ func New(ws *websocket.Conn, opts Options) *Conn {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
+	if opts.PingInterval > 0 && opts.PingTimeout <= 0 {
+		opts.PingTimeout = opts.PingInterval
+	}
 	return &Conn{
 		ws:      ws,
 		opts:    opts,
-		wake:    make(chan struct{}, 1),
 		limiter: newBucket(opts.Rate, opts.Burst, time.Now()),
 		quit:    make(chan struct{}),
 	}
@@ -149,6 +172,7 @@ func (c *Conn) enqueue(f frame) bool {
 	full := len(c.queue) >= c.opts.QueueSize
 	if !full {
 		c.queue = append(c.queue, f)
+		c.startWriterLocked()
 	}
 	c.mu.Unlock()
 	if full {
@@ -156,11 +180,18 @@ func (c *Conn) enqueue(f frame) bool {
 		c.Close(CloseSlowConsumer, fmt.Sprintf("too slow: %d messages queued", c.opts.QueueSize))
 		return false
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default: // the writer has been told already
-	}
 	return true
+}
+
+// startWriterLocked starts a writer if Run runs and none does. c.mu is
+// held.
+func (c *Conn) startWriterLocked() {
+	if !c.running || c.writing {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.writeLoop()
 }
 
 // Close starts closing the connection with code and reason, without
@@ -205,21 +236,36 @@ type Handler func(m Message) error
 func (c *Conn) Run(ctx context.Context, h Handler) error {
 	c.opts.Metrics.Opened()
 	defer c.opts.Metrics.Closed()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
+	c.mu.Lock()
+	c.running = true
+	if len(c.queue) > 0 {
+		c.startWriterLocked()
+	}
+	if c.opts.PingInterval > 0 {
+		c.pinger = time.AfterFunc(c.opts.PingInterval, c.ping)
+	}
+	c.mu.Unlock()
 	stop := context.AfterFunc(ctx, c.goAway)
 	err := c.readLoop(h)
 	stop()
+	c.mu.Lock()
+	c.running = false // no writer or ping starts from now on
+	dead := c.dead
+	c.mu.Unlock()
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
 	c.closeOnce.Do(func() { close(c.quit) }) // the read ended: stop the writer, no close of our own
-	<-writerDone
+	c.writers.Wait()
 	if c.closer != nil {
 		<-c.closer
 	}
 	c.ws.CloseNow()
-	if c.code != 0 {
+	c.pings.Wait() // a ping under way ends with the connection
+	switch {
+	case dead != nil:
+		return fmt.Errorf("%w: %w", dead, err)
+	case c.code != 0:
 		return fmt.Errorf("closed by the server with %d (%s): %w", int(c.code), c.reason, err)
 	}
 	return err
@@ -230,40 +276,86 @@ func (c *Conn) Run(ctx context.Context, h Handler) error {
 // at most two batches, so a busy broadcast cannot hold the close back.
 func (c *Conn) goAway() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.leave = true
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.startWriterLocked()
 }
 
+// ping pings the client, from the keepalive timer, and sets the timer
+// again once the pong is in; a client that does not answer in time is cut.
+func (c *Conn) ping() {
+	c.mu.Lock()
+	if !c.running {
+		c.mu.Unlock()
+		return
+	}
+	c.pings.Add(1)
+	c.mu.Unlock()
+	defer c.pings.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.PingTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	select {
+	case <-c.quit:
+		return // closing: the close handshake or the read's end decides
+	default:
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.dead = fmt.Errorf("no pong within %v", c.opts.PingTimeout)
+		c.mu.Unlock()
+		c.ws.CloseNow()
+		return
+	}
+	c.pongs.Add(1)
+	c.mu.Lock()
+	if c.running { // Run stops the timer once it has cleared running
+		c.pinger.Reset(c.opts.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// writeLoop writes the queued frames until the queue is empty, then
+// returns: it runs only while frames wait.
 func (c *Conn) writeLoop() {
-	// One timer for every write, rather than a context with a timeout
-	// each: a write that outlasts WriteTimeout cuts the connection, which
-	// ends the write (no close frame can get through a full buffer).
-	watchdog := time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
-	watchdog.Stop()
-	defer watchdog.Stop()
-	var batch []frame
+	defer c.writers.Done()
+	if c.watchdog == nil {
+		// One timer for every write, rather than a context with a timeout
+		// each: a write that outlasts WriteTimeout cuts the connection,
+		// which ends the write (no close frame can get through a full
+		// buffer).
+		c.watchdog = time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
+		c.watchdog.Stop()
+	}
 	for {
+		c.mu.Lock()
 		select {
 		case <-c.quit:
+			c.queue, c.batch, c.writing = nil, nil, false
+			c.mu.Unlock()
 			return
-		case <-c.wake:
+		default:
 		}
-		c.mu.Lock()
-		batch, c.queue = c.queue, batch[:0]
 		leave := c.leave
+		if len(c.queue) == 0 && !leave {
+			// Idle: neither the queue nor the batch is kept, so an idle
+			// connection holds no slice of frames.
+			c.queue, c.batch, c.writing = nil, nil, false
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue, c.batch = c.batch[:0], nil
 		c.mu.Unlock()
 		for i, f := range batch {
 			select {
 			case <-c.quit: // closing wins over the queue
+				c.endWriter()
 				return
 			default:
 			}
 			batch[i] = frame{} // the frame is not kept once written
-			watchdog.Reset(c.opts.WriteTimeout)
+			c.watchdog.Reset(c.opts.WriteTimeout)
 			var err error
 			n := len(f.data)
 			if f.prepared != nil {
@@ -272,24 +364,35 @@ func (c *Conn) writeLoop() {
 			} else {
 				err = c.ws.Write(context.Background(), websocket.MessageText, f.data)
 			}
-			if !watchdog.Stop() || err != nil {
+			if !c.watchdog.Stop() || err != nil {
 				// A failed write closes the connection, which ends the
 				// read too.
+				c.endWriter()
 				return
 			}
 			c.opts.Metrics.Sent(n)
 		}
 		if leave {
 			c.Close(websocket.StatusGoingAway, "server shutting down")
+			c.endWriter()
 			return
 		}
-		if cap(batch) > maxKeptQueue {
-			batch = nil // a burst is over: let its slice go
+		if cap(batch) <= maxKeptQueue {
+			c.batch = batch[:0] // reused by the next swap
 		}
 	}
 }
 
-// maxKeptQueue is the largest queue capacity kept between bursts.
+// endWriter marks the writer gone, on a path where the connection is
+// closing: no writer starts after it (enqueue refuses frames then).
+func (c *Conn) endWriter() {
+	c.mu.Lock()
+	c.queue, c.batch, c.writing = nil, nil, false
+	c.mu.Unlock()
+}
+
+// maxKeptQueue is the largest queue capacity kept from one batch to the
+// next while a burst lasts.
 const maxKeptQueue = 64
 
 // maxKeptBuffer is the largest read buffer kept between messages.

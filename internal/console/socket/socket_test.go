@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -384,4 +385,95 @@ func TestBucket(t *testing.T) {
 			t.Fatal("no limit refused a message")
 		}
 	}
+}
+
+// writers counts the goroutines writing a connection's frames.
+func writers() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "socket.(*Conn).writeLoop(")
+}
+
+// An idle connection keeps no writer: one starts when frames are queued
+// and returns once they are written. Not parallel: it counts the writers
+// of the whole process.
+func TestWriterRunsOnlyWhileFramesWait(t *testing.T) {
+	h := serve(t, Options{}, echoHandler)
+	c := dial(t, h.url)
+	sc := h.conn(t)
+	for round := range 3 {
+		for i := range 10 {
+			if !sc.SendOwn([]byte(fmt.Sprintf(`{"type":"n","n":%d}`, i))) {
+				t.Fatal("frame not queued")
+			}
+		}
+		for i := range 10 {
+			if m := readJSON(t, c); m["n"] != float64(i) {
+				t.Fatalf("round %d: frame %v, want n=%d", round, m, i)
+			}
+		}
+		deadline := time.Now().Add(testTimeout)
+		for writers() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d writers left on an idle connection", round, writers())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// The reader still answers, through a writer started anew.
+	write(t, c, websocket.MessageText, `{"type":"ping","id":"p"}`)
+	if m := readJSON(t, c); m["type"] != "pong" || m["id"] != "p" {
+		t.Fatalf("reply %v, want the pong", m)
+	}
+}
+
+// Keepalive: a client that answers pings keeps its connection; one that
+// stops reading (so answers none) is cut once PingTimeout passes, and Run
+// says why.
+func TestKeepalive(t *testing.T) {
+	t.Parallel()
+	const interval = 20 * time.Millisecond
+	t.Run("answered", func(t *testing.T) {
+		t.Parallel()
+		h := serve(t, Options{PingInterval: interval, PingTimeout: testTimeout}, echoHandler)
+		c := dial(t, h.url)
+		sc := h.conn(t)
+		go func() {
+			for {
+				if _, _, err := c.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+		deadline := time.Now().Add(testTimeout)
+		for sc.pongs.Load() < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d pings answered", sc.pongs.Load())
+			}
+			select {
+			case err := <-h.ended:
+				t.Fatalf("Run ended with %v while the client answered", err)
+			case <-time.After(interval):
+			}
+		}
+		select {
+		case err := <-h.ended:
+			t.Fatalf("Run ended with %v while the client answered", err)
+		default:
+		}
+	})
+	t.Run("unanswered", func(t *testing.T) {
+		t.Parallel()
+		h := serve(t, Options{PingInterval: interval, PingTimeout: interval}, echoHandler)
+		dial(t, h.url) // and never reads
+		h.conn(t)
+		select {
+		case err := <-h.ended:
+			if err == nil || !strings.Contains(err.Error(), "no pong") {
+				t.Errorf("Run returned %v, want no pong", err)
+			}
+		case <-time.After(testTimeout):
+			t.Fatal("a client that answers no ping was kept")
+		}
+	})
 }
