@@ -256,7 +256,7 @@ func checkRequest(r *http.Request, o *AcceptOptions) (handshake, *handshakeError
 	if hs.subprotocol == "" && o.RequireSubprotocol {
 		return bad("no common subprotocol; the server speaks " + strings.Join(o.Subprotocols, ", "))
 	}
-	if !o.Compression.Disabled {
+	if o.Compression.Enabled {
 		// A malformed extension list declines every extension rather
 		// than failing the handshake: the connection works without.
 		if offers, err := parseExtensions(r.Header); err == nil {

@@ -171,7 +171,7 @@ func TestAllocsDeflate(t *testing.T) {
 	if raceEnabled() {
 		t.Skip("under -race sync.Pool drops items at random: allocation counts mean nothing")
 	}
-	srv, cli := loopbackPair(t, nil, nil)
+	srv, cli := deflatePair(t)
 	if cli.deflate == nil {
 		t.Fatal("permessage-deflate not agreed")
 	}

@@ -9,19 +9,22 @@ import (
 )
 
 // CompressionOptions configure permessage-deflate (RFC 7692). The zero
-// value means compression on, with context takeover, 15-bit windows, the
-// default threshold and level.
+// value means compression off: a server declines every offer, and
+// browsers always make one, so a server of many browser connections pays
+// for compression only if it asks for it.
 //
 // Memory: with context takeover a connection keeps its compressor and its
-// decompressor's window between messages: about 290 KiB a connection with
-// 15-bit windows and 100 KiB with 10-bit windows (BenchmarkCompressionMemory;
-// a connection without compression takes about 9 KiB). Without context
-// takeover both come from pools for each message, and an idle connection
-// keeps about 4 KiB more than one without compression.
+// decompressor's window between messages, as long as it lives, idle or
+// not: hundreds of KiB with 15-bit windows, less with smaller windows
+// (BenchmarkCompressionMemory measures it). With NoContextTakeover both come
+// from pools for each message, and an idle connection keeps almost
+// nothing more than one without compression. A server with many
+// connections that enables compression should set NoContextTakeover.
 type CompressionOptions struct {
-	// Disabled turns compression off: a server declines every offer, a
-	// client makes none.
-	Disabled bool
+	// Enabled turns compression on: a server accepts a client's offer of
+	// permessage-deflate, a client makes one. With Enabled false the other
+	// fields are ignored.
+	Enabled bool
 
 	// NoContextTakeover compresses every message on its own, in both
 	// directions: the negotiation asks the peer for it too. It saves the

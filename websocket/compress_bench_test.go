@@ -16,7 +16,7 @@ func BenchmarkCompressed(b *testing.B) {
 		for _, n := range []int{1 << 10, 16 << 10, 256 << 10} {
 			name := fmt.Sprintf("takeover=%v/%dKiB", !nct, n>>10)
 			b.Run(name, func(b *testing.B) {
-				co := ConnOptions{Compression: CompressionOptions{NoContextTakeover: nct}}
+				co := ConnOptions{Compression: CompressionOptions{Enabled: true, NoContextTakeover: nct}}
 				srv, cli := loopbackPair(b, &AcceptOptions{ConnOptions: co}, &DialOptions{ConnOptions: co})
 				// Distinct messages, so that context takeover is not
 				// flattered by exact repeats.
@@ -72,10 +72,10 @@ func BenchmarkCompressionMemory(b *testing.B) {
 		name string
 		co   CompressionOptions
 	}{
-		{"off", CompressionOptions{Disabled: true}},
-		{"no_context_takeover", CompressionOptions{NoContextTakeover: true}},
-		{"takeover/window=15", CompressionOptions{}},
-		{"takeover/window=10", CompressionOptions{ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}},
+		{"off", CompressionOptions{}},
+		{"no_context_takeover", CompressionOptions{Enabled: true, NoContextTakeover: true}},
+		{"takeover/window=15", CompressionOptions{Enabled: true}},
+		{"takeover/window=10", CompressionOptions{Enabled: true, ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			const pairs = 50

@@ -38,7 +38,7 @@ func TestCompressionRoundTrips(t *testing.T) {
 		for _, nct := range []bool{false, true} {
 			t.Run(fmt.Sprintf("window=%d/no_context_takeover=%v", bits, nct), func(t *testing.T) {
 				t.Parallel()
-				co := CompressionOptions{ServerMaxWindowBits: bits, ClientMaxWindowBits: bits, NoContextTakeover: nct, Threshold: -1}
+				co := CompressionOptions{Enabled: true, ServerMaxWindowBits: bits, ClientMaxWindowBits: bits, NoContextTakeover: nct, Threshold: -1}
 				srv, cli := loopbackPair(t, &AcceptOptions{ConnOptions: ConnOptions{Compression: co}}, &DialOptions{ConnOptions: ConnOptions{Compression: co}})
 				for _, c := range []*Conn{srv, cli} {
 					if c.deflate == nil {
@@ -127,7 +127,7 @@ func typeOf(p []byte) MessageType {
 // TestCompressionDeclined: with compression disabled on either side no
 // extension is agreed, and messages flow uncompressed.
 func TestCompressionDeclined(t *testing.T) {
-	off := ConnOptions{Compression: CompressionOptions{Disabled: true}}
+	off := ConnOptions{} // compression is off by default
 	for _, tc := range []struct {
 		name string
 		ao   *AcceptOptions
@@ -155,7 +155,7 @@ func TestCompressionDeclined(t *testing.T) {
 // WriteCompressed overrides it; the receiver sees RSV1 only on the
 // compressed ones.
 func TestCompressionThreshold(t *testing.T) {
-	srv, cli := loopbackPair(t, nil, nil)
+	srv, cli := deflatePair(t)
 	ctx := connTestCtx(t)
 	small := []byte(strings.Repeat("a", DefaultCompressionThreshold-1))
 	big := []byte(strings.Repeat("a", DefaultCompressionThreshold))
@@ -341,7 +341,7 @@ type deflateWire struct {
 // permessage-deflate to an acceptServer.
 func compressedWirePair(t *testing.T) (*Conn, *deflateWire) {
 	t.Helper()
-	ts, ch := acceptServer(t, nil)
+	ts, ch := acceptServer(t, &AcceptOptions{ConnOptions: deflateOn})
 	addr := ts.Listener.Addr().String()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -100,7 +100,8 @@ type ConnOptions struct {
 	// PingInterval.
 	PingTimeout time.Duration
 
-	// Compression configures permessage-deflate, on by default.
+	// Compression configures permessage-deflate, off unless
+	// Compression.Enabled.
 	Compression CompressionOptions
 }
 

@@ -24,10 +24,21 @@ var compressionModes = []struct {
 	{"plain", true},
 }
 
+// deflateOn is the options of a side that enables permessage-deflate with
+// its defaults.
+var deflateOn = ConnOptions{Compression: CompressionOptions{Enabled: true}}
+
+// deflatePair returns a connected pair that agreed permessage-deflate with
+// the defaults, context takeover.
+func deflatePair(t testing.TB) (srv, cli *Conn) {
+	t.Helper()
+	return loopbackPair(t, &AcceptOptions{ConnOptions: deflateOn}, &DialOptions{ConnOptions: deflateOn})
+}
+
 // pairOpts returns options for both sides with compression on or off and
 // the given connection options.
 func pairOpts(off bool, co ConnOptions) (*AcceptOptions, *DialOptions) {
-	co.Compression.Disabled = off
+	co.Compression.Enabled = !off
 	return &AcceptOptions{ConnOptions: co}, &DialOptions{ConnOptions: co}
 }
 
@@ -361,7 +372,7 @@ func TestConnMaxMessageSize(t *testing.T) {
 			t.Run(mode.name+"/"+how, func(t *testing.T) {
 				t.Parallel()
 				co := ConnOptions{WriteBufferSize: 256}
-				co.Compression.Disabled = mode.off
+				co.Compression.Enabled = !mode.off
 				limited := co
 				limited.MaxMessageSize = limit
 				var srv, cli *Conn

@@ -197,7 +197,7 @@ func clientHandshakeIO(nc net.Conn, u *url.URL, secure bool, o *DialOptions) (*C
 	if len(o.Subprotocols) > 0 {
 		b.WriteString("Sec-WebSocket-Protocol: " + strings.Join(o.Subprotocols, ", ") + "\r\n")
 	}
-	if !o.Compression.Disabled {
+	if o.Compression.Enabled {
 		b.WriteString("Sec-WebSocket-Extensions: " + deflateOffer(&o.Compression) + "\r\n")
 	}
 	if u.User != nil && o.HTTPHeader.Get("Authorization") == "" {
@@ -236,7 +236,7 @@ func clientHandshakeIO(nc net.Conn, u *url.URL, secure bool, o *DialOptions) (*C
 		return nil, resp, err
 	}
 	var deflate *deflateState
-	if o.Compression.Disabled {
+	if !o.Compression.Enabled {
 		if len(exts) > 0 {
 			return nil, resp, fmt.Errorf("server chose extension %q, which was not offered", exts[0].name)
 		}

@@ -366,7 +366,7 @@ func TestDialBadResponse(t *testing.T) {
 				addr = fakeServer(t, tt.respond)
 			}
 			opts := &DialOptions{Subprotocols: tt.offer}
-			opts.Compression.Disabled = tt.noDeflate
+			opts.Compression.Enabled = !tt.noDeflate
 			c, resp, err := Dial(connTestCtx(t), "ws://"+addr+"/", opts)
 			if tt.wantErr == "" {
 				if err != nil {

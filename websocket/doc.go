@@ -21,6 +21,15 @@
 // is allocated), the number of frames in one message, the handshake's header
 // size and time, and the time to wait for the peer's close frame.
 //
+// Compression: permessage-deflate (RFC 7692) is off unless
+// [CompressionOptions.Enabled] is set in [ConnOptions.Compression]. It is
+// off by default because every browser offers it, and a server that
+// accepted every offer with context takeover would keep a compressor and
+// a decompressor's window, hundreds of KiB, for each connection while it
+// lives. A server of many connections that wants compression sets
+// [CompressionOptions.NoContextTakeover] too: each message then compresses
+// on its own with state from a pool, and an idle connection keeps none.
+//
 // Origin: [Accept] refuses a cross-origin handshake by default, comparing the
 // Origin header's scheme, host and port with the request's own. Widen it with
 // [AcceptOptions.OriginPatterns]; turn it off with

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/testpeer"
+	"wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropChromium runs the interop scenarios with headless Chromium as
@@ -25,7 +25,7 @@ import (
 // server fragments.
 func TestInteropChromium(t *testing.T) {
 	t.Parallel()
-	chromium := testpeer.Chromium(t)
+	chromium := wstest.Chromium(t)
 	s := newOurServer(t, echoCases())
 
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

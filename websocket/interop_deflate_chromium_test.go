@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/testpeer"
+	"wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropDeflateChromium runs the deflate echo with headless Chromium
@@ -21,7 +21,7 @@ import (
 // report to /deflate/result.
 func TestInteropDeflateChromium(t *testing.T) {
 	t.Parallel()
-	chromium := testpeer.Chromium(t)
+	chromium := wstest.Chromium(t)
 	var configs []deflateConfig
 	for _, cfg := range deflateConfigs {
 		if cfg.theirs == nil {

@@ -20,8 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"wsdeck/internal/testkit/testpeer"
 	"wsdeck/websocket"
+	"wsdeck/websocket/internal/wstest"
 )
 
 // The deflate interop tests run an echo over connections that negotiated
@@ -165,7 +165,9 @@ func (cfg deflateConfig) threshold() int {
 	}
 }
 
+// deflateConnOptions returns our side's options: o, with compression on.
 func deflateConnOptions(o websocket.CompressionOptions) websocket.ConnOptions {
+	o.Enabled = true
 	return websocket.ConnOptions{MaxMessageSize: interopMaxSize, WriteBufferSize: deflateBufferSize, Compression: o}
 }
 
@@ -848,7 +850,7 @@ func (dc *deflateConn) echo(ctx context.Context, c *websocket.Conn, cfg deflateC
 // the server of our client.
 func TestInteropDeflatePython(t *testing.T) {
 	t.Parallel()
-	python := testpeer.Python(t)
+	python := wstest.Python(t)
 	script := interopScript("python_deflate.py")
 	t.Run("their_client", func(t *testing.T) {
 		t.Parallel()
@@ -870,7 +872,7 @@ func TestInteropDeflatePython(t *testing.T) {
 // server of our client.
 func TestInteropDeflateNode(t *testing.T) {
 	t.Parallel()
-	node, modules := testpeer.Node(t)
+	node, modules := wstest.Node(t)
 	env := []string{"NODE_PATH=" + modules}
 	script := interopScript("node_deflate.js")
 	t.Run("their_client", func(t *testing.T) {

@@ -3,7 +3,7 @@ package websocket_test
 import (
 	"testing"
 
-	"wsdeck/internal/testkit/testpeer"
+	"wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropNode runs the interop scenarios against Node's ws, installed
@@ -11,7 +11,7 @@ import (
 // server, and our client against testdata/interop/node_server.js.
 func TestInteropNode(t *testing.T) {
 	t.Parallel()
-	node, modules := testpeer.Node(t)
+	node, modules := wstest.Node(t)
 	env := []string{"NODE_PATH=" + modules}
 	t.Run("their_client", func(t *testing.T) {
 		t.Parallel()

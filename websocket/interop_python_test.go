@@ -3,7 +3,7 @@ package websocket_test
 import (
 	"testing"
 
-	"wsdeck/internal/testkit/testpeer"
+	"wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropPython runs the interop scenarios against python3-websockets:
@@ -11,7 +11,7 @@ import (
 // against testdata/interop/python_server.py.
 func TestInteropPython(t *testing.T) {
 	t.Parallel()
-	python := testpeer.Python(t)
+	python := wstest.Python(t)
 	t.Run("their_client", func(t *testing.T) {
 		t.Parallel()
 		testTheirClient(t, "python", func(t *testing.T, args ...string) clientReport {

@@ -27,7 +27,7 @@ import (
 // The interop tests prove this package against independent WebSocket
 // implementations: python3-websockets and Node's ws, as clients of our
 // server and as servers for our client, and Chromium as a client. The
-// peers' sides are scripts in testdata/interop; internal/testkit/testpeer finds the
+// peers' sides are scripts in testdata/interop; internal/wstest finds the
 // peers, and skips a test whose peer is missing (or fails it, with
 // WSDECK_REQUIRE_PEERS=1).
 //
@@ -64,14 +64,11 @@ const (
 
 // interopConnOptions are the options of our side of every interop
 // connection: with frag, a WriteBufferSize of fragBufferSize. Compression is
-// off on every side, as it is in the peers' scripts: these tests are about
-// RFC 6455 itself (a browser offers permessage-deflate, which our server
-// would otherwise take).
+// off, by default, on every side, as it is in the peers' scripts: these
+// tests are about RFC 6455 itself (a browser offers permessage-deflate,
+// which our server declines).
 func interopConnOptions(frag bool) websocket.ConnOptions {
-	o := websocket.ConnOptions{
-		MaxMessageSize: interopMaxSize,
-		Compression:    websocket.CompressionOptions{Disabled: true},
-	}
+	o := websocket.ConnOptions{MaxMessageSize: interopMaxSize}
 	if frag {
 		o.WriteBufferSize = fragBufferSize
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"wsdeck/websocket/internal/wstest"
 )
 
 // queued is the number of goroutines waiting for m.
@@ -24,13 +26,8 @@ func (m *ctxMutex) queued() int {
 // waitQueued waits until n goroutines wait for m.
 func waitQueued(t *testing.T, m *ctxMutex, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for m.queued() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines wait for the mutex, want %d", m.queued(), n)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	wstest.WaitFor(t, 10*time.Second, func() bool { return m.queued() == n },
+		"the goroutines waiting for the mutex never numbered %d", n)
 }
 
 // checkUnlocked checks that m is unlocked with nobody waiting.

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"wsdeck/internal/testkit/leakcheck"
+	"wsdeck/websocket/internal/wstest"
 )
 
 // TestMain fails the run if goroutines of this package, or started by its
@@ -13,5 +13,5 @@ import (
 // import is the tests' alone: the package itself stays standard library
 // only (deps_test.go).
 func TestMain(m *testing.M) {
-	os.Exit(leakcheck.Main(m, "wsdeck/websocket."))
+	os.Exit(wstest.Main(m, "wsdeck/websocket."))
 }

@@ -6,13 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/leakcheck"
+	"wsdeck/websocket/internal/wstest"
 )
 
 // readUntilEnd reads from c until the connection ends, and reports the
@@ -288,7 +287,7 @@ func TestKeepalive(t *testing.T) {
 			t.Errorf("Close = %v", err)
 		}
 		<-read
-		leakcheck.Check(t, "wsdeck/websocket.(*Conn).keepalive")
+		wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn).keepalive")
 	})
 
 	t.Run("unanswered", func(t *testing.T) {
@@ -310,7 +309,7 @@ func TestKeepalive(t *testing.T) {
 		if err := <-read; err == nil || !strings.Contains(err.Error(), "keepalive") {
 			t.Errorf("the reader got %v, want a keepalive error", err)
 		}
-		leakcheck.Check(t, "wsdeck/websocket.(*Conn).keepalive")
+		wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn).keepalive")
 	})
 
 	t.Run("both sides", func(t *testing.T) {
@@ -333,7 +332,7 @@ func TestKeepalive(t *testing.T) {
 		}
 		<-srvRead
 		<-cliRead
-		leakcheck.Check(t, "wsdeck/websocket.(*Conn).keepalive")
+		wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn).keepalive")
 	})
 }
 
@@ -395,7 +394,7 @@ func TestPingFloodReadCtx(t *testing.T) {
 				t.Fatalf("Read still blocked %v after its ctx of %v ended", connTestTimeout, d)
 			}
 			waitDone(t, c, connTestTimeout)
-			leakcheck.Check(t, "wsdeck/websocket.(*Conn)")
+			wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn)")
 		})
 	}
 }
@@ -426,13 +425,8 @@ func TestPingWhileWriteBlocked(t *testing.T) {
 			wrote := make(chan error, 1)
 			go func() { wrote <- c.WriteCompressed(ctx, MessageBinary, big, false) }()
 			// The Write holds the frame lock until the peer has read it all.
-			deadline := time.Now().Add(connTestTimeout)
-			for c.frameMu.state.Load()&mutexLocked == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("the Write did not begin")
-				}
-				runtime.Gosched()
-			}
+			wstest.WaitFor(t, connTestTimeout, func() bool { return c.frameMu.state.Load()&mutexLocked != 0 },
+				"the Write did not begin")
 			const pings = 3 * maxOwedPongs
 			for i := range pings {
 				w.writeFrame(true, 0x9, []byte{byte(i)})

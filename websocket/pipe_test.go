@@ -137,36 +137,13 @@ func (f wireFrame) closeCode() StatusCode {
 	return StatusCode(binary.BigEndian.Uint16(f.payload))
 }
 
-// encodeWire returns a frame; key nil means unmasked.
+// encodeWire returns a frame with opcode op, final if fin; key nil means
+// unmasked.
 func encodeWire(fin bool, op byte, payload []byte, key []byte) []byte {
-	b0 := op
 	if fin {
-		b0 |= 0x80
+		op |= 0x80
 	}
-	f := []byte{b0, 0}
-	n := len(payload)
-	switch {
-	case n <= 125:
-		f[1] = byte(n)
-	case n <= 0xffff:
-		f[1] = 126
-		f = binary.BigEndian.AppendUint16(f, uint16(n))
-	default:
-		f[1] = 127
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	if key != nil {
-		f[1] |= 0x80
-		f = append(f, key...)
-	}
-	start := len(f)
-	f = append(f, payload...)
-	if key != nil {
-		for i := range payload {
-			f[start+i] ^= key[i%4]
-		}
-	}
-	return f
+	return rawFrame(op, payload, key)
 }
 
 // frame encodes a frame as this end sends it.

@@ -18,8 +18,8 @@ func TestPreparedMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nct := ConnOptions{Compression: CompressionOptions{NoContextTakeover: true}}
-	off := ConnOptions{Compression: CompressionOptions{Disabled: true}}
+	nct := ConnOptions{Compression: CompressionOptions{Enabled: true, NoContextTakeover: true}}
+	off := ConnOptions{}
 	type pair struct {
 		name           string
 		srv, cli       *Conn
@@ -29,9 +29,9 @@ func TestPreparedMessage(t *testing.T) {
 	for range 2 {
 		s, c := loopbackPair(t, &AcceptOptions{ConnOptions: off}, nil)
 		pairs = append(pairs, pair{"plain", s, c, false})
-		s, c = loopbackPair(t, &AcceptOptions{ConnOptions: nct}, nil)
+		s, c = loopbackPair(t, &AcceptOptions{ConnOptions: nct}, &DialOptions{ConnOptions: deflateOn})
 		pairs = append(pairs, pair{"no context takeover", s, c, true})
-		s, c = loopbackPair(t, nil, nil)
+		s, c = deflatePair(t)
 		pairs = append(pairs, pair{"context takeover", s, c, false})
 	}
 	ctx := connTestCtx(t)
@@ -71,7 +71,7 @@ func TestPreparedMessageAllocs(t *testing.T) {
 	if raceEnabled() {
 		t.Skip("under -race sync.Pool drops items at random")
 	}
-	srv, cli := loopbackPair(t, &AcceptOptions{ConnOptions: ConnOptions{Compression: CompressionOptions{Disabled: true}}}, nil)
+	srv, cli := loopbackPair(t, &AcceptOptions{}, nil)
 	readUntilEnd(cli)
 	pm, _ := NewPreparedMessage(MessageBinary, make([]byte, 1024))
 	ctx := context.Background()

@@ -7,53 +7,24 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"wsdeck/websocket/internal/wstest"
 )
 
-// Helpers that put frames on the wire, and take them off it, by hand. They
-// are written from RFC 6455 section 5.2 without the package's own encoder
-// and parser, so that tests of those compare against an independent
-// reading of the RFC, and so that they can build frames the package would
-// never send.
+// Helpers that put frames on the wire, and take them off it, by hand. The
+// encoding is wstest's, written from RFC 6455 section 5.2 without the
+// package's own encoder and parser, so that tests of those compare against
+// an independent reading of the RFC, and so that they can build frames the
+// package would never send.
 
 // rawKey is the masking key of the frames the tests build.
 var rawKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
-// rawHeader returns a frame header whose first byte is b0 (FIN, RSV bits and
-// opcode, as sent) declaring a payload of length bytes, with the masking key
-// if key is not nil. The length is encoded in the fewest bytes, as a sender
-// must, except that a 64-bit length is written as given, top bit and all.
-func rawHeader(b0 byte, length uint64, key []byte) []byte {
-	h := []byte{b0, 0}
-	switch {
-	case length <= 125:
-		h[1] = byte(length)
-	case length <= 0xffff:
-		h[1] = 126
-		h = binary.BigEndian.AppendUint16(h, uint16(length))
-	default:
-		h[1] = 127
-		h = binary.BigEndian.AppendUint64(h, length)
-	}
-	if key != nil {
-		h[1] |= 0x80
-		h = append(h, key...)
-	}
-	return h
-}
-
-// rawFrame returns a whole frame with first byte b0 and payload, masked
-// with key if key is not nil.
-func rawFrame(b0 byte, payload []byte, key []byte) []byte {
-	f := rawHeader(b0, uint64(len(payload)), key)
-	start := len(f)
-	f = append(f, payload...)
-	if key != nil {
-		for i := range payload {
-			f[start+i] ^= key[i%4]
-		}
-	}
-	return f
-}
+// rawHeader and rawFrame are wstest.Header and wstest.Frame.
+var (
+	rawHeader = wstest.Header
+	rawFrame  = wstest.Frame
+)
 
 // clientFrame returns a frame as a client sends it: masked.
 func clientFrame(b0 byte, payload []byte) []byte { return rawFrame(b0, payload, rawKey[:]) }

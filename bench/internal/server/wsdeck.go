@@ -25,7 +25,7 @@ func serveWsdeckInHandler(ln net.Listener, opts Options) error { return wsdeckSe
 func wsdeckServer(ln net.Listener, opts Options, detach bool) error {
 	ao := &websocket.AcceptOptions{InsecureSkipOriginCheck: true}
 	ao.MaxMessageSize = MaxMessageSize
-	ao.Compression.Disabled = !opts.Compress
+	ao.Compression.Enabled = opts.Compress
 	var subs hub[*websocket.Conn]
 
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
