@@ -15,6 +15,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ func main() {
 	var cfg harness.Config
 	var servers, measure, sizes, csizes, idle, profile string
 	flag.StringVar(&servers, "servers", defaultServers(), "servers to compare; wsdeck is the baseline; floor and floor-epoll are references")
-	flag.StringVar(&measure, "measure", "echo,compressed,idle,broadcast,micro", "measurements to run")
+	flag.StringVar(&measure, "measure", "echo,compressed,idle,broadcast,micro", "measurements to run (fanout, not in the default, runs wsdeck's chat beside Centrifugo: -fanout-* flags)")
 	flag.StringVar(&sizes, "sizes", "64,1024,16384,1048576", "echo payload sizes in bytes")
 	flag.StringVar(&csizes, "compressed-sizes", "", "payload sizes of the compressed rows (default: -sizes)")
 	flag.IntVar(&cfg.Conns, "conns", 1000, "echo connections (fewer for large payloads, to keep 64 MiB in flight)")
@@ -40,6 +41,17 @@ func main() {
 	flag.IntVar(&cfg.BroadcastSubs, "subs", 10000, "broadcast subscribers")
 	flag.IntVar(&cfg.BroadcastRounds, "broadcasts", 100, "broadcast messages timed per server per round")
 	flag.IntVar(&cfg.BroadcastSize, "broadcast-size", 64, "broadcast payload bytes")
+	var fanoutLoads, fanoutNodes string
+	flag.StringVar(&fanoutLoads, "fanout-loads", "10000x100,1000x1000", "chat fan-out loads, SUBSCRIBERSxMESSAGES/S, comma-separated")
+	flag.StringVar(&fanoutNodes, "fanout-nodes", "1,3", "chat fan-out node counts: 1 (memory or embedded engine), 3 (on a NATS cluster of 3)")
+	flag.IntVar(&cfg.Fanout.Pubs, "fanout-pubs", 10, "chat fan-out publishers, sharing the rate")
+	flag.DurationVar(&cfg.Fanout.Duration, "fanout-duration", 10*time.Second, "chat fan-out measured sending time")
+	flag.IntVar(&cfg.Fanout.Warmup, "fanout-warmup", 20, "chat fan-out untimed messages first, which must reach every subscriber")
+	flag.DurationVar(&cfg.Fanout.Setup, "fanout-setup", 5*time.Minute, "bound on joining the subscribers and the warm-up")
+	flag.IntVar(&cfg.Fanout.Rounds, "fanout-rounds", 2, "chat fan-out rounds")
+	flag.StringVar(&cfg.Fanout.Bins.Wsdeck, "wsdeck-bin", "", "wsdeck binary for the fan-out (default: built from the repository)")
+	flag.StringVar(&cfg.Fanout.Bins.Centrifugo, "centrifugo-bin", "", "Centrifugo binary (default: built from the version bench/go.mod pins)")
+	flag.StringVar(&cfg.Fanout.Bins.NATSServer, "nats-server", "", "nats-server binary (default: $WSDECK_NATS_SERVER, PATH, $(go env GOPATH)/bin)")
 	flag.StringVar(&cfg.MicroBenchtime, "benchtime", "1s", "-benchtime of the microbenchmarks")
 	flag.DurationVar(&cfg.QuietWait, "quiet-wait", 5*time.Second, "before each server's run, wait up to this long for other processes to go quiet")
 	flag.StringVar(&cfg.Out, "o", "RESULTS.md", "report file")
@@ -90,6 +102,17 @@ func main() {
 		quick("quiet-wait", func() { cfg.QuietWait = 0 })
 		quick("timeout", func() { cfg.Timeout = 10 * time.Minute })
 	}
+	if slices.Contains(cfg.Measure, "fanout") {
+		if err := fanoutSetup(&cfg, fanoutLoads, fanoutNodes); err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(cfg.Fanout.Dir)
+		set := false
+		flag.Visit(func(f *flag.Flag) { set = set || f.Name == "o" })
+		if len(cfg.Measure) == 1 && !set {
+			cfg.Out = harness.FanoutResults // appended to RESULTS.md by every full run
+		}
+	}
 	if slices.Contains(cfg.Measure, "micro") {
 		dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "wsdeck").Output()
 		if err != nil {
@@ -98,8 +121,47 @@ func main() {
 		cfg.WsdeckDir = strings.TrimSpace(string(dir))
 	}
 	if err := harness.Run(cfg); err != nil {
+		os.RemoveAll(cfg.Fanout.Dir)
 		log.Fatal(err)
 	}
+}
+
+// fanoutSetup reads the fan-out flags and finds or builds the programs it
+// runs, into a scratch directory.
+func fanoutSetup(cfg *harness.Config, loads, nodes string) error {
+	var err error
+	if cfg.Fanout.Loads, err = harness.ParseFanoutLoads(loads); err != nil {
+		return err
+	}
+	cfg.Fanout.Nodes = ints(nodes)
+	if cfg.Fanout.Dir, err = os.MkdirTemp("", "wsbench-fanout-"); err != nil {
+		return err
+	}
+	b := &cfg.Fanout.Bins
+	if b.Wsdeck == "" {
+		dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "wsdeck").Output()
+		if err != nil {
+			return fmt.Errorf("finding the wsdeck module (run from bench/): %w", err)
+		}
+		b.Wsdeck = filepath.Join(cfg.Fanout.Dir, "wsdeck")
+		log.Printf("building wsdeck")
+		if err := harness.BuildWsdeck(strings.TrimSpace(string(dir)), b.Wsdeck); err != nil {
+			return err
+		}
+	}
+	if b.Centrifugo == "" {
+		b.Centrifugo = filepath.Join(cfg.Fanout.Dir, "centrifugo")
+		log.Printf("building centrifugo (minutes, the first time)")
+		if err := harness.BuildCentrifugo(b.Centrifugo); err != nil {
+			return err
+		}
+	}
+	if b.NATSServer == "" && slices.ContainsFunc(cfg.Fanout.Nodes, func(n int) bool { return n > 1 }) {
+		if b.NATSServer, err = harness.FindNATSServer(); err != nil {
+			log.Printf("the several-node setups are skipped: %v", err)
+		}
+	}
+	return nil
 }
 
 func list(s string) []string {

@@ -18,7 +18,7 @@ import (
 // Config is the harness's settings; cmd/wsbench fills it from flags.
 type Config struct {
 	Servers []string // the first is compared with the others; wsdeck must be one
-	Measure []string // echo, compressed, idle, broadcast, micro
+	Measure []string // echo, compressed, idle, broadcast, fanout, micro
 
 	Sizes           []int // echo payload sizes
 	CompressedSizes []int // payload sizes of the compressed rows
@@ -33,6 +33,8 @@ type Config struct {
 	BroadcastSubs   int
 	BroadcastRounds int // messages timed per server per round
 	BroadcastSize   int
+
+	Fanout FanoutConfig // the chat fan-out beside Centrifugo
 
 	MicroBenchtime string // -benchtime for go test -bench
 	WsdeckDir      string // the wsdeck module, for the microbenchmarks
@@ -59,6 +61,11 @@ func Run(cfg Config) error {
 	// The load generator holds every connection's client end; each server,
 	// a subprocess inheriting the limit, its server end.
 	need := slices.Max(append([]int{cfg.BroadcastSubs, cfg.Conns}, cfg.IdleConns...)) + fileMargin
+	if slices.Contains(cfg.Measure, "fanout") {
+		for _, l := range cfg.Fanout.Loads {
+			need = max(need, l.Subs+cfg.Fanout.Pubs+fileMargin)
+		}
+	}
 	limit, err := raiseFileLimit(need)
 	if err != nil {
 		return err
@@ -99,6 +106,8 @@ func Run(cfg Config) error {
 			err = runIdle(ctx, cfg, rep)
 		case "broadcast":
 			err = runBroadcast(ctx, cfg, rep)
+		case "fanout":
+			err = runFanout(ctx, cfg, rep)
 		case "micro":
 			err = runMicro(ctx, cfg, rep)
 		default:

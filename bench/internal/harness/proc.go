@@ -126,8 +126,11 @@ func (p *proc) stopProfile() error {
 }
 
 // cpu returns the user and system CPU time the server has used.
-func (p *proc) cpu() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+func (p *proc) cpu() (time.Duration, error) { return pidCPU(p.cmd.Process.Pid) }
+
+// pidCPU returns the user and system CPU time process pid has used.
+func pidCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}

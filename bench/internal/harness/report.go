@@ -54,6 +54,10 @@ func (r *report) addTable(name string, t *table) {
 func (r *report) write(path string) error {
 	var b bytes.Buffer
 	r.markdown(&b)
+	if filepath.Base(path) != FanoutResults {
+		appendResults(&b, filepath.Join(filepath.Dir(path), FanoutResults), "Chat fan-out: wsdeck beside Centrifugo",
+			"`cd bench && go run ./cmd/wsbench -measure fanout`")
+	}
 	appendExecResults(&b, filepath.Join(filepath.Dir(path), "EXEC-RESULTS.md"))
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
@@ -246,16 +250,28 @@ func moduleVersions() map[string]string {
 	return v
 }
 
+// FanoutResults is the report of a run of the chat fan-out alone
+// (-measure fanout): it takes its own file, which every full run's
+// RESULTS.md copies, because it needs programs the other measurements do
+// not (Centrifugo, nats-server) and takes long.
+const FanoutResults = "FANOUT-RESULTS.md"
+
 // appendExecResults appends the Exec benchmark (bench/exec writes it, to
 // EXEC-RESULTS.md: it needs sshd, pdsh and parallel-ssh) as a section, its
 // headings one level down, so that RESULTS.md holds every figure.
 func appendExecResults(b *bytes.Buffer, path string) {
+	appendResults(b, path, "Exec: wsdeck exec vs pdsh and parallel-ssh", "`cd bench/exec && go run .`")
+}
+
+// appendResults appends the report in path, written by command, as a
+// section titled title, its headings one level down.
+func appendResults(b *bytes.Buffer, path, title, command string) {
 	text, err := os.ReadFile(path)
 	if err != nil {
 		return
 	}
-	fmt.Fprintf(b, "\n## Exec: wsdeck exec vs pdsh and parallel-ssh\n\n")
-	fmt.Fprintf(b, "Copied from [EXEC-RESULTS.md](EXEC-RESULTS.md), written by `cd bench/exec && go run .` (see its header).\n\n")
+	fmt.Fprintf(b, "\n## %s\n\n", title)
+	fmt.Fprintf(b, "Copied from [%s](%s), written by %s (see its header).\n\n", filepath.Base(path), filepath.Base(path), command)
 	for i, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
 		switch {
 		case i == 0 && strings.HasPrefix(line, "# "):

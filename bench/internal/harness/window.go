@@ -9,6 +9,9 @@ import (
 // generator's, and the rest of the machine's.
 type window struct {
 	p *proc
+	// cpu, if set, is the server's CPU time instead of p's (a server of
+	// several processes).
+	cpu func() (time.Duration, error)
 
 	t0             time.Time
 	s0, c0, m0     time.Duration
@@ -19,7 +22,12 @@ type window struct {
 }
 
 func (w *window) sample(open bool) {
-	s, _ := w.p.cpu()
+	var s time.Duration
+	if w.cpu != nil {
+		s, _ = w.cpu()
+	} else {
+		s, _ = w.p.cpu()
+	}
 	c := selfCPU()
 	m := machineBusy()
 	d := netDrops()

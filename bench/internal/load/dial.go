@@ -20,6 +20,8 @@ type Dialer struct {
 	// Deflate offers permessage-deflate without context takeover in
 	// either direction, so that frames built ahead of time stay valid.
 	Deflate bool
+	// Header is extra handshake header lines, each ending in "\r\n".
+	Header string
 
 	next atomic.Uint32
 }
@@ -69,6 +71,7 @@ func (d *Dialer) handshake(nc net.Conn, path string, bufSize int) (*Conn, error)
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + d.Addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+	req += d.Header
 	if d.Deflate {
 		req += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n"
 	}

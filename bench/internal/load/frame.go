@@ -21,8 +21,11 @@ const (
 	finBit   = 0x80
 	rsv1Bit  = 0x40
 	opCont   = 0x0
+	opText   = 0x1
 	opBinary = 0x2
 	opClose  = 0x8
+	opPing   = 0x9
+	opPong   = 0xa
 	maskBit  = 0x80
 )
 
