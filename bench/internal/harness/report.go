@@ -54,11 +54,11 @@ func (r *report) addTable(name string, t *table) {
 func (r *report) write(path string) error {
 	var b bytes.Buffer
 	r.markdown(&b)
-	if filepath.Base(path) != FanoutResults {
+	if !r.fanoutOnly() {
 		appendResults(&b, filepath.Join(filepath.Dir(path), FanoutResults), "Chat fan-out: wsdeck beside Centrifugo",
 			"`cd bench && go run ./cmd/wsbench -measure fanout`")
+		appendExecResults(&b, filepath.Join(filepath.Dir(path), "EXEC-RESULTS.md"))
 	}
-	appendExecResults(&b, filepath.Join(filepath.Dir(path), "EXEC-RESULTS.md"))
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
@@ -82,7 +82,12 @@ func (r *report) markdown(w io.Writer) {
 			fmt.Fprintf(w, ", %s %s", path, v)
 		}
 	}
-	fmt.Fprintf(w, "\n- Rounds: %d (servers alternate within each round, order reversed every other round); medians over rounds\n", r.cfg.Rounds)
+	rounds := r.cfg.Rounds
+	if r.fanoutOnly() {
+		rounds = r.cfg.Fanout.Rounds
+		fmt.Fprintf(w, ", github.com/centrifugal/centrifugo/v6 as bench/go.mod pins it, nats-server as the product's go.mod pins it")
+	}
+	fmt.Fprintf(w, "\n- Rounds: %d (servers alternate within each round, order reversed every other round); medians over rounds\n", rounds)
 	if len(r.problems) > 0 {
 		fmt.Fprintf(w, "\nProblems during the run:\n\n")
 		for _, p := range r.problems {
@@ -90,6 +95,10 @@ func (r *report) markdown(w io.Writer) {
 		}
 	}
 
+	if r.fanoutOnly() {
+		r.sectionsMarkdown(w)
+		return
+	}
 	fmt.Fprintf(w, "\n## Summary: each peer's ratio to wsdeck\n\n")
 	fmt.Fprintf(w, "The median over rounds of peer ÷ wsdeck, measured in the same round. "+
 		"For msgs/s a ratio **below 1** means wsdeck is ahead; for latency, CPU per message and memory a ratio **above 1** means wsdeck is ahead. "+
@@ -100,8 +109,18 @@ func (r *report) markdown(w io.Writer) {
 	r.headroom(w)
 	r.clientShare(w)
 
+	r.sectionsMarkdown(w)
+}
+
+// fanoutOnly reports a run of the chat fan-out alone: its tables carry
+// their own ratios (the peer is Centrifugo, not the libraries).
+func (r *report) fanoutOnly() bool {
+	return len(r.cfg.Measure) == 1 && r.cfg.Measure[0] == "fanout"
+}
+
+func (r *report) sectionsMarkdown(w io.Writer) {
 	for _, s := range r.sections {
-		fmt.Fprintf(w, "## %s\n\n", s.name)
+		fmt.Fprintf(w, "\n## %s\n\n", s.name)
 		for _, t := range s.tables {
 			t.markdown(w)
 		}
