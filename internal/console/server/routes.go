@@ -64,9 +64,11 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 		ConnOptions: websocket.ConnOptions{
 			MaxMessageSize: s.cfg.MaxMessageSize,
 			CloseTimeout:   s.cfg.CloseTimeout,
-			// Per-message compressors come from a pool: a thousand idle
-			// chat members hold no compression state.
-			Compression: websocket.CompressionOptions{NoContextTakeover: true},
+			// Compressed (Exec output and monitor backfills shrink
+			// well), without context takeover: per-message compressors
+			// come from a pool, so a thousand idle chat members hold no
+			// compression state.
+			Compression: websocket.CompressionOptions{Enabled: true, NoContextTakeover: true},
 		},
 		OriginPatterns: s.cfg.AllowOrigins,
 	}
