@@ -242,7 +242,57 @@ func startNATS(bin, dir string, n int, s *chatSetup) ([]string, error) {
 			return nil, err
 		}
 	}
+	// A healthy server may not have its routes yet: wait until
+	// JetStream's meta leader counts every server as current, so that
+	// the nodes started next see the whole cluster (and its streams get
+	// their replicas) and messages cross every route.
+	hports := make(map[string]int, n) // by server name
+	for i, v := range srvs {
+		hports[fmt.Sprint("n", i+1)] = v.hport
+	}
+	if err := s.procs[len(s.procs)-n].waitReady(time.Minute, func() error { return metaCurrent(hports) }); err != nil {
+		return nil, err
+	}
 	return urls, nil
+}
+
+// metaCurrent reports whether one of the servers (monitored at hports, by
+// name) leads JetStream's meta group and counts all of them as current.
+func metaCurrent(hports map[string]int) error {
+	for name, hp := range hports {
+		var body struct {
+			Meta *struct {
+				Leader   string `json:"leader"`
+				Replicas []struct {
+					Current bool `json:"current"`
+					Offline bool `json:"offline"`
+				} `json:"replicas"`
+			} `json:"meta_cluster"`
+		}
+		resp, err := probe.Get(fmt.Sprintf("http://127.0.0.1:%d/jsz", hp))
+		if err != nil {
+			return err
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("/jsz: %w", err)
+		}
+		if body.Meta == nil || body.Meta.Leader != name {
+			continue
+		}
+		current := 1 // the leader
+		for _, r := range body.Meta.Replicas {
+			if r.Current && !r.Offline {
+				current++
+			}
+		}
+		if current < len(hports) {
+			return fmt.Errorf("meta leader %s counts %d current servers of %d", name, current, len(hports))
+		}
+		return nil
+	}
+	return errors.New("no server leads JetStream's meta group yet")
 }
 
 // wsdeckToken is the login token of the bench's wsdeck nodes.
