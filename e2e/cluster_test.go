@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"wsdeck/internal/testkit/cluster"
+	"wsdeck/internal/testkit/poll"
 	"wsdeck/internal/testkit/sshtest"
 	"wsdeck/websocket"
 )
@@ -338,11 +339,5 @@ func reconnects(t *testing.T, nodes []*cluster.Node) int {
 // waitFor polls cond until it is true, failing t after stepTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, stepTimeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, stepTimeout, what, cond)
 }

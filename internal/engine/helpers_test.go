@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"wsdeck/internal/testkit/poll"
 )
 
 // logBuffer collects a log for a test to search; it may be written after
@@ -105,13 +107,7 @@ func serverPort(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, d, what, cond)
 }
 
 func mustStream(t testing.TB, e *Engine, cfg StreamConfig) *Stream {

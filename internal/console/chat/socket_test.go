@@ -16,6 +16,7 @@ import (
 	"wsdeck/internal/console/socket"
 	"wsdeck/internal/engine"
 	"wsdeck/internal/engine/enginetest"
+	"wsdeck/internal/testkit/poll"
 	"wsdeck/websocket"
 )
 
@@ -405,13 +406,7 @@ func TestSlowConsumerDoesNotSlowOthers(t *testing.T) {
 // waitFor polls cond until it holds, failing the test after testTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, testTimeout, what, cond)
 }
 
 // fakePeer is a member's connection that keeps what it is sent.

@@ -18,6 +18,7 @@ import (
 	"wsdeck/internal/engine"
 	"wsdeck/internal/engine/enginetest"
 	"wsdeck/internal/fleet/batch"
+	"wsdeck/internal/testkit/poll"
 	"wsdeck/websocket"
 )
 
@@ -200,13 +201,7 @@ func waitState(t *testing.T, s *Service, id, state string) Record {
 // eventually waits until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
-	}
+	poll.Until(t, testTimeout, what, cond)
 }
 
 // auditRecords reads the audit stream of e.

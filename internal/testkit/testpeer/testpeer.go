@@ -170,12 +170,19 @@ func Chromium(t testing.TB) string {
 	return p.path
 }
 
+// find returns path if it exists (where Debian's package puts the
+// binary), else the binary of the same name on PATH.
+func find(path string) (string, error) {
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	return exec.LookPath(filepath.Base(path))
+}
+
 var chromium = sync.OnceValue(func() peer {
-	path := "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		if path, err = exec.LookPath("chromium"); err != nil {
-			return peer{err: err}
-		}
+	path, err := find("/usr/bin/chromium")
+	if err != nil {
+		return peer{err: err}
 	}
 	version, err := run(path, "--version")
 	if err != nil {
@@ -231,11 +238,9 @@ func HAProxy(t testing.TB) string {
 }
 
 var haproxy = sync.OnceValue(func() peer {
-	path := "/usr/sbin/haproxy"
-	if _, err := os.Stat(path); err != nil {
-		if path, err = exec.LookPath("haproxy"); err != nil {
-			return peer{err: err}
-		}
+	path, err := find("/usr/sbin/haproxy")
+	if err != nil {
+		return peer{err: err}
 	}
 	out, err := run(path, "-v") // "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/"
 	if err != nil {
