@@ -13,6 +13,7 @@ import (
 	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/chat"
 	"wsdeck/internal/console/jobs"
+	"wsdeck/internal/console/monitor"
 	"wsdeck/internal/console/server"
 	"wsdeck/internal/console/socket"
 	"wsdeck/internal/engine"
@@ -100,7 +101,15 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&cfg.Chat.MaxText, "chat-max-text", chat.DefaultMaxText, "largest chat message, in bytes")
 	fs.DurationVar(&cfg.Monitor.Interval, "sample-interval", server.DefaultSampleInterval, "time between monitor samples")
 	fs.DurationVar(&cfg.Monitor.History, "monitor-history", server.DefaultMonitorHistory, "how far back the monitor's charts go")
+	fs.Int64Var(&cfg.Monitor.HistoryBytes, "monitor-history-bytes", monitor.DefaultHistoryBytes, "bytes of monitor samples kept, all nodes together (the oldest go first)")
 	fs.StringVar(&cfg.Monitor.DiskPath, "disk-path", "/", "file system whose usage the monitor shows")
+	fs.Func("node-name", "this node's `name` in the Monitor's node list and the jobs' records: A-Z, a-z, 0-9, - and _ (default: the host name and 4 random characters)", func(v string) error {
+		if err := monitor.CheckNode(v); err != nil {
+			return err
+		}
+		cfg.NodeName = v
+		return nil
+	})
 	var execOpts jobs.Options
 	execOn := fs.Bool("exec", true, "serve the Exec tab (false: it says not configured)")
 	allowHosts := fs.String("allow-hosts", batch.DefaultAllowHosts, "Exec: the only targets jobs may reach, comma-separated: CIDRs and addresses, host name `patterns` (* and ? stop at dots: *.lab.example.com) and local. "+

@@ -1,51 +1,90 @@
-// Package monitor samples the machine (CPU, memory, load, network, disk)
-// for the console's Monitor page.
-//
-// One sampler serves every viewer, and it runs only while someone watches:
-// the first viewer starts it and the last one to leave stops it. Samples go
-// into a ring buffer (10 minutes by default) that a new viewer gets at once
-// as a backfill, so its charts are full from the start; then every sample,
-// encoded once, is pushed to every viewer. The wire protocol is in
-// docs/protocol.md.
 package monitor
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/websocket"
+	"wsdeck/internal/console/topic"
+	"wsdeck/internal/engine"
 )
 
 // Defaults for Options.
 const (
-	DefaultInterval = time.Second
-	DefaultHistory  = 10 * time.Minute
-	MinInterval     = 10 * time.Millisecond
+	DefaultInterval     = time.Second
+	DefaultHistory      = 10 * time.Minute
+	DefaultHistoryBytes = 64 << 20
+	DefaultBeat         = 5 * time.Second
+	MinInterval         = 10 * time.Millisecond
+	MinBeat             = 50 * time.Millisecond
 )
+
+// maxSample bounds one stored sample (a machine of a few thousand cores).
+const maxSample = 64 << 10
+
+// engineTimeout bounds one call to the engine.
+const engineTimeout = 10 * time.Second
 
 // Options configure a Monitor. The zero value means the defaults.
 type Options struct {
+	// Node names this node: its subject, its entry in the node list. ""
+	// means DefaultNode(). It must pass CheckNode.
+	Node string
 	// Interval is the time between samples. 0 means DefaultInterval;
 	// less than MinInterval is raised to it.
 	Interval time.Duration
-	// History is how far back the ring buffer goes. 0 means
-	// DefaultHistory.
+	// History is how long the stream keeps a sample, and how far back a
+	// viewer's backfill goes. 0 means DefaultHistory.
 	History time.Duration
+	// HistoryBytes bounds the samples kept, in bytes, all nodes
+	// together. 0 means DefaultHistoryBytes.
+	HistoryBytes int64
+	// Beat is how often a node rewrites its entry in the node list and
+	// the keys that ask other nodes to sample; both lapse after three
+	// Beats. 0 means DefaultBeat; less than MinBeat is raised to it.
+	Beat time.Duration
 	// Source takes the samples; nil means the machine's, through gopsutil,
 	// with the disk usage of DiskPath ("" means "/").
 	Source   Source
 	DiskPath string
 	// OnSample, if not nil, is called after each sample is taken, before
-	// it is pushed to viewers.
+	// it is published.
 	OnSample func()
-	// Logger receives sampling errors; nil means slog.Default.
+	// Logger receives the monitor's warnings; nil means slog.Default.
 	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Node == "" {
+		o.Node = DefaultNode()
+	}
+	if err := CheckNode(o.Node); err != nil {
+		return o, err
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	o.Interval = max(o.Interval, MinInterval)
+	if o.History <= 0 {
+		o.History = DefaultHistory
+	}
+	if o.HistoryBytes <= 0 {
+		o.HistoryBytes = DefaultHistoryBytes
+	}
+	if o.Beat == 0 {
+		o.Beat = DefaultBeat
+	}
+	o.Beat = max(o.Beat, MinBeat)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Source == nil {
+		o.Source = NewSystemSource(o.DiskPath)
+	}
+	return o, nil
 }
 
 // A Source takes samples. Rates (CPU busy, network bytes a second) are over
@@ -55,231 +94,183 @@ type Source interface {
 	Sample(ctx context.Context) (Sample, error)
 }
 
-// Sample is the machine's state at one time, as sent on the wire.
-type Sample struct {
-	Time         int64      `json:"t"`     // Unix milliseconds
-	CPU          float64    `json:"cpu"`   // percent busy, all cores together
-	Cores        []float64  `json:"cores"` // percent busy, per core
-	MemUsed      uint64     `json:"mem_used"`
-	MemAvailable uint64     `json:"mem_available"`
-	MemTotal     uint64     `json:"mem_total"`
-	Load         [3]float64 `json:"load"`   // 1, 5 and 15 minute load averages
-	NetRx        float64    `json:"net_rx"` // bytes a second received, loopback excluded
-	NetTx        float64    `json:"net_tx"` // bytes a second sent, loopback excluded
-	DiskUsed     uint64     `json:"disk_used"`
-	DiskTotal    uint64     `json:"disk_total"`
-	// Gap marks the first sample after sampling paused (nobody watched):
-	// a chart should not draw a line from the previous one.
-	Gap bool `json:"gap,omitempty"`
-}
-
-// Monitor is the sampler and its viewers. Its methods are safe for
+// Monitor is this node's side of the Monitor: its sampler, its entry in
+// the node list, and its viewers, of any node. Its methods are safe for
 // concurrent use.
 type Monitor struct {
-	opts Options
-	size int // the ring's capacity
+	opts    Options
+	log     *slog.Logger
+	started time.Time
+	stream  *engine.Stream // samples, a subject per node
+	nodes   *engine.Bucket // the node list
+	demand  *engine.Bucket // who watches whom
 
-	mu       sync.Mutex
-	ring     []json.RawMessage   // guarded by mu: encoded samples, oldest at start
-	start    int                 // guarded by mu
-	viewers  map[viewer]struct{} // guarded by mu
-	cancel   context.CancelFunc  // guarded by mu: stops the running sampler; nil if none runs
-	done     chan struct{}       // guarded by mu: closed when the running sampler returns
-	sessions int                 // guarded by mu: sampler runs started, for tests
-	closed   bool                // guarded by mu: Shutdown was called
+	mu      sync.Mutex
+	closed  bool                    // guarded by mu
+	topics  map[string]*topic.Topic // guarded by mu: by node shown
+	viewers map[Viewer]string       // guarded by mu: the node each views
+	wanted  map[string]int          // guarded by mu: viewers here, by node shown
+	failing map[string]bool         // guarded by mu: nodes whose demand key cannot be written
+	list    map[string]listed       // guarded by mu: the node list
+
+	// keyMu serialises writing and deleting demand keys, so that a key
+	// deleted by the last viewer leaving is not left deleted by a viewer
+	// coming at the same time.
+	keyMu sync.Mutex
+
+	sampler sampler
+
+	stop        context.CancelFunc // ends the beat loop and the watches
+	loopDone    chan struct{}
+	nodeWatch   *engine.Watcher
+	demandWatch *engine.Watcher
 }
 
-// viewer is where the monitor sends frames: a *socket.Conn.
-type viewer interface {
-	Send(pm *websocket.PreparedMessage) bool
-	SendOwn(b []byte) bool
+// listed is a node in the list, and when this node last heard of it.
+type listed struct {
+	info NodeInfo
+	seen time.Time
 }
 
-// New returns a Monitor; nothing runs until someone watches.
-func New(opts Options) *Monitor {
-	if opts.Interval == 0 {
-		opts.Interval = DefaultInterval
+// New makes (or updates) the monitor's stream and buckets in e, puts this
+// node in the node list and returns the monitor; nothing is sampled until
+// someone watches. The error names a bad Options.Node, or is the engine's,
+// wrapped.
+func New(ctx context.Context, e *engine.Engine, opts Options) (*Monitor, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	opts.Interval = max(opts.Interval, MinInterval)
-	if opts.History <= 0 {
-		opts.History = DefaultHistory
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Source == nil {
-		opts.Source = NewSystemSource(opts.DiskPath)
-	}
-	size := max(1, int(opts.History/opts.Interval))
-	return &Monitor{opts: opts, size: size, viewers: make(map[viewer]struct{})}
-}
-
-// Backfill is the first message a viewer gets.
-type Backfill struct {
-	Type       string            `json:"type"` // "backfill"
-	IntervalMS int64             `json:"interval_ms"`
-	HistoryMS  int64             `json:"history_ms"`
-	Samples    []json.RawMessage `json:"samples"` // oldest first
-}
-
-// sampleMessage is a pushed sample.
-type sampleMessage struct {
-	Type   string          `json:"type"` // "sample"
-	Sample json.RawMessage `json:"sample"`
-}
-
-// ServeSocket runs a viewer's connection. Viewers send nothing; any message
-// gets an error back.
-func (m *Monitor) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
-	m.Watch(c)
-	defer m.Unwatch(c)
-	return c.Run(ctx, func(msg socket.Message) error { return socket.UnknownType(msg.Type) })
-}
-
-// Watch adds viewer v: it gets the backfill, then every new sample. The
-// first viewer starts the sampler.
-func (m *Monitor) Watch(v viewer) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, err := json.Marshal(Backfill{
-		Type:       "backfill",
-		IntervalMS: m.opts.Interval.Milliseconds(),
-		HistoryMS:  m.opts.History.Milliseconds(),
-		Samples:    m.samplesLocked(),
+	lapse := 3 * opts.Beat
+	stream, err := e.Stream(ctx, engine.StreamConfig{
+		Name:     streamName,
+		Subjects: []string{sampleSubject("*")},
+		// A little over one History of samples: the oldest go by age.
+		MaxMsgsPerSubject: int64(opts.History/opts.Interval) + 16,
+		MaxBytes:          opts.HistoryBytes,
+		MaxAge:            opts.History,
+		MaxMsgSize:        maxSample,
+		Duplicates:        min(opts.History, 2*time.Minute),
 	})
 	if err != nil {
-		panic(err) // a Backfill always encodes
+		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	v.SendOwn(b)
-	m.viewers[v] = struct{}{}
-	if m.cancel == nil && !m.closed {
-		ctx, cancel := context.WithCancel(context.Background())
-		m.cancel, m.done = cancel, make(chan struct{})
-		m.sessions++
-		go m.run(ctx, m.done, len(m.ring) > 0)
+	nodes, err := e.Bucket(ctx, engine.BucketConfig{Name: nodesBucket, TTL: lapse, MaxValueSize: 1024, MaxBytes: 4 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
 	}
+	demand, err := e.Bucket(ctx, engine.BucketConfig{Name: demandBucket, TTL: lapse, MaxValueSize: 256, MaxBytes: 4 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	m := &Monitor{
+		opts:    opts,
+		log:     opts.Logger,
+		started: time.Now().UTC(),
+		stream:  stream,
+		nodes:   nodes,
+		demand:  demand,
+		topics:  make(map[string]*topic.Topic),
+		viewers: make(map[Viewer]string),
+		wanted:  make(map[string]int),
+		failing: make(map[string]bool),
+		list:    make(map[string]listed),
+	}
+	m.sampler.init(m)
+	if err := m.putSelf(ctx); err != nil {
+		return nil, err
+	}
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stop = stop
+	if m.nodeWatch, err = nodes.Watch(loopCtx, "", m.nodeChanged); err != nil {
+		stop()
+		return nil, fmt.Errorf("monitor: node list: %w", err)
+	}
+	if m.demandWatch, err = demand.Watch(loopCtx, demandKey(opts.Node, "*"), m.sampler.demandChanged); err != nil {
+		stop()
+		m.nodeWatch.Stop()
+		return nil, fmt.Errorf("monitor: demand: %w", err)
+	}
+	// The nodes already listed are known before New returns.
+	select {
+	case <-m.nodeWatch.Ready():
+	case <-ctx.Done():
+		m.shutdownLoops()
+		return nil, fmt.Errorf("monitor: node list: %w", ctx.Err())
+	}
+	m.loopDone = make(chan struct{})
+	go m.beat(loopCtx)
+	return m, nil
 }
 
-// Unwatch removes viewer v. When the last viewer leaves, it stops the
-// sampler and waits for it to return.
-func (m *Monitor) Unwatch(v viewer) {
-	m.mu.Lock()
-	delete(m.viewers, v)
-	if len(m.viewers) > 0 || m.cancel == nil {
-		m.mu.Unlock()
-		return
-	}
-	m.cancel() // under mu, so the sampler publishes nothing more
-	done := m.done
-	m.cancel, m.done = nil, nil
-	m.mu.Unlock()
-	<-done
-}
+// Node returns this node's name.
+func (m *Monitor) Node() string { return m.opts.Node }
 
-// Shutdown stops the sampler and waits for it to return, or for ctx to be
-// done; no sampler starts after it. Viewers stay until they leave.
+// Options returns the options in force, defaults filled in.
+func (m *Monitor) Options() Options { return m.opts }
+
+// ErrShutdown is returned to viewers coming after Shutdown.
+var ErrShutdown = errors.New("monitor shut down")
+
+// Shutdown stops the sampler and the monitor's engine subscriptions, and
+// takes this node out of the node list; viewers get nothing more, and
+// Watch fails. It waits for the sampler to return, or for ctx to be done.
+// It does not wait for the viewers' connections, which the server closes.
 func (m *Monitor) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
 	m.closed = true
-	cancel, done := m.cancel, m.done
-	m.cancel, m.done = nil, nil
+	topics := make([]*topic.Topic, 0, len(m.topics))
+	for _, t := range m.topics {
+		topics = append(topics, t)
+	}
 	m.mu.Unlock()
-	if cancel == nil {
-		return nil
+	m.shutdownLoops()
+	for _, t := range topics {
+		t.Close()
 	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("monitor: sampler still stopping: %w", ctx.Err())
+	err := m.sampler.shutdown(ctx)
+	dctx, cancel := context.WithTimeout(ctx, engineTimeout)
+	defer cancel()
+	if derr := m.nodes.Delete(dctx, m.opts.Node); derr != nil {
+		m.log.Debug("monitor: node not taken out of the list; it lapses", "err", derr)
+	}
+	return err
+}
+
+func (m *Monitor) shutdownLoops() {
+	m.stop()
+	if m.loopDone != nil {
+		<-m.loopDone
+	}
+	if m.nodeWatch != nil {
+		m.nodeWatch.Stop()
+	}
+	if m.demandWatch != nil {
+		m.demandWatch.Stop()
 	}
 }
 
-// Running reports whether the sampler runs, and how many times it has been
-// started.
-func (m *Monitor) Running() (running bool, sessions int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cancel != nil, m.sessions
-}
-
-// Samples returns the samples in the ring buffer, oldest first.
-func (m *Monitor) Samples() []json.RawMessage {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.samplesLocked()
-}
-
-func (m *Monitor) samplesLocked() []json.RawMessage {
-	out := make([]json.RawMessage, 0, len(m.ring))
-	out = append(out, m.ring[m.start:]...)
-	return append(out, m.ring[:m.start]...)
-}
-
-// run samples every interval until ctx is done. resumed says there are
-// samples from an earlier run, so the first new one marks a gap.
-func (m *Monitor) run(ctx context.Context, done chan struct{}, resumed bool) {
-	defer close(done)
-	src := m.opts.Source
-	if _, err := src.Sample(ctx); err != nil && ctx.Err() == nil {
-		m.opts.Logger.Warn("monitor: sampling", "err", err)
-	}
-	t := time.NewTicker(m.opts.Interval)
+// beat rewrites this node's entry and demand keys, and forgets the nodes
+// and demand that have lapsed, every Beat until ctx is done.
+func (m *Monitor) beat(ctx context.Context) {
+	defer close(m.loopDone)
+	t := time.NewTicker(m.opts.Beat)
 	defer t.Stop()
-	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		s, err := src.Sample(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if !failing { // once per run of failures, not every second
-				m.opts.Logger.Warn("monitor: sampling", "err", err)
-			}
-			failing = true
-			continue
+		if err := m.putSelf(ctx); err != nil && ctx.Err() == nil {
+			m.log.Debug("monitor: node list not refreshed", "err", err)
 		}
-		failing = false
-		s.Gap = resumed
-		resumed = false
-		// Counted before viewers see it: a viewer holding sample n knows
-		// OnSample has run n times.
-		if m.opts.OnSample != nil {
-			m.opts.OnSample()
-		}
-		m.publish(ctx, s)
-	}
-}
-
-// publish keeps s in the ring and pushes it, encoded once, to every viewer.
-func (m *Monitor) publish(ctx context.Context, s Sample) {
-	raw, err := json.Marshal(s)
-	if err != nil {
-		panic(err) // a Sample always encodes
-	}
-	frame, err := json.Marshal(sampleMessage{Type: "sample", Sample: raw})
-	if err != nil {
-		panic(err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if ctx.Err() != nil {
-		return // stopped while sampling: the viewers are gone
-	}
-	if len(m.ring) < m.size {
-		m.ring = append(m.ring, raw)
-	} else {
-		m.ring[m.start] = raw
-		m.start = (m.start + 1) % m.size
-	}
-	pm, _ := websocket.NewPreparedMessage(websocket.MessageText, frame)
-	for v := range m.viewers {
-		v.Send(pm)
+		m.refreshDemand(ctx)
+		m.pruneNodes()
+		m.sampler.prune()
 	}
 }

@@ -3,25 +3,54 @@ package monitor
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"wsdeck/internal/console/socket"
+	"wsdeck/internal/engine"
+	"wsdeck/internal/engine/enginetest"
 	"wsdeck/internal/testkit/leakcheck"
+	"wsdeck/internal/testkit/poll"
 	"wsdeck/websocket"
 )
 
 const testTimeout = 30 * time.Second
 
-// fakeSource returns samples numbered by call, and counts the calls.
+// Fast settings for tests: a sample every 20 ms, demand and node entries
+// rewritten every 100 ms (lapsing after 300 ms).
+const (
+	testInterval = 20 * time.Millisecond
+	testBeat     = 100 * time.Millisecond
+)
+
+// fakeSource returns samples numbered by call from base, and counts the
+// calls.
 type fakeSource struct {
+	base  float64
 	calls atomic.Int64
 }
 
 func (f *fakeSource) Sample(ctx context.Context) (Sample, error) {
 	n := f.calls.Add(1)
-	return Sample{Time: time.Now().UnixMilli(), CPU: float64(n), Cores: []float64{float64(n)}}, nil
+	return Sample{Time: time.Now().UnixMilli(), CPU: f.base + float64(n), Cores: []float64{float64(n)}}, nil
+}
+
+// newMonitor starts node's monitor on e, sampling src; the test's end
+// shuts it down.
+func newMonitor(t *testing.T, e *engine.Engine, node string, src Source, onSample func()) *Monitor {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	m, err := New(ctx, e, Options{Node: node, Interval: testInterval, Beat: testBeat, Source: src, OnSample: onSample})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
+	return m
 }
 
 // fakeViewer keeps what it is sent and signals each frame.
@@ -29,9 +58,10 @@ type fakeViewer struct {
 	mu     sync.Mutex
 	frames [][]byte
 	got    chan struct{}
+	read   int // frames next has returned; used by one goroutine
 }
 
-func newViewer() *fakeViewer { return &fakeViewer{got: make(chan struct{}, 1<<10)} }
+func newViewer() *fakeViewer { return &fakeViewer{got: make(chan struct{}, 1<<12)} }
 
 func (v *fakeViewer) Send(pm *websocket.PreparedMessage) bool { return v.add(pm.Payload()) }
 func (v *fakeViewer) SendOwn(b []byte) bool                   { return v.add(b) }
@@ -45,20 +75,36 @@ func (v *fakeViewer) add(b []byte) bool {
 }
 
 // next waits for the viewer's next frame and decodes it.
-func (v *fakeViewer) next(t *testing.T, i int) map[string]json.RawMessage {
+func (v *fakeViewer) next(t *testing.T) map[string]json.RawMessage {
 	t.Helper()
 	select {
 	case <-v.got:
 	case <-time.After(testTimeout):
-		t.Fatalf("no frame %d", i)
+		t.Fatalf("no frame %d", v.read)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(v.frames[i], &m); err != nil {
+	if err := json.Unmarshal(v.frames[v.read], &m); err != nil {
 		t.Fatal(err)
 	}
+	v.read++
 	return m
+}
+
+// nextSample waits for the viewer's next sample, skipping node lists.
+func (v *fakeViewer) nextSample(t *testing.T) Sample {
+	t.Helper()
+	for {
+		f := v.next(t)
+		switch string(f["type"]) {
+		case `"nodes"`:
+			continue
+		case `"sample"`:
+			return decodeSample(t, f["sample"])
+		}
+		t.Fatalf("frame of type %s, want sample", f["type"])
+	}
 }
 
 func decodeSample(t *testing.T, raw json.RawMessage) Sample {
@@ -70,61 +116,78 @@ func decodeSample(t *testing.T, raw json.RawMessage) Sample {
 	return s
 }
 
-func backfill(t *testing.T, m map[string]json.RawMessage) []Sample {
+// backfill decodes a frame that must be a backfill.
+func backfill(t *testing.T, m map[string]json.RawMessage) (Backfill, []Sample) {
 	t.Helper()
 	if string(m["type"]) != `"backfill"` {
 		t.Fatalf("frame of type %s, want backfill", m["type"])
 	}
-	var raws []json.RawMessage
-	json.Unmarshal(m["samples"], &raws)
+	raw, _ := json.Marshal(m)
+	var bf Backfill
+	if err := json.Unmarshal(raw, &bf); err != nil {
+		t.Fatal(err)
+	}
 	var out []Sample
-	for _, r := range raws {
+	for _, r := range bf.Samples {
 		out = append(out, decodeSample(t, r))
 	}
-	return out
+	return bf, out
 }
 
+// watch adds v to m showing node, and fails the test on an error.
+func watch(t *testing.T, m *Monitor, v Viewer, node string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if _, nodeErr, err := m.Watch(ctx, v, node); err != nil || nodeErr != nil {
+		t.Fatalf("watch %q: %v, %v", node, nodeErr, err)
+	}
+}
+
+func running(m *Monitor) bool { r, _ := m.Running(); return r }
+
+// TestBackfillThenLiveSamples: a viewer gets the node's samples from the
+// stream as a backfill, then each later one live, once and in order; a
+// second viewer shares the one sampler.
 func TestBackfillThenLiveSamples(t *testing.T) {
 	t.Parallel()
-	src := &fakeSource{}
+	e := enginetest.Embedded(t)
 	var taken atomic.Int64
-	m := New(Options{Interval: 20 * time.Millisecond, Source: src, OnSample: func() { taken.Add(1) }})
+	m := newMonitor(t, e, "a", &fakeSource{}, func() { taken.Add(1) })
 	first := newViewer()
-	m.Watch(first)
+	watch(t, m, first, "")
 	defer m.Unwatch(first)
-	if got := backfill(t, first.next(t, 0)); len(got) != 0 {
-		t.Fatalf("the first viewer's backfill has %d samples, want none", len(got))
+	bf, got := backfill(t, first.next(t))
+	if len(got) != 0 || bf.Node != "a" || bf.Self != "a" || bf.IntervalMS != testInterval.Milliseconds() {
+		t.Fatalf("first backfill: node %q self %q interval %d, %d samples; want a, a, %d, none",
+			bf.Node, bf.Self, bf.IntervalMS, len(got), testInterval.Milliseconds())
 	}
-	var last Sample
+	// The source's first call only primes it: its sample is dropped.
+	last := Sample{CPU: 1}
 	for i := 1; i <= 3; i++ {
-		f := first.next(t, i)
-		if string(f["type"]) != `"sample"` {
-			t.Fatalf("frame %d of type %s, want sample", i, f["type"])
-		}
-		s := decodeSample(t, f["sample"])
-		if s.CPU <= last.CPU {
-			t.Fatalf("sample %d after sample %v: not in order", int(s.CPU), last.CPU)
+		s := first.nextSample(t)
+		if s.CPU != last.CPU+1 {
+			t.Fatalf("sample %v after sample %v: not each once in order", s.CPU, last.CPU)
 		}
 		last = s
 	}
 
 	// A later viewer gets, at once, a backfill of every sample taken so
-	// far, then the next sample.
+	// far, read from the stream, then the next sample.
 	second := newViewer()
-	m.Watch(second)
+	watch(t, m, second, "a")
 	defer m.Unwatch(second)
-	bf := backfill(t, second.next(t, 0))
-	if len(bf) < 3 {
-		t.Fatalf("backfill of %d samples, want at least the 3 already pushed", len(bf))
+	_, bfs := backfill(t, second.next(t))
+	if len(bfs) < 3 {
+		t.Fatalf("backfill of %d samples, want at least the 3 already pushed", len(bfs))
 	}
-	for i := 1; i < len(bf); i++ {
-		if bf[i].CPU != bf[i-1].CPU+1 {
-			t.Fatalf("backfill not in order: %v then %v", bf[i-1].CPU, bf[i].CPU)
+	for i := 1; i < len(bfs); i++ {
+		if bfs[i].CPU != bfs[i-1].CPU+1 {
+			t.Fatalf("backfill not in order: %v then %v", bfs[i-1].CPU, bfs[i].CPU)
 		}
 	}
-	live := decodeSample(t, second.next(t, 1)["sample"])
-	if live.CPU != bf[len(bf)-1].CPU+1 {
-		t.Errorf("first live sample %v after a backfill ending at %v: one was lost or repeated", live.CPU, bf[len(bf)-1].CPU)
+	if live := second.nextSample(t); live.CPU != bfs[len(bfs)-1].CPU+1 {
+		t.Errorf("first live sample %v after a backfill ending at %v: one was lost or repeated", live.CPU, bfs[len(bfs)-1].CPU)
 	}
 	if running, sessions := m.Running(); !running || sessions != 1 {
 		t.Errorf("running %v sessions %d, want one sampler for both viewers", running, sessions)
@@ -134,65 +197,250 @@ func TestBackfillThenLiveSamples(t *testing.T) {
 	}
 }
 
-// TestSamplingOnlyWhileWatched is not parallel: it checks that no sampler
-// goroutine is left, and other tests' samplers would count.
-func TestSamplingOnlyWhileWatched(t *testing.T) {
-	src := &fakeSource{}
-	m := New(Options{Interval: 10 * time.Millisecond, Source: src})
-	if running, _ := m.Running(); running {
-		t.Fatal("sampling before anyone watches")
-	}
-	v := newViewer()
-	m.Watch(v)
-	v.next(t, 0) // backfill
-	v.next(t, 1) // a sample
-	m.Unwatch(v) // returns once the sampler has stopped
-	if running, _ := m.Running(); running {
-		t.Fatal("still sampling after the last viewer left")
-	}
-	// No sampler goroutine is left to call the source.
-	leakcheck.Check(t, "monitor.(*Monitor).run")
+// TestOtherNode: two monitors on one engine stand for two nodes. A viewer
+// on b asks for a: a samples (b does not), and the viewer gets a's
+// samples; both nodes are in both lists.
+func TestOtherNode(t *testing.T) {
+	t.Parallel()
+	e := enginetest.Embedded(t)
+	a := newMonitor(t, e, "a", &fakeSource{}, nil)
+	b := newMonitor(t, e, "b", &fakeSource{base: 1000}, nil)
 
-	// Watching again starts a new run; its first sample marks the gap.
-	w := newViewer()
-	m.Watch(w)
-	defer m.Unwatch(w)
-	if bf := backfill(t, w.next(t, 0)); len(bf) == 0 {
-		t.Fatal("the samples of the first run are not in the backfill")
+	v := newViewer()
+	watch(t, b, v, "a")
+	defer b.Unwatch(v)
+	bf, _ := backfill(t, v.next(t))
+	if bf.Node != "a" || bf.Self != "b" {
+		t.Errorf("backfill of node %q served by %q, want a by b", bf.Node, bf.Self)
 	}
-	s := decodeSample(t, w.next(t, 1)["sample"])
-	if !s.Gap {
-		t.Error("the first sample after a pause does not mark the gap")
+	if names := nodeNames(bf.Nodes); names != "a b" {
+		t.Errorf("backfill lists nodes %q, want \"a b\"", names)
 	}
-	s = decodeSample(t, w.next(t, 2)["sample"])
-	if s.Gap {
-		t.Error("the second sample after a pause marks a gap")
+	for range 3 {
+		if s := v.nextSample(t); s.CPU >= 1000 {
+			t.Fatalf("sample %v: b's, not a's", s.CPU)
+		}
 	}
-	if _, sessions := m.Running(); sessions != 2 {
-		t.Errorf("%d runs, want 2", sessions)
+	if !running(a) || running(b) {
+		t.Errorf("a samples %v, b samples %v: want only a, the node watched", running(a), running(b))
+	}
+	poll.Until(t, testTimeout, "b in a's node list", func() bool { return nodeNames(a.Nodes()) == "a b" })
+}
+
+func nodeNames(nodes []NodeInfo) string {
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	return strings.Join(names, " ")
+}
+
+// TestNodeLeaves: a node that shuts down leaves the other's list, and its
+// viewers there are told.
+func TestNodeLeaves(t *testing.T) {
+	t.Parallel()
+	e := enginetest.Embedded(t)
+	a := newMonitor(t, e, "a", &fakeSource{}, nil)
+	b := newMonitor(t, e, "b", &fakeSource{base: 1000}, nil)
+	v := newViewer()
+	watch(t, a, v, "")
+	defer a.Unwatch(v)
+	backfill(t, v.next(t))
+	poll.Until(t, testTimeout, "b in a's node list", func() bool { return nodeNames(a.Nodes()) == "a b" })
+	if err := b.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f := v.next(t)
+		if string(f["type"]) != `"nodes"` {
+			continue
+		}
+		var msg Nodes
+		raw, _ := json.Marshal(f)
+		json.Unmarshal(raw, &msg)
+		if nodeNames(msg.Nodes) == "a" {
+			break
+		}
 	}
 }
 
-func TestRingKeepsHistory(t *testing.T) {
+// TestRestartBackfills: a monitor started again on the same engine, under
+// the same name, backfills the samples of the one before, and its first
+// sample marks the gap.
+func TestRestartBackfills(t *testing.T) {
 	t.Parallel()
-	m := New(Options{Interval: 10 * time.Millisecond, History: 50 * time.Millisecond, Source: &fakeSource{}})
+	e := enginetest.Embedded(t)
+	ctx := context.Background()
+	old, err := New(ctx, e, Options{Node: "a", Interval: testInterval, Beat: testBeat, Source: &fakeSource{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := newViewer()
-	m.Watch(v)
-	defer m.Unwatch(v)
-	for i := 0; i <= 12; i++ {
-		v.next(t, i)
+	watch(t, old, v, "")
+	backfill(t, v.next(t))
+	var last Sample
+	for range 3 {
+		last = v.nextSample(t)
 	}
-	samples := m.Samples()
-	if len(samples) != 5 {
-		t.Fatalf("ring holds %d samples, want History/Interval = 5", len(samples))
+	old.Unwatch(v)
+	if err := old.Shutdown(ctx); err != nil {
+		t.Fatal(err)
 	}
-	// The newest 5, oldest first.
-	var newest Sample
-	json.Unmarshal(samples[4], &newest)
-	var oldest Sample
-	json.Unmarshal(samples[0], &oldest)
-	if newest.CPU-oldest.CPU != 4 {
-		t.Errorf("ring from %v to %v, want 5 consecutive samples", oldest.CPU, newest.CPU)
+
+	m := newMonitor(t, e, "a", &fakeSource{base: 1000}, nil)
+	w := newViewer()
+	watch(t, m, w, "")
+	defer m.Unwatch(w)
+	_, bf := backfill(t, w.next(t))
+	if len(bf) < 3 || bf[len(bf)-1].CPU < last.CPU || bf[0].CPU != 2 {
+		t.Fatalf("backfill after the restart: %d samples, want the first run's from 2 (the first call primes) to %v at least", len(bf), last.CPU)
+	}
+	if s := w.nextSample(t); s.CPU != 1002 || !s.Gap {
+		t.Errorf("first sample after the restart: %v gap %v, want 1002 marking the gap", s.CPU, s.Gap)
+	}
+}
+
+// TestSamplingOnlyWhileWatched is not parallel: it checks that no sampler
+// goroutine is left, and other tests' samplers would count. A node samples
+// while a viewer on either node watches it, stops when the last leaves,
+// and marks the gap on the first sample of each run.
+func TestSamplingOnlyWhileWatched(t *testing.T) {
+	e := enginetest.Embedded(t)
+	a := newMonitor(t, e, "a", &fakeSource{}, nil)
+	b := newMonitor(t, e, "b", &fakeSource{base: 1000}, nil)
+	if running(a) || running(b) {
+		t.Fatal("sampling before anyone watches")
+	}
+
+	// A viewer on the other node.
+	v := newViewer()
+	watch(t, b, v, "a")
+	backfill(t, v.next(t))
+	if s := v.nextSample(t); !s.Gap {
+		t.Error("the first sample of a run does not mark the gap")
+	}
+	if s := v.nextSample(t); s.Gap {
+		t.Error("the second sample of a run marks a gap")
+	}
+	b.Unwatch(v)
+	poll.Until(t, testTimeout, "a stops once b's viewer left", func() bool { return !running(a) })
+	// No sampler goroutine is left to call the source.
+	leakcheck.Check(t, "monitor.(*sampler).run")
+
+	// A viewer on the node itself starts a new run; its first sample
+	// marks the gap.
+	w := newViewer()
+	watch(t, a, w, "")
+	_, bf := backfill(t, w.next(t))
+	if len(bf) < 2 {
+		t.Fatalf("backfill of %d samples, want the first run's", len(bf))
+	}
+	if s := w.nextSample(t); !s.Gap || s.CPU <= bf[len(bf)-1].CPU {
+		t.Errorf("first sample after a pause: %v gap %v, want a new one marking the gap", s.CPU, s.Gap)
+	}
+	if _, sessions := a.Running(); sessions != 2 {
+		t.Errorf("%d runs, want 2", sessions)
+	}
+	a.Unwatch(w)
+	poll.Until(t, testTimeout, "a stops once its own viewer left", func() bool { return !running(a) })
+	if running(b) {
+		t.Error("b sampled, watched by nobody")
+	}
+}
+
+// TestDemandLapses: demand from a node that died (its key no longer
+// rewritten) lapses, and sampling stops.
+func TestDemandLapses(t *testing.T) {
+	t.Parallel()
+	e := enginetest.Embedded(t)
+	a := newMonitor(t, e, "a", &fakeSource{}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if _, err := a.demand.Put(ctx, demandKey("a", "ghost"), nil); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, testTimeout, "a samples for ghost", func() bool { return running(a) })
+	start := time.Now()
+	poll.Until(t, testTimeout, "a stops once ghost's demand lapsed", func() bool { return !running(a) })
+	if d := time.Since(start); d < 2*testBeat {
+		t.Errorf("stopped after %v, before the demand could lapse (3 beats of %v)", d, testBeat)
+	}
+}
+
+// TestBadNode: a node name that cannot be one, or of no node, gets a
+// clear error, and the viewer is shown the node serving it.
+func TestBadNode(t *testing.T) {
+	t.Parallel()
+	e := enginetest.Embedded(t)
+	m := newMonitor(t, e, "a", &fakeSource{}, nil)
+	for _, tc := range []struct{ node, want string }{
+		{"web01.example.com", "no dots"},
+		{"a*", "no dots, spaces or wildcards"},
+		{">", "no dots, spaces or wildcards"},
+		{"two words", "no dots, spaces or wildcards"},
+		{strings.Repeat("x", MaxNodeName+1), "1 to 64 characters"},
+		{"nobody", `no node "nobody"`},
+	} {
+		t.Run(tc.node[:min(len(tc.node), 10)], func(t *testing.T) {
+			v := newViewer()
+			shown, nodeErr, err := m.Watch(context.Background(), v, tc.node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Unwatch(v)
+			if nodeErr == nil || !strings.Contains(nodeErr.Error(), tc.want) || !strings.Contains(nodeErr.Error(), "showing a") {
+				t.Errorf("node %q: error %v, want one saying %q and showing a", tc.node, nodeErr, tc.want)
+			}
+			if bf, _ := backfill(t, v.next(t)); shown != "a" || bf.Node != "a" {
+				t.Errorf("node %q: shown %q, backfill of %q; want a", tc.node, shown, bf.Node)
+			}
+		})
+	}
+}
+
+// TestEngineLost: with the engine gone a viewer is refused at once with
+// an unavailable error, not left waiting.
+func TestEngineLost(t *testing.T) {
+	t.Parallel()
+	e := enginetest.Embedded(t)
+	m := newMonitor(t, e, "a", &fakeSource{}, nil)
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := m.Watch(context.Background(), newViewer(), "")
+	var se *socket.Error
+	if err == nil || !errors.As(unavailable(err), &se) || se.Code != CodeUnavailable {
+		t.Fatalf("watch with the engine gone: %v, want an unavailable error", err)
+	}
+	if m.Viewers() != 0 {
+		t.Error("a viewer refused was kept")
+	}
+}
+
+// TestNodeNames: the default name is the host's made a valid token; a
+// name given must be one.
+func TestNodeNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ host, want string }{
+		{"web01.example.com", "web01-example-com-abcd"},
+		{"", "node-abcd"},
+		{"...", "node-abcd"},
+		{"my host*>", "my-host-abcd"},
+		{strings.Repeat("h", 80), strings.Repeat("h", MaxNodeName-5) + "-abcd"},
+	} {
+		got := nodeFromHost(tc.host, "ABCD")
+		if got != tc.want {
+			t.Errorf("host %q: node %q, want %q", tc.host, got, tc.want)
+		}
+		if err := CheckNode(got); err != nil {
+			t.Errorf("host %q: %v", tc.host, err)
+		}
+	}
+	if err := CheckNode(DefaultNode()); err != nil {
+		t.Errorf("default node name: %v", err)
+	}
+	if _, err := New(context.Background(), nil, Options{Node: "a.b"}); err == nil || !strings.Contains(err.Error(), `node name "a.b"`) {
+		t.Errorf("New with node a.b: %v, want an error naming it", err)
 	}
 }
 

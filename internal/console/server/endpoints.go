@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"wsdeck/internal/console/chat"
@@ -43,6 +44,13 @@ func (s *Server) buildEndpoints(ctx context.Context) error {
 }
 
 func (s *Server) addEndpoints(ctx context.Context) error {
+	// The node's name, the same in the jobs' records and the Monitor.
+	if s.cfg.NodeName == "" {
+		s.cfg.NodeName = monitor.DefaultNode()
+	} else if err := monitor.CheckNode(s.cfg.NodeName); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
 	// Exec: the jobs service, or an endpoint that says it is not
 	// configured.
 	var exec Endpoint = notConfigured{}
@@ -52,6 +60,9 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 			opts.Logger = s.log
 		}
 		opts.Engine = s.engine
+		if opts.Node == "" {
+			opts.Node = s.cfg.NodeName
+		}
 		svc, err := jobs.New(ctx, opts)
 		if err != nil {
 			return err
@@ -78,10 +89,21 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	if monOpts.Logger == nil {
 		monOpts.Logger = s.log
 	}
-	s.monitor = monitor.New(monOpts)
+	if monOpts.Node == "" {
+		monOpts.Node = s.cfg.NodeName
+	}
+	mon, err := monitor.New(ctx, s.engine, monOpts)
+	if err != nil {
+		return err
+	}
+	s.monitor = mon
 	s.addEndpoint("monitor", s.monitor)
 	return nil
 }
+
+// NodeName returns this node's name, as the Monitor and the jobs' records
+// give it.
+func (s *Server) NodeName() string { return s.cfg.NodeName }
 
 // addEndpoint appends ep to the routes, as the test hook sees it.
 func (s *Server) addEndpoint(name string, ep Endpoint) {

@@ -139,6 +139,13 @@ type Config struct {
 	// are cut. 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 
+	// NodeName names this node in the Monitor (its samples, the node
+	// list) and in the jobs' records, unless Monitor.Node or Exec.Node
+	// says otherwise: 1 to 64 of A-Z, a-z, 0-9, - and _
+	// (monitor.CheckNode). "" means the host name and 4 random
+	// characters (monitor.DefaultNode).
+	NodeName string
+
 	// Chat, Monitor and Exec configure the endpoints, which New builds
 	// (endpoints.go). A nil Exec serves no jobs: /ws/exec answers every
 	// connection with a not_configured error message.
