@@ -1,7 +1,9 @@
-// The Monitor tab: live ECharts line charts of the server's CPU (total, and
-// per core on demand), memory and network, filled at once from the server's
-// backfill, then one point per sample. The socket is open only while the
-// tab is shown: the server samples only while someone watches.
+// The Monitor tab: live ECharts line charts of one node's CPU (total, and
+// per core on demand), memory and network, filled at once from the
+// server's backfill, then one point per sample. A select lists the
+// console's nodes; the node serving the page is shown first, and picking
+// another reconnects with ?node=NAME. The socket is open only while the
+// tab is shown: a node samples only while someone watches it.
 
 import * as echarts from "../vendor/echarts/echarts.esm.min.mjs";
 import { Channel } from "./socket.js";
@@ -14,13 +16,21 @@ export class Monitor {
     this.samples = [];        // oldest first
     this.historyMs = 10 * 60 * 1000;
     this.backfilled = -1;     // samples in the last backfill; -1 before one came
+    this.node = "";           // the node shown ("" until the first backfill: the serving node)
+    this.self = "";           // the node serving the page
+    this.nodes = [];          // the console's nodes, by name
+    this.error = null;        // the last error message, if any
     this.perCore = el.querySelector("#per-core");
+    this.nodeSelect = el.querySelector("#monitor-node");
+    this.note = el.querySelector("#monitor-note");
     this.charts = null;
     this.channel = new Channel("/ws/monitor", {
+      params: () => ({ node: this.node }),
       onMessage: (msg) => this.receive(msg),
       onState,
     });
     this.perCore.addEventListener("change", () => this.showCores(this.perCore.checked));
+    this.nodeSelect.addEventListener("change", () => this.watch(this.nodeSelect.value));
     window.addEventListener("resize", () => this.resize());
   }
 
@@ -31,6 +41,33 @@ export class Monitor {
   }
 
   hide() { this.channel.stop(); }
+
+  // watch shows node: the charts start again from its backfill.
+  watch(node) {
+    if (node === this.node) return;
+    this.node = node;
+    this.samples = [];
+    this.backfilled = -1;
+    this.render();
+    if (this.channel.wanted) {
+      this.channel.stop();
+      this.channel.start();
+    }
+  }
+
+  // setNodes fills the select with the nodes (and the one shown, listed
+  // or not).
+  setNodes(nodes) {
+    this.nodes = nodes.map((n) => n.name);
+    const names = this.nodes.includes(this.node) || !this.node ? this.nodes : [...this.nodes, this.node];
+    this.nodeSelect.replaceChildren(...names.map((name) => {
+      const o = document.createElement("option");
+      o.value = name;
+      o.textContent = name === this.self ? `${name} (this node)` : name;
+      return o;
+    }));
+    this.nodeSelect.value = this.node;
+  }
 
   initCharts() {
     const common = () => ({
@@ -81,9 +118,17 @@ export class Monitor {
     switch (msg.type) {
     case "backfill":
       this.historyMs = msg.history_ms || this.historyMs;
+      this.node = msg.node;
+      this.self = msg.self;
+      this.setNodes(msg.nodes);
       this.samples = msg.samples.slice();
       this.backfilled = msg.samples.length;
+      this.error = null;
+      this.note.textContent = "";
       this.render();
+      break;
+    case "nodes":
+      this.setNodes(msg.nodes);
       break;
     case "sample": {
       this.samples.push(msg.sample);
@@ -93,6 +138,10 @@ export class Monitor {
       break;
     }
     case "error":
+      // A node name refused (the server shows its own node), or the
+      // storage unavailable (the samples stop until it is back).
+      this.error = msg;
+      this.note.textContent = msg.error;
       console.warn("wsdeck monitor:", msg.error);
       break;
     }
@@ -111,7 +160,7 @@ export class Monitor {
 
   render() {
     if (!this.charts) return;
-    const n = this.samples.length ? this.samples[this.samples.length - 1].cores.length : 0;
+    const n = this.samples.length ? this.samples[this.samples.length - 1].cores.length : this.cores;
     if (n !== this.cores) this.setCores(n);
     const coreSeries = [];
     for (let i = 0; i < this.cores; i++) coreSeries.push({ data: this.series((s) => s.cores[i] ?? null) });
@@ -148,8 +197,11 @@ export class Monitor {
 
   stats() {
     const s = this.samples[this.samples.length - 1];
-    if (!s) return;
     const set = (id, text) => { this.el.querySelector(id).textContent = text; };
+    if (!s) {
+      for (const id of ["#stat-cpu", "#stat-mem", "#stat-load", "#stat-net", "#stat-disk"]) set(id, "–");
+      return;
+    }
     set("#stat-cpu", `${s.cpu.toFixed(1)} % · ${s.cores.length} cores`);
     set("#stat-mem", `${formatBytes(s.mem_used)} / ${formatBytes(s.mem_total)}`);
     set("#stat-load", s.load.map((v) => v.toFixed(2)).join("  "));
