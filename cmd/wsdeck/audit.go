@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/auth"
@@ -54,24 +53,11 @@ wsdeck audit -f --nats nats://10.0.0.5:4222 --nats-creds wsdeck.creds
 wsdeck audit verify /var/log/wsdeck/audit.jsonl`,
 	run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		var o auditOptions
-		defaultStateDir, _ := engine.DefaultStateDir()
 		fs.BoolVar(&o.follow, "f", false, "follow: wait for new records after printing the stored ones")
 		fs.Uint64Var(&o.from, "from", 0, "start at this sequence (0: the oldest)")
 		fs.StringVar(&o.console, "console", "", "read through the console at this `URL` (http://host:port) instead of opening the engine")
 		tokenFile := fs.String("token-file", "", "with --console: read the login token from this `file` (default: $WSDECK_TOKEN)")
-		fs.StringVar(&o.engine.StateDir, "state-dir", defaultStateDir, "the console's state `directory` (its embedded engine)")
-		fs.Func("nats", "read from the NATS deployment at these comma-separated `URLs` instead", func(v string) error {
-			for u := range strings.SplitSeq(v, ",") {
-				if u = strings.TrimSpace(u); u != "" {
-					o.engine.URLs = append(o.engine.URLs, u)
-				}
-			}
-			return nil
-		})
-		fs.StringVar(&o.engine.CredsFile, "nats-creds", "", "with --nats: NATS credentials `file`")
-		fs.StringVar(&o.engine.CAFile, "nats-ca", "", "with --nats: PEM `file` of the CAs that verify the NATS servers")
-		fs.StringVar(&o.engine.CertFile, "nats-cert", "", "with --nats: PEM client certificate `file`")
-		fs.StringVar(&o.engine.KeyFile, "nats-key", "", "with --nats: PEM private key `file` of --nats-cert")
+		engineFlags(fs, &o.engine)
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
@@ -128,21 +114,11 @@ func printConsole(ctx context.Context, w io.Writer, o auditOptions) error {
 
 // printStream prints the AUDIT stream's records, and follows it with -f.
 func printStream(ctx context.Context, w io.Writer, o auditOptions) error {
-	if len(o.engine.URLs) == 0 && o.engine.StateDir == "" {
-		return errors.New("no home directory for the state: give --state-dir or --nats")
-	}
-	e, err := engine.Open(ctx, o.engine)
+	e, shutdown, err := openEngine(ctx, o.engine, "read through --console or --nats")
 	if err != nil {
-		if len(o.engine.URLs) == 0 {
-			return fmt.Errorf("%w (a console running on this state directory holds it: stop it, or read through --nats)", err)
-		}
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		e.Shutdown(sctx)
-	}()
+	defer shutdown()
 	l, err := audit.Open(ctx, e, audit.Options{})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ var commands = []*command{
 	serveCmd,
 	execCmd,
 	auditCmd,
+	userCmd,
 	clientCmd,
 	echoCmd,
 	versionCmd,
