@@ -58,6 +58,7 @@ func TestCluster(t *testing.T) {
 	t.Run("SessionAcrossNodes", func(t *testing.T) { testSessionAcrossNodes(t, nodes, lb) })
 	t.Run("JobsAcrossNodes", func(t *testing.T) { testJobsAcrossNodes(t, nodes, srv, clusterLapse) })
 	t.Run("NATSServerKilled", func(t *testing.T) { testNATSServerKilled(t, nats, nodes, lb) })
+	t.Run("MonitorAcrossNodes", func(t *testing.T) { testMonitorAcrossNodes(t, nodes) })
 }
 
 // The job heartbeat of the nodes (--exec-heartbeat), and the bound within
@@ -340,4 +341,93 @@ func reconnects(t *testing.T, nodes []*cluster.Node) int {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	poll.Until(t, stepTimeout, what, cond)
+}
+
+// testMonitorAcrossNodes: every node's Monitor lists the three nodes, and
+// a viewer on one node is shown another's samples, which that node takes
+// while watched from elsewhere.
+func testMonitorAcrossNodes(t *testing.T, nodes []*cluster.Node) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*stepTimeout)
+	defer cancel()
+	type backfill struct {
+		Type  string `json:"type"`
+		Node  string `json:"node"`
+		Self  string `json:"self"`
+		Nodes []struct {
+			Name string `json:"name"`
+		} `json:"nodes"`
+	}
+	open := func(n *cluster.Node, node string) (*websocket.Conn, backfill) {
+		t.Helper()
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(n.Base, "http")+"/ws/monitor?node="+node,
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + clusterToken}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bf backfill
+		if _, p, err := ws.Read(ctx); err != nil || json.Unmarshal(p, &bf) != nil || bf.Type != "backfill" {
+			t.Fatalf("%s: first message %+v (%v), want a backfill", n.Name, bf, err)
+		}
+		return ws, bf
+	}
+	samplesTaken := func(n *cluster.Node) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", n.Base+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+clusterToken)
+		resp, err := healthClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "wsdeck_monitor_samples_total "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return int(f)
+			}
+		}
+		return 0
+	}
+
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		ws, bf := open(n, "")
+		ws.CloseNow()
+		names[i] = bf.Self
+	}
+	for _, n := range nodes {
+		waitFor(t, n.Name+" lists every node", func() bool {
+			ws, bf := open(n, "")
+			ws.CloseNow()
+			listed := map[string]bool{}
+			for _, l := range bf.Nodes {
+				listed[l.Name] = true
+			}
+			for _, name := range names {
+				if !listed[name] {
+					return false
+				}
+			}
+			return len(listed) == len(names)
+		})
+	}
+
+	before := samplesTaken(nodes[1])
+	ws, bf := open(nodes[0], names[1])
+	defer ws.CloseNow()
+	if bf.Node != names[1] || bf.Self != names[0] {
+		t.Fatalf("backfill of node %q served by %q, want %s by %s", bf.Node, bf.Self, names[1], names[0])
+	}
+	for got := 0; got < 3; {
+		_, p, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s's samples on %s: %v", names[1], names[0], err)
+		}
+		if strings.Contains(string(p), `"type":"sample"`) {
+			got++
+		}
+	}
+	if after := samplesTaken(nodes[1]); after < before+3 {
+		t.Errorf("%s took %d samples while watched from %s, want the 3 shown at least", names[1], after-before, names[0])
+	}
 }
