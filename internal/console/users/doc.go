@@ -11,8 +11,12 @@
 // work on each.
 //
 // A [Backoff] slows failed logins per user, per address and per pair of
-// the two, exponentially and within stated limits, in a bucket of its own
-// so that every node agrees. It never locks an account for good.
+// the two, exponentially and within stated limits ([BackoffOptions], the
+// --login-backoff-* flags of wsdeck serve), in a bucket of its own so that
+// every node agrees. A login asks [Backoff.Check] before verifying, and
+// reports [Backoff.Fail] or [Backoff.Succeed] after. It never locks an
+// account for good: a counter's delay is capped, and it is forgotten a
+// while after its last failure.
 //
 // Every user has a [Role]: viewer, operator or admin.
 package users
