@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,8 @@ func newMonitor(t *testing.T, e *engine.Engine, node string, src Source, onSampl
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	m, err := New(ctx, e, Options{Node: node, Interval: testInterval, Beat: testBeat, Source: src, OnSample: onSample})
+	m, err := New(ctx, e, Options{Node: node, Interval: testInterval, Beat: testBeat, Source: src, OnSample: onSample,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,6 +416,51 @@ func TestEngineLost(t *testing.T) {
 	}
 	if m.Viewers() != 0 {
 		t.Error("a viewer refused was kept")
+	}
+}
+
+// TestEngineLostAndBack: a viewer is told when the engine goes, a new one
+// is refused meanwhile, and the samples come again once it is back.
+func TestEngineLostAndBack(t *testing.T) {
+	t.Parallel()
+	srv := enginetest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	e, err := engine.Open(ctx, engine.Config{URLs: []string{srv.URL()}, ReconnectWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(context.Background()) })
+	m := newMonitor(t, e, "a", &fakeSource{}, nil)
+	v := newViewer()
+	watch(t, m, v, "")
+	defer m.Unwatch(v)
+	backfill(t, v.next(t))
+	v.nextSample(t)
+
+	srv.Stop()
+	for {
+		f := v.next(t)
+		if string(f["type"]) != `"error"` {
+			continue
+		}
+		if string(f["code"]) != `"unavailable"` {
+			t.Fatalf("error %s, want unavailable", f["code"])
+		}
+		break
+	}
+	_, _, err = m.Watch(ctx, newViewer(), "")
+	var se *socket.Error
+	if err == nil || !errors.As(unavailable(err), &se) || se.Code != CodeUnavailable {
+		t.Fatalf("watch with the engine gone: %v, want an unavailable error", err)
+	}
+
+	srv.Restart(t)
+	for {
+		f := v.next(t)
+		if string(f["type"]) == `"sample"` {
+			break
+		}
 	}
 }
 

@@ -91,9 +91,11 @@ func (m *Monitor) Watch(ctx context.Context, v Viewer, node string) (shown strin
 		Max:   int(m.opts.History/min(interval, m.opts.Interval)) + 16,
 	}
 	err = t.Join(ctx, v, from, func(b topic.Backlog) {
-		samples := make([]json.RawMessage, len(b.Msgs))
-		for i, msg := range b.Msgs {
-			samples[i] = msg.Data
+		samples := make([]json.RawMessage, 0, len(b.Msgs))
+		for _, msg := range b.Msgs {
+			if json.Valid(msg.Data) { // what another program may have put there is left out
+				samples = append(samples, msg.Data)
+			}
 		}
 		m.mu.Lock()
 		m.viewers[v] = node
