@@ -211,6 +211,9 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("backfill of %d samples, chart of %d points: want the 3 or more samples already taken, drawn at once", backfilled, points)
 		}
 		alice.poll(t, "a new point", fmt.Sprintf("wsdeck.monitor.points() > %d", points))
+		// The node list: this console's one node, shown and selected.
+		alice.poll(t, "the node selected", `wsdeck.monitor.self !== "" && wsdeck.monitor.node === wsdeck.monitor.self &&
+			wsdeck.monitor.nodes.length === 1 && document.getElementById("monitor-node").value === wsdeck.monitor.self`)
 		if got := eval[string](t, alice, `echarts_label(0)`); got != "05:30:00" {
 			t.Errorf("the time axis labels 0 ms as %q in Asia/Kolkata, want 05:30:00 (local time)", got)
 		}
