@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // runCluster starts n nats-servers with JetStream clustered on loopback
@@ -109,4 +113,161 @@ func TestClusterReplicas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSubscribeSurvivesServerLoss: a subscription on a three-server
+// cluster keeps delivering, each entry once and in order, after the server
+// that holds its consumer stops, after the stream's leader stops, and
+// after the server its connection uses stops (each brought back before
+// the next, so that the stream keeps its quorum).
+func TestSubscribeSurvivesServerLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster")
+	}
+	servers := runCluster(t, 3)
+	byName := map[string]*server.Server{}
+	var urls []string
+	for _, s := range servers {
+		byName[s.Name()] = s
+		urls = append(urls, s.ClientURL())
+	}
+	var log logBuffer
+	e, err := Open(ctxT(t), Config{URLs: urls, ReconnectWait: 100 * time.Millisecond, Logger: log.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, e)
+	defer func() {
+		if t.Failed() {
+			t.Logf("engine log:\n%s", log.String())
+		}
+	}()
+	s := mustStream(t, e, StreamConfig{Name: "chat", Subjects: []string{"chat.>"}})
+
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	// The subscription outlives any one step's context.
+	sub, err := s.Subscribe(context.Background(), SubscribeOptions{Subject: "chat.lobby", From: 1}, func(m Msg) {
+		mu.Lock()
+		got = append(got, string(m.Data))
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	var want []string
+	publish := func() {
+		data := fmt.Sprint("m", len(want)+1)
+		want = append(want, data)
+		// While the cluster elects new leaders a publish may fail: the
+		// same id makes the retry store it once.
+		var err error
+		waitFor(t, "publish "+data, 30*time.Second, func() bool {
+			_, err = s.Publish(ctxT(t), "chat.lobby", []byte(data), data)
+			return err == nil
+		})
+	}
+	delivered := func(what string) {
+		t.Helper()
+		for range 5 {
+			publish()
+		}
+		waitFor(t, what, 60*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got) >= len(want)
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("%s: delivered %v, want %v", what, got, want)
+		}
+	}
+	delivered("the first entries")
+
+	for _, step := range []struct {
+		what   string
+		victim func() string
+	}{
+		{"the consumer's server", func() string { return consumerServer(t, s) }},
+		{"the stream's leader", func() string {
+			info, err := s.s.Info(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return info.Cluster.Leader
+		}},
+		{"the connection's server", func() string { return e.nc.ConnectedServerName() }},
+	} {
+		name := step.victim()
+		t.Logf("stopping %s, %s", step.what, name)
+		old := byName[name]
+		addr, clusterAddr, storeDir := old.Addr().(*net.TCPAddr), old.ClusterAddr(), old.StoreDir()
+		stopServer(old)
+		delivered("entries after " + step.what + " stopped")
+
+		var running []*server.Server
+		for n, s := range byName {
+			if n != name {
+				running = append(running, s)
+			}
+		}
+		s := restartServer(t, name, storeDir, addr, clusterAddr, running)
+		byName[name] = s
+		waitFor(t, name+" current in the cluster again", 30*time.Second, s.JetStreamIsCurrent)
+	}
+}
+
+// consumerServer names the server that holds the stream's one consumer.
+func consumerServer(t *testing.T, s *Stream) string {
+	t.Helper()
+	var name string
+	waitFor(t, "one consumer with a leader", 10*time.Second, func() bool {
+		lister := s.s.ListConsumers(ctxT(t))
+		var infos []*jetstream.ConsumerInfo
+		for ci := range lister.Info() {
+			infos = append(infos, ci)
+		}
+		if len(infos) != 1 || infos[0].Cluster == nil || infos[0].Cluster.Leader == "" {
+			return false
+		}
+		name = infos[0].Cluster.Leader
+		return true
+	})
+	return name
+}
+
+// restartServer starts a server again, on the addresses and store it had,
+// routed to the running servers of its cluster.
+func restartServer(t *testing.T, name, storeDir string, addr, clusterAddr *net.TCPAddr, running []*server.Server) *server.Server {
+	t.Helper()
+	var routes []string
+	for _, r := range running {
+		routes = append(routes, fmt.Sprintf("nats://%s", r.ClusterAddr()))
+	}
+	opts := &server.Options{
+		ServerName: name,
+		Host:       "127.0.0.1",
+		Port:       addr.Port,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		NoSigs:     true,
+		Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+	}
+	opts.Cluster.Name = "wsdeck-test"
+	opts.Cluster.Host = "127.0.0.1"
+	opts.Cluster.Port = clusterAddr.Port
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { stopServer(s) })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("restarted nats-server not ready")
+	}
+	return s
 }
