@@ -72,6 +72,7 @@ func (e *Engine) natsOptions(extra ...nats.Option) []nats.Option {
 			log.Warn("NATS connection lost", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			e.noteReconnect()
 			log.Info("NATS connection back", "server", redactURLs([]string{nc.ConnectedUrlRedacted()}))
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { closed() }),

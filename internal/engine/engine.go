@@ -31,6 +31,9 @@ type Engine struct {
 	ncClosed chan struct{} // closed once nc is closed
 	replicas atomic.Int64  // default replicas for streams and buckets
 
+	reconnMu sync.Mutex
+	reconn   chan struct{} // closed at the next reconnect; guarded by reconnMu
+
 	closing      atomic.Bool // set when Shutdown starts
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -103,6 +106,26 @@ func (e *Engine) abort() {
 	}
 	if e.lock != nil {
 		e.lock.Close()
+	}
+}
+
+// reconnected returns a channel closed when the connection is next
+// re-established (perhaps to another server).
+func (e *Engine) reconnected() <-chan struct{} {
+	e.reconnMu.Lock()
+	defer e.reconnMu.Unlock()
+	if e.reconn == nil {
+		e.reconn = make(chan struct{})
+	}
+	return e.reconn
+}
+
+func (e *Engine) noteReconnect() {
+	e.reconnMu.Lock()
+	defer e.reconnMu.Unlock()
+	if e.reconn != nil {
+		close(e.reconn)
+		e.reconn = nil
 	}
 }
 

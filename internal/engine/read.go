@@ -139,7 +139,17 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 			return nil, err
 		}
 		if got == 0 {
-			break
+			// Nothing came within replicaLagWait: the consumer's replica
+			// still lags (under load it can for seconds), or the limits
+			// removed what was left. Wait on unless the latter: a read
+			// that stopped short would leave a gap nobody sees.
+			info, err := s.Info(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", s.name, err)
+			}
+			if info.FirstSeq > upTo || info.Msgs == 0 {
+				break
+			}
 		}
 	}
 	return out, nil

@@ -24,10 +24,11 @@ func TestRooms(t *testing.T) {
 	if f := ann.take(t, func(f frame) bool { return f.Type == "created" || f.Type == "error" }); f.Type != "created" {
 		t.Fatalf("create: %s", f.Raw)
 	}
+	// (The lobby's own announcement, made when the hub started, may
+	// reach a page after it joined: a page takes a room it knows again
+	// as no news.)
 	for _, c := range []*client{ann, bob} {
-		if f := c.take(t, func(f frame) bool { return f.Type == "room" }); !strings.Contains(string(f.Raw), `"name":"ops"`) {
-			t.Fatalf("room event %s, want ops", f.Raw)
-		}
+		c.take(t, func(f frame) bool { return f.Type == "room" && strings.Contains(string(f.Raw), `"name":"ops"`) })
 	}
 	rooms, err := n.hub.Rooms(context.Background())
 	if err != nil || !slices.Equal(rooms, []string{"lobby", "ops"}) {

@@ -498,6 +498,20 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	topics := s.topics
 	s.topics = map[string]*jobTopic{}
 	s.mu.Unlock()
+	// The viewers here of a job this node ended get its last events (the
+	// summary) before the server closes their sockets.
+	for _, j := range running {
+		t, ok := topics[j.rec.ID]
+		if !ok {
+			continue
+		}
+		j.mu.Lock()
+		seq := j.lastSeq
+		j.mu.Unlock()
+		if werr := t.t.Delivered(ctx, seq); werr != nil {
+			err = errors.Join(err, fmt.Errorf("exec: job %s: %w", j.rec.ID, werr))
+		}
+	}
 	for _, t := range topics {
 		t.t.Close()
 	}

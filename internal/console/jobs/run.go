@@ -32,6 +32,7 @@ type job struct {
 	termBytes    int64             // guarded by mu: output bytes published
 	muted        bool              // guarded by mu: over Options.MaxTerminal
 	lost         int               // guarded by mu: batches the stream refused
+	lastSeq      uint64            // guarded by mu: the stream sequence of the last batch published
 }
 
 // add queues ev for publishing, publishing the batch when it is full.
@@ -63,7 +64,13 @@ func (s *Service) flush(j *job) {
 	b := mustJSON(eventsMessage{Type: "events", Job: j.rec.ID, Events: events})
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
-	if _, err := s.stream.Publish(ctx, eventsSubject(j.rec.ID), b, ""); err != nil {
+	seq, err := s.stream.Publish(ctx, eventsSubject(j.rec.ID), b, "")
+	if err == nil {
+		j.mu.Lock()
+		j.lastSeq = seq
+		j.mu.Unlock()
+	}
+	if err != nil {
 		j.mu.Lock()
 		j.lost++
 		lost := j.lost

@@ -86,12 +86,16 @@ type Topic struct {
 	opts   Options
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	sinks  map[Sink]struct{}
-	sub    *engine.Subscription // while sinks is not empty
-	gen    uint64               // counts subscriptions: an old one's late entries are ignored
-	last   uint64               // the stream sequence delivered up to
-	closed bool
+	mu    sync.Mutex
+	sinks map[Sink]struct{}
+	// joining counts the Joins under way: they hold the subscription too,
+	// since the backlog they read ends where its live entries begin.
+	joining int
+	sub     *engine.Subscription // while sinks is not empty or a Join runs
+	gen     uint64               // counts subscriptions: an old one's late entries are ignored
+	last    uint64               // the stream sequence delivered up to
+	moved   chan struct{}        // if not nil, closed when last next moves (Delivered waits on it)
+	closed  bool
 }
 
 // ErrClosed is returned by Join after Close.
@@ -124,13 +128,13 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 	if err != nil {
 		return err
 	}
+	defer t.joined()
 	if from.Max <= 0 {
 		from.Max = DefaultMax
 	}
 	var b Backlog
 	if !from.none() {
 		if b, err = t.backlog(ctx, from, target); err != nil {
-			t.unsubscribeIfIdle()
 			return err
 		}
 	}
@@ -154,7 +158,6 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 		t.mu.Unlock()
 		more, err := t.read(ctx, engine.ReadOptions{From: b.Last + 1}, upTo)
 		if err != nil {
-			t.unsubscribeIfIdle()
 			return err
 		}
 		b.Msgs = append(b.Msgs, more...)
@@ -182,6 +185,30 @@ func (t *Topic) Sinks() int {
 	return len(t.sinks)
 }
 
+// Delivered waits until the topic has queued every live entry up to
+// stream sequence seq to its sinks, or has no sinks left, or ctx is done
+// (its error is returned). A node that stops uses it to let its sockets
+// have the last entries it published (a job's end) before it closes them.
+func (t *Topic) Delivered(ctx context.Context, seq uint64) error {
+	for {
+		t.mu.Lock()
+		if t.last >= seq || t.sub == nil {
+			t.mu.Unlock()
+			return nil
+		}
+		if t.moved == nil {
+			t.moved = make(chan struct{})
+		}
+		moved := t.moved
+		t.mu.Unlock()
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("topic %s: entries up to %d not delivered: %w", t.opts.Subject, seq, ctx.Err())
+		}
+	}
+}
+
 // Close removes every sink and ends the engine subscription; Join fails
 // afterwards.
 func (t *Topic) Close() {
@@ -196,8 +223,8 @@ func (t *Topic) Close() {
 	}
 }
 
-// subscribe makes sure the engine subscription runs and returns the
-// sequence it delivers after.
+// subscribe makes sure the engine subscription runs, holds it for a Join
+// (joined releases it), and returns the sequence it delivers after.
 func (t *Topic) subscribe(ctx context.Context) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -205,6 +232,7 @@ func (t *Topic) subscribe(ctx context.Context) (uint64, error) {
 		return 0, ErrClosed
 	}
 	if t.sub != nil {
+		t.joining++
 		return t.last, nil
 	}
 	info, err := t.stream.Info(ctx)
@@ -223,13 +251,24 @@ func (t *Topic) subscribe(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
 	}
 	t.sub, t.last = sub, info.LastSeq
+	t.joining++
 	return t.last, nil
 }
 
-// unsubscribeIfIdle ends the engine subscription if no sink is joined.
+// joined ends a Join's hold on the subscription, which ends if no sink
+// was joined.
+func (t *Topic) joined() {
+	t.mu.Lock()
+	t.joining--
+	t.mu.Unlock()
+	t.unsubscribeIfIdle()
+}
+
+// unsubscribeIfIdle ends the engine subscription if no sink is joined and
+// no Join runs.
 func (t *Topic) unsubscribeIfIdle() {
 	t.mu.Lock()
-	if len(t.sinks) > 0 || t.sub == nil {
+	if len(t.sinks) > 0 || t.joining > 0 || t.sub == nil {
 		t.mu.Unlock()
 		return
 	}
@@ -259,6 +298,10 @@ func (t *Topic) deliver(gen uint64, m engine.Msg) {
 		return // a stopped subscription's, or a repeat
 	}
 	t.last = m.Seq
+	if t.moved != nil {
+		close(t.moved)
+		t.moved = nil
+	}
 	if pm == nil {
 		return
 	}

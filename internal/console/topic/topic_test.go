@@ -2,6 +2,7 @@ package topic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -292,5 +293,69 @@ func TestJoinFailsClearly(t *testing.T) {
 	err := tp.Join(t.Context(), newSink(), From{Seq: 1}, func(Backlog) { called = true })
 	if err == nil || called || tp.Sinks() != 0 {
 		t.Errorf("Join on a shut engine: err %v, first called %v, %d sinks", err, called, tp.Sinks())
+	}
+}
+
+// TestDelivered: Delivered returns once the entries up to a sequence have
+// been queued to the sinks, at once for a topic without sinks, and with
+// ctx's error when the sequence never comes.
+func TestDelivered(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	tp := New(st, Options{Subject: "t.a"})
+	defer tp.Close()
+	if err := tp.Delivered(context.Background(), 1000); err != nil {
+		t.Fatalf("Delivered without sinks = %v, want nil at once", err)
+	}
+	a := newSink()
+	join(t, tp, a, From{})
+	var seq uint64
+	for i := range 50 {
+		seq = publish(t, st, "t.a", fmt.Sprint("e", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := tp.Delivered(ctx, seq); err != nil {
+		t.Fatalf("Delivered(%d) = %v", seq, err)
+	}
+	// No waiting here: Delivered promised they are queued.
+	if got := a.payloads(); len(got) != 50 || got[49] != "e49" {
+		t.Fatalf("after Delivered the sink has %d frames (last %q), want 50", len(got), got[len(got)-1:])
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := tp.Delivered(short, seq+1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Delivered of a sequence never stored = %v, want the deadline", err)
+	}
+}
+
+// TestJoinWhileOthersLeave: while a sink joins (reading its backlog), the
+// last other sink leaving must not end the subscription under it: the
+// joiner gets every later entry live. Each round a sink joins from the
+// start while another joins and leaves at once, then one entry is
+// published, which the first sink must get.
+func TestJoinWhileOthersLeave(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	tp := New(st, Options{Subject: "t.a"})
+	defer tp.Close()
+	for i := range 40 {
+		publish(t, st, "t.a", fmt.Sprint("old", i)) // a backlog to read
+	}
+	for round := range 30 {
+		a := newSink()
+		var churn sync.WaitGroup
+		churn.Go(func() {
+			b := newSink()
+			join(t, tp, b, From{})
+			tp.Leave(b)
+		})
+		b := join(t, tp, a, From{Seq: 1})
+		churn.Wait()
+		data := fmt.Sprint("live", round)
+		publish(t, st, "t.a", data)
+		n := len(b.Msgs) + 1
+		if got := a.waitFrames(t, 1); got[len(got)-1] != data || len(b.Msgs)+len(got) != n {
+			t.Fatalf("round %d: the joiner got %q live after a backlog of %d, want only %q", round, got, len(b.Msgs), data)
+		}
+		tp.Leave(a)
 	}
 }
