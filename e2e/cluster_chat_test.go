@@ -45,6 +45,7 @@ type chatClient struct {
 	epoch      string
 	seq, pseq  uint64
 	msgs       []chatEvent
+	origin     []string          // how each of msgs came: the connection, and welcome or live
 	acked      map[string]uint64 // id -> seq the server acknowledged
 	connects   int
 	resends    int
@@ -128,26 +129,28 @@ func (c *chatClient) connect(ctx context.Context) (*chatConn, error) {
 		c.breach("welcome with reset %v, truncated %v (epoch %s, since %d; had epoch %s)", f.Reset, f.Truncated, f.Epoch, c.seq, c.epoch)
 	}
 	c.epoch = f.Epoch
+	how := fmt.Sprintf("connection %d, the welcome (since %d, seq %d)", c.connects, c.seq, f.Seq)
 	for _, raw := range f.History {
 		var e frame
 		if err := json.Unmarshal(raw, &e); err != nil {
 			c.breach("history entry %s: %v", raw, err)
 			continue
 		}
-		c.take(e)
+		c.take(e, how)
 	}
 	c.seq, c.pseq = max(c.seq, f.Seq), max(c.pseq, f.PSeq)
 	return cc, nil
 }
 
 // take keeps a message or notes a presence event's sequence.
-func (c *chatClient) take(f frame) {
+func (c *chatClient) take(f frame, how string) {
 	switch f.Type {
 	case "message":
 		if f.Seq <= c.seq {
 			c.breach("message %d (%s) after %d", f.Seq, f.ID, c.seq)
 		}
 		c.msgs = append(c.msgs, chatEvent{Seq: f.Seq, ID: f.ID, Text: f.Text})
+		c.origin = append(c.origin, how)
 		c.seq = max(c.seq, f.Seq)
 	case "join", "leave", "nick":
 		c.pseq = max(c.pseq, f.Seq)
@@ -289,7 +292,7 @@ func (c *chatClient) awaitAck(ctx context.Context, cc *chatConn, id string) (boo
 func (c *chatClient) handle(f frame) {
 	switch f.Type {
 	case "message", "join", "leave", "nick":
-		c.take(f)
+		c.take(f, fmt.Sprintf("connection %d, live", c.connects))
 	case "sent":
 		c.acked[f.ID] = f.Seq
 	case "error":
@@ -336,27 +339,39 @@ func checkChat(t *testing.T, clients []*chatClient, extra map[string][]chatEvent
 	for name, l := range extra {
 		lists[name] = l
 	}
+	origins := map[string][]string{}
+	for _, c := range clients {
+		origins[c.name] = c.origin
+	}
+	origins[clients[0].name] = clients[0].origin
+	same := true
 	for name, l := range lists {
-		if d := diffChat(ref, l); d != "" {
+		if d, i := diffChat(ref, l); d != "" {
+			same = false
+			if o := origins[name]; i > 0 && i < len(o) {
+				d += fmt.Sprintf(" (the one before came by %s, this one by %s; %s's by %s)", o[i-1], o[i], clients[0].name, clients[0].origin[i])
+			}
 			t.Errorf("%s holds other messages than %s: %s", name, clients[0].name, d)
 		}
 	}
-	t.Logf("%d messages acknowledged, %d in the chat, the same in all %d clients", acked, len(ref), len(lists))
+	if same {
+		t.Logf("%d messages acknowledged, %d in the chat, the same in all %d clients", acked, len(ref), len(lists))
+	}
 }
 
 // diffChat describes the first difference between two lists of messages,
 // by sequence and text (a page does not show ids; every text of the tests
 // is unique).
-func diffChat(a, b []chatEvent) string {
+func diffChat(a, b []chatEvent) (string, int) {
 	for i := range min(len(a), len(b)) {
 		if a[i].Seq != b[i].Seq || a[i].Text != b[i].Text {
-			return fmt.Sprintf("at %d: seq %d %q, want seq %d %q", i, b[i].Seq, b[i].Text, a[i].Seq, a[i].Text)
+			return fmt.Sprintf("at %d: seq %d %q, want seq %d %q", i, b[i].Seq, b[i].Text, a[i].Seq, a[i].Text), i
 		}
 	}
 	if len(a) != len(b) {
-		return fmt.Sprintf("%d messages, want %d", len(b), len(a))
+		return fmt.Sprintf("%d messages, want %d", len(b), len(a)), -1
 	}
-	return ""
+	return "", -1
 }
 
 // chatLoad runs clients, each sending perClient messages, and calls

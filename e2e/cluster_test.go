@@ -22,6 +22,7 @@ import (
 	"wsdeck/internal/testkit/cluster"
 	"wsdeck/internal/testkit/poll"
 	"wsdeck/internal/testkit/sshtest"
+	"wsdeck/internal/testkit/testpeer"
 	"wsdeck/websocket"
 )
 
@@ -59,6 +60,8 @@ func TestCluster(t *testing.T) {
 	t.Run("JobsAcrossNodes", func(t *testing.T) { testJobsAcrossNodes(t, nodes, srv, clusterLapse) })
 	t.Run("NATSServerKilled", func(t *testing.T) { testNATSServerKilled(t, nats, nodes, lb) })
 	t.Run("MonitorAcrossNodes", func(t *testing.T) { testMonitorAcrossNodes(t, nodes) })
+	b := startBrowser(t, testpeer.Chromium(t), logs)
+	t.Run("ChatUnderFaults", func(t *testing.T) { testChatUnderFaults(t, nats, nodes, lb, b) })
 }
 
 // The job heartbeat of the nodes (--exec-heartbeat), and the bound within
