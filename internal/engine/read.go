@@ -143,11 +143,10 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 			// still lags (under load it can for seconds), or the limits
 			// removed what was left. Wait on unless the latter: a read
 			// that stopped short would leave a gap nobody sees.
+			// (An error here, say while the stream elects a leader,
+			// says neither: wait on, within ctx.)
 			info, err := s.Info(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", s.name, err)
-			}
-			if info.FirstSeq > upTo || info.Msgs == 0 {
+			if err == nil && (info.FirstSeq > upTo || info.Msgs == 0) {
 				break
 			}
 		}
