@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -22,30 +23,11 @@ func runCluster(t testing.TB, n int) []*server.Server {
 	seed := server.RoutesFromStr(fmt.Sprintf("nats://127.0.0.1:%d", seedPort))
 	var servers []*server.Server
 	for i := range n {
-		opts := &server.Options{
-			ServerName: fmt.Sprint("n", i),
-			Host:       "127.0.0.1",
-			Port:       server.RANDOM_PORT,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoSigs:     true,
-		}
-		opts.Cluster.Name = "wsdeck-test"
-		opts.Cluster.Host = "127.0.0.1"
-		opts.Cluster.Port = server.RANDOM_PORT
+		port := server.RANDOM_PORT
 		if i == 0 {
-			opts.Cluster.Port = seedPort
+			port = seedPort
 		}
-		opts.Routes = seed
-		s, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Start()
-		t.Cleanup(func() { stopServer(s) })
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats-server not ready")
-		}
+		s := startClusterServer(t, fmt.Sprint("n", i), t.TempDir(), server.RANDOM_PORT, port, seed)
 		servers = append(servers, s)
 	}
 	// Placement counts only the peers the meta leader has current stats
@@ -248,18 +230,25 @@ func restartServer(t *testing.T, name, storeDir string, addr, clusterAddr *net.T
 	for _, r := range running {
 		routes = append(routes, fmt.Sprintf("nats://%s", r.ClusterAddr()))
 	}
+	return startClusterServer(t, name, storeDir, addr.Port, clusterAddr.Port, server.RoutesFromStr(strings.Join(routes, ",")))
+}
+
+// startClusterServer starts one server of the test cluster on loopback
+// and waits until it takes connections; the test's end stops it.
+func startClusterServer(t testing.TB, name, storeDir string, port, clusterPort int, routes []*url.URL) *server.Server {
+	t.Helper()
 	opts := &server.Options{
 		ServerName: name,
 		Host:       "127.0.0.1",
-		Port:       addr.Port,
+		Port:       port,
 		JetStream:  true,
 		StoreDir:   storeDir,
 		NoSigs:     true,
-		Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		Routes:     routes,
 	}
 	opts.Cluster.Name = "wsdeck-test"
 	opts.Cluster.Host = "127.0.0.1"
-	opts.Cluster.Port = clusterAddr.Port
+	opts.Cluster.Port = clusterPort
 	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +256,7 @@ func restartServer(t *testing.T, name, storeDir string, addr, clusterAddr *net.T
 	s.Start()
 	t.Cleanup(func() { stopServer(s) })
 	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("restarted nats-server not ready")
+		t.Fatalf("nats-server %s not ready", name)
 	}
 	return s
 }
