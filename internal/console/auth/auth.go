@@ -276,9 +276,11 @@ func (g *Guard) Middleware(next http.Handler, refused func(r *http.Request, why 
 			return
 		}
 		if res.OK() {
+			ctx := WithIdentity(r.Context(), tokenIdentity)
 			if res == ByCookie {
-				r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
+				ctx = WithIdentity(context.WithValue(r.Context(), sessionKey{}, s), s.Identity)
 			}
+			r = r.WithContext(ctx)
 			next.ServeHTTP(w, r)
 			return
 		}

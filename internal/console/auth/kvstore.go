@@ -44,13 +44,14 @@ func NewKVStore(b Bucket, max int) *KVStore {
 
 // record is a session as the bucket holds it: its key is the bucket's.
 type record struct {
-	Created time.Time `json:"created"`
-	Seen    time.Time `json:"seen"`
-	Expires time.Time `json:"expires"`
+	Created  time.Time `json:"created"`
+	Seen     time.Time `json:"seen"`
+	Expires  time.Time `json:"expires"`
+	Identity Identity  `json:"identity"`
 }
 
 func encode(s Session) []byte {
-	b, _ := json.Marshal(record{Created: s.Created, Seen: s.Seen, Expires: s.Expires}) // cannot fail
+	b, _ := json.Marshal(record{Created: s.Created, Seen: s.Seen, Expires: s.Expires, Identity: s.Identity}) // cannot fail
 	return b
 }
 
@@ -59,7 +60,7 @@ func decode(e engine.Entry) (Session, error) {
 	if err := json.Unmarshal(e.Value, &r); err != nil {
 		return Session{}, fmt.Errorf("auth: session %s: %w", Session{Key: e.Key}.ShortKey(), err)
 	}
-	return Session{Key: e.Key, Created: r.Created, Seen: r.Seen, Expires: r.Expires}, nil
+	return Session{Key: e.Key, Created: r.Created, Seen: r.Seen, Expires: r.Expires, Identity: r.Identity}, nil
 }
 
 // Add stores s, making room as NewKVStore says when the store is full.

@@ -23,7 +23,7 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request, q url.Values) bool
 	}
 	id := newID()
 	now := g.now()
-	s := Session{Key: keyOf(id), Created: now, Seen: now}
+	s := Session{Key: keyOf(id), Created: now, Seen: now, Identity: tokenIdentity}
 	s.Expires = g.expires(s)
 	if err := g.store.Add(ctx, s); err != nil {
 		storeFailed(w)

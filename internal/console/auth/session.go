@@ -42,6 +42,8 @@ type Session struct {
 	// Expires is when the session ends unless used again: the earlier
 	// of Seen+Idle and Created+Max. A Store may drop it from then on.
 	Expires time.Time
+	// Identity is who logged in, and how.
+	Identity Identity
 }
 
 // ShortKey returns the first characters of Key, enough to tell a few

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wsdeck/internal/console/users"
 )
 
 // clock is a settable clock for Options.Now.
@@ -357,5 +358,47 @@ func TestStoreFailureIsNotALogin(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Errorf("bearer with the store down: %d, want 200", rec.Code)
+	}
+}
+
+// TestTokenModeIdentity: in token mode, a bearer request and a session the
+// token started are both the admin, by the token; the identity comes back
+// from the store (another node reads it there).
+func TestTokenModeIdentity(t *testing.T) {
+	t.Parallel()
+	g := newGuard(t, Options{})
+	var got []Identity
+	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := IdentityFrom(r.Context())
+		if !ok {
+			t.Error("no identity in the request's context")
+		}
+		got = append(got, id)
+	}), nil)
+
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	cookie := login(t, h)
+	req = httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(cookie)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	want := Identity{User: TokenUser, Role: users.Admin, Method: MethodToken}
+	if len(got) != 2 {
+		t.Fatalf("handler ran %d times, want 2", len(got))
+	}
+	for i, id := range got {
+		if id.User != want.User || id.Role != want.Role || id.Method != want.Method {
+			t.Errorf("request %d: identity %+v, want %+v", i, id, want)
+		}
+	}
+	s, err := g.store.Get(t.Context(), keyOf(cookie.Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Identity.User != TokenUser || s.Identity.Role != users.Admin {
+		t.Errorf("stored session's identity %+v, want the token's admin", s.Identity)
 	}
 }
