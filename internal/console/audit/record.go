@@ -10,6 +10,14 @@ import (
 const (
 	EventStart = "start" // before any host runs
 	EventEnd   = "end"   // once every host has stopped, or the job was found interrupted
+
+	// Identity events (no job): Client, RemoteAddr and UserAgent say
+	// where from, User and Method who and how, Reason why, when refused.
+	EventLogin       = "login"        // a session started
+	EventLoginFailed = "login_failed" // a login refused (wrong user or password, a second factor, backoff)
+	EventLogout      = "logout"       // a session ended by its owner
+	EventRevoke      = "revoke"       // a session ended by an admin, or by a user's removal or change of role
+	EventPolicy      = "policy"       // the policy file loaded or changed
 )
 
 // Record is one entry of the audit log. A job writes two: "start" before
@@ -47,6 +55,14 @@ type Record struct {
 	RemoteAddr string `json:"remote_addr,omitempty"`
 	UserAgent  string `json:"user_agent,omitempty"`
 	Session    string `json:"session,omitempty"`
+
+	// Who, as the console knows them: the user's name, how they logged
+	// in (token, password, oidc) and the role the action was done with.
+	User   string `json:"user,omitempty"`
+	Method string `json:"method,omitempty"`
+	Role   string `json:"role,omitempty"`
+	// Reason says why, for refusals and revocations.
+	Reason string `json:"reason,omitempty"`
 
 	Prev string `json:"prev,omitempty"`
 }
