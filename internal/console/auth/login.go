@@ -17,28 +17,10 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request, q url.Values) bool
 		unauthorized(w, r, Invalid)
 		return false
 	}
-	ctx := r.Context()
-	if old, err := r.Cookie(g.cookieName); err == nil && len(old.Value) == idLen {
-		g.end(ctx, keyOf(old.Value))
-	}
-	id := newID()
-	now := g.now()
-	s := Session{Key: keyOf(id), Created: now, Seen: now, Identity: tokenIdentity}
-	s.Expires = g.expires(s)
-	if err := g.store.Add(ctx, s); err != nil {
+	if err := g.StartSession(w, r, tokenIdentity); err != nil {
 		storeFailed(w)
 		return true // the token was right
 	}
-	// No Max-Age: the browser drops the cookie when it closes, and the
-	// server ends the session by itself (Idle, Max).
-	http.SetCookie(w, &http.Cookie{
-		Name:     g.cookieName,
-		Value:    id,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   g.secure,
-		SameSite: http.SameSiteStrictMode,
-	})
 	q.Del("token")
 	clean := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 	if clean.Path == "" {
@@ -46,6 +28,36 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request, q url.Values) bool
 	}
 	http.Redirect(w, r, clean.RequestURI(), http.StatusSeeOther)
 	return true
+}
+
+// StartSession logs the browser of r in as id: it ends the session the
+// request's cookie names, if any (so every login rotates the id and a
+// session id planted before the login opens nothing), stores a new session
+// for id, and sets its cookie on w. The caller then answers (a redirect,
+// usually). The error is the store's; no cookie is set then.
+func (g *Guard) StartSession(w http.ResponseWriter, r *http.Request, id Identity) error {
+	ctx := context.WithoutCancel(r.Context())
+	if old, err := r.Cookie(g.cookieName); err == nil && len(old.Value) == idLen {
+		g.end(ctx, keyOf(old.Value))
+	}
+	sid := newID()
+	now := g.now()
+	s := Session{Key: keyOf(sid), Created: now, Seen: now, Identity: id}
+	s.Expires = g.expires(s)
+	if err := g.store.Add(ctx, s); err != nil {
+		return err
+	}
+	// No Max-Age: the browser drops the cookie when it closes, and the
+	// server ends the session by itself (Idle, Max).
+	http.SetCookie(w, &http.Cookie{
+		Name:     g.cookieName,
+		Value:    sid,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   g.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+	return nil
 }
 
 // Logout returns the handler of POST /logout: it ends the session that
