@@ -38,5 +38,10 @@
 // mode: every user keeps their own role, and operators reach every host
 // within the ceiling.
 //
+// [Live] holds the policy in force for a running console: NewLive reads
+// the file at start (a bad file: the console does not start), Reload reads
+// it again (on SIGHUP) and keeps the policy in force when the new file is
+// bad; each read reports the SHA-256 of the file, for the audit log.
+//
 // A Policy and an Access are immutable and safe for concurrent use.
 package policy
