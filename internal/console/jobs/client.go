@@ -17,12 +17,17 @@ type Client struct {
 	RemoteAddr string // the address the connection came from
 	UserAgent  string // as the client sent it, cut to 256 bytes
 	Session    string // the login session's short key (it names the session, it opens nothing); "" if none
+	// Identity is who is logged in (auth.IdentityFrom): what they may
+	// do is decided from it and the policy, for every message. A Client
+	// without a role runs nothing.
+	Identity auth.Identity
 }
 
 // clientOf describes the client of a request: its address, its
-// User-Agent, and the login session auth's middleware put in its context
-// (none for a bearer token). X-Forwarded-For is not used: anyone can send
-// it.
+// User-Agent, and the login session and identity auth's middleware put in
+// its context (no session for a bearer token; no identity, so no role,
+// for a request that did not pass the middleware). X-Forwarded-For is not
+// used: anyone can send it.
 func clientOf(r *http.Request) Client {
 	ua := r.UserAgent()
 	if len(ua) > maxUserAgent {
@@ -32,5 +37,6 @@ func clientOf(r *http.Request) Client {
 	if s, ok := auth.SessionFrom(r.Context()); ok {
 		c.Session = s.ShortKey()
 	}
+	c.Identity, _ = auth.IdentityFrom(r.Context())
 	return c
 }

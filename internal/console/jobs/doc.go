@@ -19,7 +19,8 @@
 // # Several jobs, several nodes
 //
 // Up to Options.MaxJobs jobs run at once across the console, and
-// Options.MaxClientJobs per client (its login session, else its address):
+// Options.MaxClientJobs per client (in team mode the user, whatever their
+// sessions; in token mode its login session, else its address):
 // a start takes a slot in one value of the jobs_running bucket, by
 // compare-and-set, so the caps hold however starts on several nodes race,
 // and the job's end (or its interruption) gives it back. Every node
@@ -35,11 +36,25 @@
 // seconds by default); its remote commands end by batch's watchdog, since
 // their SSH connections died with the node.
 //
-// Before a job runs, its expression is expanded (at most Options.MaxHosts
-// hosts), checked against the policy (--allow-hosts: by default only
-// loopback and local), and a start record is stored in the audit log
-// (package audit); a job that fails any of these does not run, and the
-// client is told why. The end record follows when it ends.
+// # Who may do what
+//
+// Every request is checked on the server, when it comes, against the
+// identity of the connection (auth.IdentityFrom: the user, their role,
+// how they logged in) and the roles' policy in force (Options.Roles,
+// package policy; a reload applies to the next message): a viewer runs
+// and cancels nothing; an operator runs only on the hosts of its host
+// groups, may name them as @NAME, and cancels only its own jobs; an admin
+// runs anywhere within the ceiling and cancels any job; only admins read
+// the audit log. Everyone sees the history and watches jobs. The hello
+// tells the page the user, role and groups, so that it hides the rest.
+//
+// Before a job runs, its expression is expanded (@NAME too; at most
+// Options.MaxHosts hosts), checked against the role's hosts and the
+// ceiling (--allow-hosts: by default only loopback and local), and a
+// start record naming the user, how they logged in and the role used is
+// stored in the audit log (package audit); a job that fails any of these
+// does not run, and the client is told why. The end record follows when
+// it ends.
 //
 // Events are batched: the pending ones are published every
 // Options.FlushInterval, or at once when they reach Options.MaxBatch

@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/auth"
+	"wsdeck/internal/console/policy"
 	"wsdeck/internal/console/socket"
 	"wsdeck/internal/console/topic"
+	"wsdeck/internal/console/users"
 	"wsdeck/internal/engine"
 	"wsdeck/internal/fleet/batch"
 	"wsdeck/internal/fleet/hostexpr"
@@ -38,7 +41,7 @@ const (
 
 // Error codes of refused requests, beside the socket package's.
 const (
-	CodeDenied = "denied" // a target outside --allow-hosts
+	CodeDenied = "denied" // not permitted: a target outside --allow-hosts or the user's host groups, a role that may not do it
 	CodeBusy   = "busy"   // the console's or the client's cap of running jobs is reached
 	CodeNoJob  = "no_job" // cancel or open of a job that is not there (or not running)
 	CodeAudit  = "audit"  // the audit log could not be written: nothing ran
@@ -64,8 +67,15 @@ type Options struct {
 	// and Policy are set per job.
 	Job batch.Config
 	// Policy is which targets a job may reach; nil means
-	// batch.DefaultPolicy (loopback and local).
+	// batch.DefaultPolicy (loopback and local). It is the ceiling of the
+	// roles' policy: no binding reaches beyond it.
 	Policy *batch.Policy
+	// Roles returns the team-mode policy in force (roles and host
+	// groups), read for every message so that a reload applies at once;
+	// nil (or a nil result) means policy.Default with Policy as its
+	// ceiling: each user's own role, operators and admins reach every
+	// host within Policy. Its ceiling should be Policy.
+	Roles func() *policy.Policy
 	// MaxHosts caps the hosts of one job. 0 means hostexpr.DefaultMaxHosts.
 	MaxHosts int
 	// MaxCommand is the longest command, in bytes. 0 means
@@ -112,6 +122,8 @@ type Service struct {
 	states     *topic.Topic // every job's state announcements
 	auditTopic *topic.Topic // the audit log, for wsdeck audit -f through the console
 	now        func() time.Time
+	// defaultRoles is the policy without Options.Roles.
+	defaultRoles *policy.Policy
 
 	base context.Context // parent of every job and of the heartbeat; cancelled by Shutdown
 	stop context.CancelFunc
@@ -169,6 +181,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		local:  map[string]*job{},
 		topics: map[string]*jobTopic{},
 	}
+	s.defaultRoles = policy.Default(&policy.Options{Ceiling: opts.Policy})
 	if s.opts.Audit == nil {
 		l, err := audit.Open(ctx, opts.Engine, opts.AuditOptions)
 		if err != nil {
@@ -202,19 +215,21 @@ func newID() string { return strings.ToLower(rand.Text()[:8]) }
 // Node returns this node's name, as the records give it.
 func (s *Service) Node() string { return s.opts.Node }
 
-// ServeSocket serves one viewer: a hello with the newest jobs, every
-// job's state changes, the events of the job it opens, and its requests
-// (count, run, cancel, open, list) until the connection ends.
+// ServeSocket serves one viewer: a hello with the newest jobs and what
+// the viewer may do, every job's state changes, the events of the job it
+// opens, and its requests (count, run, cancel, open, list, audit) until
+// the connection ends. Each request is checked against the viewer's
+// identity and the policy in force when it comes.
 func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
 	v := &viewer{s: s, c: c}
-	err := s.states.Join(ctx, c, topic.From{}, func(topic.Backlog) { c.SendOwn(mustJSON(s.hello())) })
+	client := clientOf(r)
+	err := s.states.Join(ctx, c, topic.From{}, func(topic.Backlog) { c.SendOwn(mustJSON(s.hello(client))) })
 	if err != nil {
 		c.SendError("", "", socket.Errorf(CodeEngine, "the job history cannot be read: %v", err))
 		return err
 	}
 	defer s.states.Leave(c)
 	defer v.close()
-	client := clientOf(r)
 	return c.Run(ctx, func(m socket.Message) error {
 		switch m.Type {
 		case "count":
@@ -222,7 +237,7 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 			if err := decode(m, &req); err != nil {
 				return err
 			}
-			c.SendJSON(s.Count(req.ID, req.Hosts))
+			c.SendJSON(s.CountFor(req.ID, req.Hosts, client))
 			return nil
 		case "run":
 			var req runRequest
@@ -244,7 +259,7 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 			if id == "" {
 				id = v.opened()
 			}
-			return s.Cancel(ctx, id, client.Name)
+			return s.CancelFor(ctx, id, client)
 		case "open":
 			var req openRequest
 			if err := decode(m, &req); err != nil {
@@ -255,6 +270,9 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 			var req auditRequest
 			if err := decode(m, &req); err != nil {
 				return err
+			}
+			if a := s.access(client); a.Role != users.Admin {
+				return socket.Errorf(CodeDenied, "%s: only admins read the audit log (%s)", roleName(a), nameOr(a.Subject.Name))
 			}
 			return v.serveAudit(ctx, req)
 		case "list":
@@ -279,25 +297,40 @@ func decode(m socket.Message, v any) error {
 // helloListed is how many of the newest jobs a hello lists.
 const helloListed = 20
 
-func (s *Service) hello() helloMessage {
+func (s *Service) hello(c Client) helloMessage {
+	a := s.access(c)
 	return helloMessage{
 		Type: "hello", AllowHosts: s.opts.Policy.String(), MaxHosts: s.opts.MaxHosts,
 		MaxCommand: s.opts.MaxCommand, Fanout: s.opts.Job.Fanout, MaxOutput: s.opts.Job.MaxOutput,
 		MaxJobs: s.opts.MaxJobs, MaxClientJobs: s.opts.MaxClientJobs, Node: s.opts.Node,
 		Jobs: s.List(Filter{Limit: helloListed}),
+		User: c.Identity.User, Method: c.Identity.Method, Role: roleName(a),
+		MayRun: mayRun(a) == nil, Groups: append([]string{}, a.Groups()...),
 	}
 }
 
-// parse expands a host expression within the cap.
-func (s *Service) parse(expr string) ([]hostexpr.Host, error) {
-	return hostexpr.Parse(expr, &hostexpr.Options{MaxHosts: s.opts.MaxHosts})
+// roleName is the name of a's effective role, "none" for none.
+func roleName(a *policy.Access) string {
+	if !a.Role.Valid() {
+		return "none"
+	}
+	return a.Role.String()
 }
 
-// Count expands expr without running anything: how many hosts, folded,
-// and which of them the policy refuses; or why it is not valid.
+// Count expands expr without running anything, as an admin: CountFor
+// with a client who may reach everything within the ceiling.
 func (s *Service) Count(id, expr string) countMessage {
+	return s.CountFor(id, expr, Client{Identity: consoleIdentity})
+}
+
+// CountFor expands expr for client without running anything: how many
+// hosts, folded, and which of them client may not reach (beyond the
+// ceiling, or outside its host groups); or why it is not valid (a syntax
+// error, a host group that is not theirs).
+func (s *Service) CountFor(id, expr string, client Client) countMessage {
 	m := countMessage{Type: "count", ID: id, Hosts: expr}
-	hosts, err := s.parse(expr)
+	a := s.access(client)
+	hosts, err := a.Expand(expr, &hostexpr.Options{MaxHosts: s.opts.MaxHosts})
 	if err != nil {
 		m.Error = err.Error()
 		var se *hostexpr.SyntaxError
@@ -308,26 +341,37 @@ func (s *Service) Count(id, expr string) countMessage {
 		return m
 	}
 	m.Count, m.Folded = len(hosts), hostexpr.Fold(hosts)
-	if denied := s.opts.Policy.Denied(hosts); len(denied) > 0 {
+	if denied := a.Denied(hosts); len(denied) > 0 {
 		m.Denied = hostexpr.Fold(denied)
 	}
 	return m
 }
 
-// Start starts a job for a client known only by name: StartFor with
-// Client{Name: client}.
+// consoleIdentity is who Start and Count act as: the console's own
+// callers, an admin as in token mode.
+var consoleIdentity = auth.Identity{User: auth.TokenUser, Role: users.Admin, Method: auth.MethodToken}
+
+// Start starts a job for a client known only by name, as an admin (the
+// console's own callers and tests): StartFor with Client{Name: client}
+// and the identity of token mode.
 func (s *Service) Start(ctx context.Context, expr, command, client string) (string, error) {
-	return s.StartFor(ctx, expr, command, Client{Name: client})
+	return s.StartFor(ctx, expr, command, Client{Name: client, Identity: consoleIdentity})
 }
 
 // StartFor starts a job running command on the hosts of expr, for client
 // (who asked: it goes to the log, the record and the audit record), and
 // returns its id once its record and its audit start record are stored.
-// It refuses, with a *socket.Error saying why, an empty or too long
-// command, a malformed expression, targets the policy does not allow, a
-// job over the console's or the client's cap, and any job whose record or
-// start record cannot be stored.
+// It refuses, with a *socket.Error saying why, a client whose role runs
+// no jobs (a viewer), an empty or too long command, a malformed
+// expression, a host group (@NAME) that is unknown or not the client's,
+// targets beyond the ceiling (--allow-hosts) or outside the client's host
+// groups (naming them), a job over the console's or the client's cap,
+// and any job whose record or start record cannot be stored.
 func (s *Service) StartFor(ctx context.Context, expr, command string, client Client) (string, error) {
+	a := s.access(client)
+	if err := mayRun(a); err != nil {
+		return "", err
+	}
 	command = strings.TrimSpace(command)
 	switch {
 	case command == "":
@@ -335,12 +379,9 @@ func (s *Service) StartFor(ctx context.Context, expr, command string, client Cli
 	case len(command) > s.opts.MaxCommand:
 		return "", socket.Errorf(socket.CodeTooBig, "command of %d bytes, over the limit of %d", len(command), s.opts.MaxCommand)
 	}
-	hosts, err := s.parse(expr)
+	hosts, err := s.targets(a, expr)
 	if err != nil {
-		return "", socket.Errorf(socket.CodeInvalid, "%v", err)
-	}
-	if err := s.opts.Policy.Check(hosts); err != nil {
-		return "", socket.Errorf(CodeDenied, "%v: start the console with --allow-hosts to reach them", err)
+		return "", err
 	}
 	names := make([]string, len(hosts))
 	for i, h := range hosts {
@@ -350,6 +391,7 @@ func (s *Service) StartFor(ctx context.Context, expr, command string, client Cli
 	rec := &Record{
 		ID: newID(), Expression: expr, Folded: hostexpr.Fold(hosts), Command: command,
 		Hosts: names, Total: len(names), Client: client.Name, User: userOf(client),
+		Method: client.Identity.Method, Role: a.Role.String(),
 		RemoteAddr: client.RemoteAddr, Node: s.opts.Node, State: StateRunning, Started: now, Beat: now,
 	}
 
@@ -370,6 +412,7 @@ func (s *Service) StartFor(ctx context.Context, expr, command string, client Cli
 		Event: audit.EventStart, Job: rec.ID, Client: client.Name, Expression: expr,
 		Hosts: len(hosts), Command: command, Time: now, Node: s.opts.Node,
 		RemoteAddr: client.RemoteAddr, UserAgent: client.UserAgent, Session: client.Session,
+		User: client.Identity.User, Method: client.Identity.Method, Role: a.Role.String(),
 	}
 	// Stored before anything runs: a job the audit log cannot record
 	// does not run.
@@ -425,6 +468,25 @@ func (s *Service) announce(ctx context.Context, rec *Record) {
 	if _, err := s.stream.Publish(context.WithoutCancel(ctx), stateSubject(rec.ID), b, ""); err != nil {
 		s.opts.Logger.Warn("exec: announcing a job", "job", rec.ID, "err", err)
 	}
+}
+
+// CancelFor cancels the running job id for client, if client may: an
+// admin any job, an operator its own, a viewer none (a *socket.Error
+// with CodeDenied says why). Then it is Cancel.
+func (s *Service) CancelFor(ctx context.Context, id string, client Client) error {
+	if id == "" {
+		return socket.Errorf(CodeNoJob, "no job given")
+	}
+	s.mu.Lock()
+	x := s.index[id]
+	s.mu.Unlock()
+	if x == nil {
+		return socket.Errorf(CodeNoJob, "job %q is not running", id)
+	}
+	if err := mayCancel(s.access(client), client.Identity, x.rec); err != nil {
+		return err
+	}
+	return s.Cancel(ctx, id, client.Name)
 }
 
 // Cancel cancels the running job id, for client: at once if this node

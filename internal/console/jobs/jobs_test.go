@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/socket"
+	"wsdeck/internal/console/users"
 	"wsdeck/internal/engine"
 	"wsdeck/internal/engine/enginetest"
 	"wsdeck/internal/fleet/batch"
@@ -219,8 +221,13 @@ func auditRecords(t *testing.T, e *engine.Engine) []audit.Record {
 	return recs
 }
 
+// start starts a job for c; a c without a role is an admin, as in token
+// mode.
 func start(t *testing.T, s *Service, expr, command string, c Client) string {
 	t.Helper()
+	if !c.Identity.Role.Valid() {
+		c.Identity = consoleIdentity
+	}
 	id, err := s.StartFor(testContext(t), expr, command, c)
 	if err != nil {
 		t.Fatalf("start %q: %v", command, err)
@@ -472,12 +479,16 @@ func TestCaps(t *testing.T) {
 	e := enginetest.Embedded(t)
 	a := newNode(t, e, Options{MaxJobs: 3, MaxClientJobs: 2, Job: batch.Config{KillGrace: time.Second}})
 	b := newNode(t, e, Options{MaxJobs: 3, MaxClientJobs: 2})
-	alice := Client{Name: "alice", Session: "s-alice"}
-	bob := Client{Name: "bob", Session: "s-bob"}
+	// In team mode the cap counts the user, whatever their sessions; in
+	// token mode (everyone the admin) the session.
+	alice := Client{Name: "alice", Session: "s-alice", Identity: auth.Identity{User: "alice", Role: users.Operator, Method: auth.MethodPassword}}
+	alice2 := alice
+	alice2.Session = "s-alice-2"
+	bob := Client{Name: "bob", Session: "s-bob", Identity: consoleIdentity}
 	ctx := testContext(t)
 	ids := []string{start(t, a, "local", blocker, alice), start(t, a, "local", blocker, alice)}
-	_, err := a.StartFor(ctx, "local", blocker, alice)
-	wantCode(t, "alice's third job", err, CodeBusy)
+	_, err := a.StartFor(ctx, "local", blocker, alice2)
+	wantCode(t, "alice's third job, from another session", err, CodeBusy)
 	if err != nil && !strings.Contains(err.Error(), "per client") {
 		t.Errorf("the per-client refusal does not say so: %v", err)
 	}
@@ -486,7 +497,7 @@ func TestCaps(t *testing.T) {
 	for _, id := range ids {
 		waitState(t, b, id, StateRunning)
 	}
-	_, err = b.StartFor(ctx, "local", blocker, Client{Name: "carol", Session: "s-carol"})
+	_, err = b.StartFor(ctx, "local", blocker, Client{Name: "carol", Session: "s-carol", Identity: consoleIdentity})
 	wantCode(t, "a fourth job on the other node", err, CodeBusy)
 	if err != nil && !strings.Contains(err.Error(), "console's limit") {
 		t.Errorf("the total refusal does not say so: %v", err)

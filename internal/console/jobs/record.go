@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"wsdeck/internal/console/auth"
 )
 
 // States of a job.
@@ -28,10 +30,12 @@ type Record struct {
 	Expression string    `json:"expression"`
 	Folded     string    `json:"folded"`
 	Command    string    `json:"command"`
-	Hosts      []string  `json:"hosts,omitempty"` // the targets, in the order of the events' indexes
-	Total      int       `json:"total"`           // len(Hosts)
-	Client     string    `json:"client"`          // who asked, in a word: "web 127.0.0.1:50312"
-	User       string    `json:"user"`            // what the per-client cap counts: the session's short key, else the client's address
+	Hosts      []string  `json:"hosts,omitempty"`  // the targets, in the order of the events' indexes
+	Total      int       `json:"total"`            // len(Hosts)
+	Client     string    `json:"client"`           // who asked, in a word: "web 127.0.0.1:50312"
+	User       string    `json:"user"`             // what the per-client cap counts: the user's name in team mode; in token mode the session's short key, else the client's address
+	Method     string    `json:"method,omitempty"` // how the user logged in: token, password, oidc
+	Role       string    `json:"role,omitempty"`   // the role the job was started with
 	RemoteAddr string    `json:"remote_addr,omitempty"`
 	Node       string    `json:"node"` // the console node that runs it
 	State      string    `json:"state"`
@@ -54,9 +58,14 @@ func unmarshalRecord(b []byte) (*Record, error) {
 	return &r, nil
 }
 
-// userOf is what the per-client cap counts for a client: its login
-// session, else the host of its address, else its name.
+// userOf is what the per-client cap counts for a client: in team mode
+// (a password or single sign-on login) the user, whatever their sessions;
+// in token mode, where everyone is the one admin, its login session, else
+// the host of its address, else its name.
 func userOf(c Client) string {
+	if c.Identity.User != "" && c.Identity.Method != "" && c.Identity.Method != auth.MethodToken {
+		return c.Identity.User
+	}
 	if c.Session != "" {
 		return c.Session
 	}

@@ -51,6 +51,16 @@ type helloMessage struct {
 	MaxClientJobs int      `json:"max_client_jobs"`
 	Node          string   `json:"node"`
 	Jobs          []Record `json:"jobs"`
+	// Who the viewer is and what they may do, as the policy in force
+	// when it connected says: the page hides what they may not do (the
+	// server refuses it anyway, for every message). Role is viewer,
+	// operator, admin or none; Groups are the host groups they may name
+	// as @NAME.
+	User   string   `json:"user"`
+	Method string   `json:"method,omitempty"`
+	Role   string   `json:"role"`
+	MayRun bool     `json:"may_run"`
+	Groups []string `json:"groups"`
 }
 
 // listMessage answers a list request: the jobs of the history it selects,

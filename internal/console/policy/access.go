@@ -127,6 +127,27 @@ func (a *Access) Allowed(hosts []hostexpr.Host) error {
 		ErrDenied, hostexpr.Fold(denied), a.Subject.Name, strings.Join(a.groups, ", "))
 }
 
+// Denied returns the hosts, of hosts, that Allowed would refuse: every
+// one for a subject who runs nothing, those beyond the ceiling, and for an
+// operator those outside its groups. It lets a page show them before a
+// run; Allowed remains the check.
+func (a *Access) Denied(hosts []hostexpr.Host) []hostexpr.Host {
+	if a.mayRun() != nil {
+		return slices.Clone(hosts)
+	}
+	var denied []hostexpr.Host
+	for _, h := range hosts {
+		if len(a.p.ceiling.Denied([]hostexpr.Host{h})) > 0 || (!a.all && !a.inGroups(h.Name)) {
+			denied = append(denied, h)
+		}
+	}
+	return denied
+}
+
+// MayRun returns nil if the subject's role runs jobs (operator or admin),
+// or an error wrapping ErrDenied that says why not.
+func (a *Access) MayRun() error { return a.mayRun() }
+
 func (a *Access) mayRun() error {
 	switch {
 	case !a.Role.Valid():
