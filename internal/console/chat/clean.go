@@ -3,9 +3,12 @@ package chat
 import (
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"wsdeck/internal/console/auth"
 )
 
 // MaxNickRunes is the longest nickname, in characters.
@@ -64,3 +67,33 @@ func CleanNick(nick string) (string, error) {
 }
 
 func guestNick() string { return guestNickPrefix + strings.ToLower(rand.Text()[:4]) }
+
+// loginName returns the name a logged-in user has in the chat, and true,
+// in team mode: the identity auth's middleware put in the request (a
+// password or single sign-on login), cleaned as a nickname is (control
+// and format characters left out, cut to MaxNickRunes). In token mode,
+// where the one person is the admin, it returns false: the nickname is
+// theirs to choose, as before team mode.
+func loginName(r *http.Request) (string, bool) {
+	id, ok := auth.IdentityFrom(r.Context())
+	if !ok || id.Method == auth.MethodToken || id.Method == "" || id.User == "" {
+		return "", false
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range strings.ToValidUTF8(id.User, "\uFFFD") {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			continue
+		}
+		if n == MaxNickRunes {
+			break
+		}
+		b.WriteRune(c)
+		n++
+	}
+	name := strings.TrimSpace(b.String())
+	if name == "" {
+		name = "user"
+	}
+	return name, true
+}

@@ -26,5 +26,12 @@
 // event it missed that is still kept; the epoch names the streams'
 // creation, so a page holding sequences of streams made anew starts over.
 //
+// Names: in team mode a member is named by the login the server knows
+// (auth.IdentityFrom: the user's name, cut to MaxNickRunes, control and
+// format characters left out); the nick of the handshake is ignored and a
+// nick message refused, so no page can make the chat show another name.
+// In token mode, the one person of the console is free to pick any
+// nickname, as before team mode: there is no one else to pass for.
+//
 // The wire protocol is in docs/protocol.md.
 package chat

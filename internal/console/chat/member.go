@@ -24,8 +24,9 @@ const maxHeld = socket.DefaultQueueSize
 // back, so that the welcome comes first and no event falls between it and
 // the live ones.
 type member struct {
-	peer peer
-	room string
+	peer  peer
+	room  string
+	fixed bool // the nick is the user's login (team mode): Rename refuses
 
 	mu      sync.Mutex
 	nick    string                       // guarded by mu

@@ -26,13 +26,19 @@ const (
 )
 
 // ServeSocket runs a member's connection: nick, room, since, psince and
-// epoch come from the handshake's query. When the engine cannot be reached
-// to join, the member gets an unavailable error and the connection is
-// closed with 1001 (going away: come back later).
+// epoch come from the handshake's query. In team mode (a user logged in
+// with a password or single sign-on) the member's name is the user's and
+// the nick parameter is ignored; in token mode it is the nickname asked
+// for, or a guest name. When the engine cannot be reached to join, the
+// member gets an unavailable error and the connection is closed with 1001
+// (going away: come back later).
 func (h *Hub) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
 	q := r.URL.Query()
 	nick, nickErr := guestNick(), error(nil)
-	if q.Has("nick") {
+	login, fixed := loginName(r)
+	if fixed {
+		nick = login
+	} else if q.Has("nick") {
 		if n, err := CleanNick(q.Get("nick")); err == nil {
 			nick = n
 		} else {
@@ -41,7 +47,7 @@ func (h *Hub) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) 
 	}
 	since, sinceErr := ParseSince(q)
 	room := cmp.Or(q.Get("room"), DefaultRoom)
-	m, roomErr, err := h.Join(ctx, c, room, nick, since)
+	m, roomErr, err := h.join(ctx, c, room, nick, fixed, since)
 	if err != nil {
 		c.SendError("", "", unavailable("joining the chat", err))
 		// Run with a context done at once writes the error, then closes
@@ -66,6 +72,12 @@ func (h *Hub) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) 
 // default room. err is the engine's when it cannot be reached; then the
 // member is not joined.
 func (h *Hub) Join(ctx context.Context, p peer, room, nick string, since Since) (m *member, roomErr, err error) {
+	return h.join(ctx, p, room, nick, false, since)
+}
+
+// join is Join for a member whose name may be fixed: the user's login,
+// which Rename refuses to change.
+func (h *Hub) join(ctx context.Context, p peer, room, nick string, fixed bool, since Since) (m *member, roomErr, err error) {
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
 	if room != DefaultRoom {
@@ -87,7 +99,7 @@ func (h *Hub) Join(ctx context.Context, p peer, room, nick string, since Since) 
 	if err != nil {
 		return nil, nil, err
 	}
-	w := Welcome{Type: "welcome", Epoch: h.epoch.Load().(string), Nick: nick, Room: room, MaxText: h.opts.MaxText}
+	w := Welcome{Type: "welcome", Epoch: h.epoch.Load().(string), Nick: nick, Fixed: fixed, Room: room, MaxText: h.opts.MaxText}
 	var mi, pi engine.StreamInfo
 	if since.Set {
 		// A member coming back: its sequences are checked against the
@@ -114,6 +126,7 @@ func (h *Hub) Join(ctx context.Context, p peer, room, nick string, since Since) 
 	}
 
 	m = newMember(p, room, nick)
+	m.fixed = fixed
 	var msgLog, preLog topic.Backlog
 	// Live room announcements first, then the room list: a room created
 	// in between is in both, and the page keeps it once.
@@ -294,8 +307,13 @@ func (h *Hub) Say(ctx context.Context, m *member, id, text string) (uint64, erro
 	return seq, nil
 }
 
-// Rename changes member m's nickname and announces it in its room.
+// Rename changes member m's nickname and announces it in its room. A
+// member named by their login (team mode) keeps that name: the change is
+// refused.
 func (h *Hub) Rename(ctx context.Context, m *member, nick string) error {
+	if m.fixed {
+		return socket.Errorf(socket.CodeInvalid, "your name is your login, %s: it cannot be changed", m.getNick())
+	}
 	nick, err := CleanNick(nick)
 	if err != nil {
 		return socket.Errorf(socket.CodeInvalid, "%v", err)

@@ -48,7 +48,7 @@ func newNode(t *testing.T, e *engine.Engine, opts Options, sockOpts socket.Optio
 		}
 		c := socket.New(ws, sockOpts)
 		n.conns <- c
-		n.hub.ServeSocket(sockCtx, c, req)
+		n.hub.ServeSocket(sockCtx, c, withTestIdentity(req))
 	}))
 	t.Cleanup(func() {
 		hub.Shutdown(context.Background())

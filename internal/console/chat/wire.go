@@ -35,9 +35,12 @@ type RoomEvent struct {
 
 // Welcome is the first message a member gets.
 type Welcome struct {
-	Type  string   `json:"type"`  // "welcome"
-	Epoch string   `json:"epoch"` // names the streams' creation: since and psince hold within one
-	Nick  string   `json:"nick"`  // the nickname the hub uses for this member
+	Type  string `json:"type"`  // "welcome"
+	Epoch string `json:"epoch"` // names the streams' creation: since and psince hold within one
+	Nick  string `json:"nick"`  // the nickname the hub uses for this member
+	// Fixed says Nick is the user's login name (team mode): the page
+	// cannot change it, and the server refuses a nick message.
+	Fixed bool     `json:"fixed,omitempty"`
 	Room  string   `json:"room"`  // the room joined
 	Rooms []string `json:"rooms"` // every room, sorted
 	// Seq is the message stream's sequence up to which History goes, and
