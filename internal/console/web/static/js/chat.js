@@ -165,7 +165,7 @@ export class Chat {
 
   rename(nick) {
     nick = nick.trim();
-    if (nick === "" || nick === this.nick) {
+    if (this.fixed || nick === "" || nick === this.nick) {
       this.nickInput.value = this.nick;
       return;
     }
@@ -290,10 +290,17 @@ export class Chat {
     }
     this.rooms = new Set(w.rooms || []);
     this.renderRooms();
+    // In team mode the name is the login, fixed by the server: the page
+    // shows it and cannot change it (the server refuses a nick message).
+    this.fixed = !!w.fixed;
+    this.nickInput.readOnly = this.fixed;
+    this.nickInput.title = this.fixed ? "your login name" : "";
     if (this.nick !== w.nick) {
-      // A first visit (the server chose a guest name) or a nickname it refused.
+      // A first visit (the server chose a guest name), a nickname it
+      // refused, or the login's name in team mode (not kept as the
+      // nickname of token mode).
       this.nick = w.nick;
-      localStorage.setItem(NICK_KEY, w.nick);
+      if (!this.fixed) localStorage.setItem(NICK_KEY, w.nick);
     }
     this.nickInput.value = this.nick;
     for (const e of w.history) this.event(e, "history");

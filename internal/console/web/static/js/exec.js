@@ -87,6 +87,12 @@ export class Exec {
     this.jobsUser = el.querySelector("#exec-jobs-user");
     this.jobsState = el.querySelector("#exec-jobs-state");
     this.jobsText = el.querySelector("#exec-jobs-text");
+    // Who is signed in and the host groups they may use (from the hello):
+    // a button per group inserts @NAME into the hosts.
+    this.whoEl = document.createElement("div");
+    this.whoEl.className = "hint exec-who";
+    this.whoEl.id = "exec-who";
+    this.countEl.after(this.whoEl);
 
     this.hello = null;        // what the server allows
     this.count = null;        // the last count reply for the current input
@@ -109,6 +115,10 @@ export class Exec {
     this.hostsInput.value = localStorage.getItem("wsdeck.exec.hosts") || "";
     this.commandInput.value = localStorage.getItem("wsdeck.exec.command") || "";
     this.hostsInput.addEventListener("input", () => this.scheduleCount());
+    this.whoEl.addEventListener("click", (ev) => {
+      const g = ev.target.closest("button")?.dataset.group;
+      if (g) this.insertGroup(g);
+    });
     this.commandInput.addEventListener("input", () => this.updateButtons());
     this.form.addEventListener("submit", (ev) => { ev.preventDefault(); this.run(); });
     this.cancelBtn.addEventListener("click", () => this.cancel());
@@ -162,6 +172,7 @@ export class Exec {
         this.hello = msg;
         this.setStatus("");
         this.hostsInput.title = `allowed: ${msg.allow_hosts}`;
+        this.showRole(msg);
         this.interrupt();
         // A new connection has nothing open: show the job shown before,
         // or the newest one.
@@ -209,6 +220,46 @@ export class Exec {
     this.updateButtons();
   }
 
+  // showRole hides the Run form from a user who may not run jobs (the
+  // server refuses their run anyway) and offers an operator's or admin's
+  // host groups.
+  showRole(hello) {
+    this.form.hidden = !hello.may_run;
+    this.form.dataset.role = hello.role || "";
+    const who = hello.user ? `${hello.user} (${hello.role})` : "";
+    if (!hello.may_run) {
+      this.whoEl.replaceChildren();
+      this.setStatus(`Signed in as ${who || "a user without a role"}: you may watch jobs and their history; running them needs an operator or an admin.`, "viewer");
+      return;
+    }
+    const groups = hello.groups || [];
+    const parts = [];
+    if (hello.method && hello.method !== "token") parts.push(`${who} · `);
+    if (groups.length) {
+      parts.push("host groups: ");
+      for (const g of groups) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "chip";
+        b.dataset.group = g;
+        b.textContent = "@" + g;
+        b.title = `add @${g} to the hosts`;
+        parts.push(b, " ");
+      }
+    } else if (hello.role === "operator") {
+      parts.push("no host groups: ask an admin for a binding in the policy");
+    }
+    this.whoEl.replaceChildren(...parts);
+  }
+
+  insertGroup(name) {
+    const v = this.hostsInput.value.trim();
+    const term = "@" + name;
+    if (!v.split(/[\s,]+/).includes(term)) this.hostsInput.value = v ? `${v},${term}` : term;
+    this.hostsInput.focus();
+    this.scheduleCount(0);
+  }
+
   setStatus(text, kind) {
     this.status.textContent = text;
     this.status.hidden = !text;
@@ -238,6 +289,9 @@ export class Exec {
     const el = this.countEl;
     if (msg.error) {
       el.textContent = msg.error;
+      el.dataset.kind = "error";
+    } else if (msg.denied && this.hello?.role === "operator" && this.hello?.method !== "token") {
+      el.textContent = `${msg.count} hosts; outside your host groups (${(this.hello.groups || []).join(", ") || "none"}) or this console: ${msg.denied}`;
       el.dataset.kind = "error";
     } else if (msg.denied) {
       el.textContent = `${msg.count} hosts; not allowed on this console: ${msg.denied} (allowed: ${this.hello?.allow_hosts ?? "?"})`;
@@ -317,7 +371,9 @@ export class Exec {
       this.count.hosts === this.hostsInput.value.trim();
     // Several jobs may run at once: the server enforces its caps.
     this.runBtn.disabled = !valid || !this.commandInput.value.trim() || this.channel.state !== "open";
-    this.cancelBtn.disabled = !jobRunning;
+    // An operator cancels only its own jobs (the server checks it).
+    const own = this.hello?.role !== "operator" || (this.job?.user === this.hello.user && this.job?.method === this.hello.method);
+    this.cancelBtn.disabled = !jobRunning || !own;
   }
 
   run() {
