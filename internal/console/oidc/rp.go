@@ -34,6 +34,8 @@ const (
 	// Callback.
 	LoginPath    = "/login/oidc"
 	CallbackPath = "/login/oidc/callback"
+	// DefaultLoginPage is the console's login page (auth's LoginPath).
+	DefaultLoginPage = "/login"
 )
 
 // DefaultScopes are the scopes asked for: the ID token, the user's names
@@ -91,7 +93,7 @@ type Config struct {
 	CookieName string
 	Secure     bool
 	// Home is where a logged-in browser goes; "" means "/". LoginPage
-	// is where a refused one is sent back to; "" means auth.LoginPath.
+	// is where a refused one is sent back to; "" means DefaultLoginPage.
 	Home, LoginPage string
 	// FlowTimeout is how long a login may take at the provider; 0 means
 	// DefaultFlowTimeout.
@@ -166,7 +168,7 @@ func New(cfg Config) (*RP, error) {
 		cfg.CookieName = "__Secure-" + cfg.CookieName
 	}
 	cfg.Home = cmpOr(cfg.Home, "/")
-	cfg.LoginPage = cmpOr(cfg.LoginPage, auth.LoginPath)
+	cfg.LoginPage = cmpOr(cfg.LoginPage, DefaultLoginPage)
 	cfg.FlowTimeout = cmpOr(cfg.FlowTimeout, DefaultFlowTimeout)
 	cfg.DiscoveryTimeout = cmpOr(cfg.DiscoveryTimeout, DefaultDiscoveryTimeout)
 	cfg.RetryInterval = cmpOr(cfg.RetryInterval, DefaultRetryInterval)
@@ -205,6 +207,9 @@ func cmpOr[T comparable](v, def T) T {
 
 // Issuer returns the provider's issuer URL.
 func (rp *RP) Issuer() string { return rp.cfg.Issuer }
+
+// GroupsClaim returns the name of the claim the groups are read from.
+func (rp *RP) GroupsClaim() string { return rp.cfg.GroupsClaim }
 
 // Discover fetches the provider's discovery document, if it has not been
 // fetched yet, within Config.DiscoveryTimeout (or ctx, whichever ends
