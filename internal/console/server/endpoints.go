@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/chat"
 	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/monitor"
@@ -51,11 +52,23 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	// Roles: the policy in force (--policy), its loads audited in the
+	// log the jobs write to; reloaded on Config.PolicyReload.
+	log, err := s.sharedAudit(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.openRoles(ctx, log); err != nil {
+		return err
+	}
+	s.watchPolicy()
+
 	// Exec: the jobs service, or an endpoint that says it is not
-	// configured.
+	// configured. Every request is checked against the policy in force.
 	var exec Endpoint = notConfigured{}
 	if s.cfg.Exec != nil {
 		opts := *s.cfg.Exec
+		opts.Roles = s.Roles
 		if opts.Logger == nil {
 			opts.Logger = s.log
 		}
@@ -113,9 +126,33 @@ func (s *Server) addEndpoint(name string, ep Endpoint) {
 	s.endpoints = append(s.endpoints, route{name: name, ep: ep})
 }
 
-// shutdownEndpoints shuts every endpoint down, in the order they were
-// built, each within what is left of ctx.
+// sharedAudit returns the audit log the jobs write to (Exec.Audit), and
+// opens it if no one has, so that every record of this node goes through
+// one writer (which keeps the export file's order).
+func (s *Server) sharedAudit(ctx context.Context) (*audit.Log, error) {
+	if s.cfg.Exec != nil && s.cfg.Exec.Audit != nil {
+		return s.cfg.Exec.Audit, nil
+	}
+	var aopts audit.Options
+	if s.cfg.Exec != nil {
+		aopts = s.cfg.Exec.AuditOptions
+	}
+	log, err := audit.Open(ctx, s.engine, aopts)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.cfg.Exec != nil {
+		exec := *s.cfg.Exec
+		exec.Audit = log
+		s.cfg.Exec = &exec
+	}
+	return log, nil
+}
+
+// shutdownEndpoints stops the policy's reloads, then shuts every endpoint
+// down, in the order they were built, each within what is left of ctx.
 func (s *Server) shutdownEndpoints(ctx context.Context) {
+	s.stopPolicy()
 	for _, r := range s.endpoints {
 		if err := r.ep.Shutdown(ctx); err != nil {
 			s.log.Warn("shutdown: "+r.name, "err", err)

@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"time"
@@ -153,6 +154,16 @@ type Config struct {
 	Monitor monitor.Options
 	Exec    *jobs.Options
 
+	// Roles and host groups (team mode; roles.go). PolicyFile is the
+	// policy file (--policy, package policy); "" means none: users keep
+	// their own roles, and operators and admins reach every host within
+	// Exec's Policy (--allow-hosts). Each receive on PolicyReload (cmd
+	// sends SIGHUP there) reads the file again: a good one applies to the
+	// next message of every socket, a bad one keeps the policy in force.
+	// Every read is audited, with the file's SHA-256.
+	PolicyFile   string
+	PolicyReload <-chan os.Signal
+
 	// Logger receives the logs; nil means slog.Default. Tokens never go
 	// to it.
 	Logger *slog.Logger
@@ -195,6 +206,7 @@ type Server struct {
 	endpoints []route
 	hub       *chat.Hub
 	monitor   *monitor.Monitor
+	roles     *roles // the roles' policy in force (roles.go)
 	http      *http.Server
 
 	// Sockets get sockCtx, which is cancelled at shutdown.

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/jobs"
+	"wsdeck/internal/console/policy"
+	"wsdeck/internal/console/users"
+	"wsdeck/internal/engine"
+	"wsdeck/internal/testkit/poll"
+)
+
+const rolesPolicy = `groups:
+  web: 127.0.0.1-3
+  db: 127.0.0.4
+bindings:
+  - users: [olga]
+    role: operator
+    hosts: [web]
+`
+
+// policyRecords returns the reasons of the policy records of ts's audit
+// log, in order.
+func policyRecords(t *testing.T, ts *testServer) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	recs, err := audit.Read(ctx, ts.roles.audit.Stream(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs {
+		if r.Event == audit.EventPolicy {
+			out = append(out, r.Reason)
+		}
+	}
+	return out
+}
+
+// TestPolicyFile: a console with --policy reads it at start (audited with
+// the file's hash), and on each reload signal: a good file applies at
+// once, a bad one is refused, named by file and line, and the policy in
+// force is kept; every read is audited. The Exec hello gives the
+// groups of the policy in force.
+func TestPolicyFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "team.yaml")
+	if err := os.WriteFile(path, []byte(rolesPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload := make(chan os.Signal)
+	ts := start(t, Config{Exec: &jobs.Options{}, PolicyFile: path, PolicyReload: reload})
+	olga := func() []string { return ts.Roles().Access(policy.Subject{Name: "olga", Role: users.Viewer}).Groups() }
+	if g := olga(); len(g) != 1 || g[0] != "web" {
+		t.Fatalf("olga's groups at start: %v", g)
+	}
+	first := ts.roles.live.Hash()
+	if recs := policyRecords(t, ts); len(recs) != 1 || recs[0] != "loaded at start, sha256 "+first {
+		t.Fatalf("policy records at start: %q", recs)
+	}
+	c := ts.mustDial(t, "/ws/exec")
+	if m := readMsg(t, c); m["type"] != "hello" || m["role"] != "admin" || m["may_run"] != true || len(m["groups"].([]any)) != 2 {
+		t.Fatalf("hello %v, want the token's admin with both groups", m)
+	}
+
+	// A good file: applied once the signal is read.
+	if err := os.WriteFile(path, []byte(strings.Replace(rolesPolicy, "hosts: [web]", "hosts: [db]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- os.Interrupt
+	poll.Until(t, testTimeout, "the reload audited", func() bool { return len(policyRecords(t, ts)) == 2 })
+	second := ts.roles.live.Hash()
+	if recs := policyRecords(t, ts); recs[1] != "reloaded, sha256 "+second+" (was "+first+")" || second == first {
+		t.Fatalf("policy records: %q", recs)
+	}
+	if g := olga(); len(g) != 1 || g[0] != "db" {
+		t.Fatalf("olga's groups after the reload: %v", g)
+	}
+
+	// A bad file: refused, the policy in force kept.
+	if err := os.WriteFile(path, []byte(rolesPolicy+"    extra: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- os.Interrupt
+	poll.Until(t, testTimeout, "the refusal audited", func() bool { return len(policyRecords(t, ts)) == 3 })
+	recs := policyRecords(t, ts)
+	if !strings.HasPrefix(recs[2], "refused, sha256 ") || !strings.Contains(recs[2], path+":8:") || !strings.HasSuffix(recs[2], "; kept sha256 "+second) {
+		t.Fatalf("policy record of a bad file: %q", recs[2])
+	}
+	if g := olga(); len(g) != 1 || g[0] != "db" || ts.roles.live.Hash() != second {
+		t.Fatalf("after a bad file, olga's groups %v: want the policy kept", g)
+	}
+}
+
+// TestPolicyFileBadAtStart: a console whose policy file is bad does not
+// start, and says which file and line.
+func TestPolicyFileBadAtStart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "team.yaml")
+	if err := os.WriteFile(path, []byte("groups:\n  web: 127.0.0.1-3\nbindings:\n  - users: [x]\n    role: boss\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Addr: "127.0.0.1:0", Token: testToken, Engine: engine.Config{StateDir: t.TempDir()}, Exec: &jobs.Options{}, PolicyFile: path})
+	if err == nil {
+		s.close()
+		t.Fatal("a console started with a bad policy file")
+	}
+	if !strings.Contains(err.Error(), path+":5:") {
+		t.Fatalf("error %q does not name %s:5", err, path)
+	}
+}
