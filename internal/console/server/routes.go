@@ -28,6 +28,7 @@ func (s *Server) routes() http.Handler {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
 	root.Handle("POST /logout", s.guard.Logout())
+	s.oidcRoutes(root) // GET /login/oidc and its callback, when configured (oidc.go)
 	root.Handle("/", s.guard.Middleware(private, s.refused))
 	return s.securityHeaders(s.logRequests(s.checkHost(root)))
 }

@@ -41,6 +41,7 @@ import (
 	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/metrics"
 	"wsdeck/internal/console/monitor"
+	"wsdeck/internal/console/oidc"
 	"wsdeck/internal/console/socket"
 	"wsdeck/internal/engine"
 )
@@ -154,6 +155,13 @@ type Config struct {
 	Monitor monitor.Options
 	Exec    *jobs.Options
 
+	// Single sign-on with OpenID Connect (oidc.go): non-nil turns it on,
+	// and with it team mode (the token opens nothing). The server sets
+	// its Role (the policy's bindings of users and groups), StartSession,
+	// Audit, Logger, Secure and cookie name; a RedirectURL of "" means
+	// this console's URL with oidc.CallbackPath.
+	OIDC *oidc.Config
+
 	// Roles and host groups (team mode; roles.go). PolicyFile is the
 	// policy file (--policy, package policy); "" means none: users keep
 	// their own roles, and operators and admins reach every host within
@@ -208,6 +216,9 @@ type Server struct {
 	monitor   *monitor.Monitor
 	roles     *roles // the roles' policy in force (roles.go)
 	http      *http.Server
+
+	// rp is the relying party of single sign-on, or nil (oidc.go).
+	rp *oidc.RP
 
 	// Sockets get sockCtx, which is cancelled at shutdown.
 	sockCtx    context.Context
@@ -323,6 +334,10 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.buildEndpoints(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.openOIDC(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
