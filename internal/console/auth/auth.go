@@ -28,6 +28,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +53,11 @@ type Options struct {
 	// Store keeps the sessions (a KVStore); it is required.
 	Store Store
 
+	// OnLogout, if not nil, is called with the request and the session
+	// of each logout (POST /logout with a live session), after the
+	// session ended: the server audits it. It must not block long.
+	OnLogout func(r *http.Request, s Session)
+
 	// OnEnd, if not nil, is called with the key of each session the
 	// Guard ends or finds ended: at logout, at a new login from the same
 	// browser, and when its cookie is refused for expiry. It must not
@@ -70,8 +76,27 @@ type Guard struct {
 	idle, max  time.Duration
 	store      Store
 	onEnd      func(key string)
+	onLogout   func(r *http.Request, s Session)
 	now        func() time.Time
+
+	// team is set in team mode (SetTeamMode): the token opens nothing,
+	// sessions started by it are refused, and a browser without a
+	// session is sent to LoginPath.
+	team atomic.Bool
 }
+
+// LoginPath is the login page of team mode.
+const LoginPath = "/login"
+
+// SetTeamMode turns team mode on or off. In team mode the token is
+// refused (in the login URL and as a bearer token), and so are the
+// sessions it started; an HTML GET without a session is redirected to
+// LoginPath. The server turns it on when there are users (or single
+// sign-on) and off when there are none, at any time.
+func (g *Guard) SetTeamMode(on bool) { g.team.Store(on) }
+
+// TeamMode reports whether team mode is on.
+func (g *Guard) TeamMode() bool { return g.team.Load() }
 
 // New returns a Guard for token, which must not be empty.
 func New(token string, opts Options) (*Guard, error) {
@@ -92,6 +117,7 @@ func New(token string, opts Options) (*Guard, error) {
 		max:        opts.Max,
 		store:      opts.Store,
 		onEnd:      opts.OnEnd,
+		onLogout:   opts.OnLogout,
 		now:        opts.Now,
 	}
 	if g.cookieName == "" {
@@ -125,10 +151,11 @@ func (g *Guard) Max() time.Duration { return g.max }
 func (g *Guard) Idle() time.Duration { return g.idle }
 
 // validToken reports whether s is the token, in constant time: both sides
-// are hashed first, so not even the length is compared directly.
+// are hashed first, so not even the length is compared directly. In team
+// mode no token is valid.
 func (g *Guard) validToken(s string) bool {
 	sum := sha256.Sum256([]byte(s))
-	return subtle.ConstantTimeCompare(sum[:], g.tokenSum[:]) == 1
+	return subtle.ConstantTimeCompare(sum[:], g.tokenSum[:]) == 1 && !g.team.Load()
 }
 
 // Result says how a request was authenticated, or why not.
@@ -183,12 +210,19 @@ func (g *Guard) Authenticate(r *http.Request) (Result, Session, error) {
 	if len(c.Value) != idLen {
 		return Invalid, Session{}, nil
 	}
-	s, err := g.use(r.Context(), keyOf(c.Value))
+	key := keyOf(c.Value)
+	s, err := g.use(r.Context(), key)
 	switch {
 	case errors.Is(err, ErrNoSession):
 		return Invalid, Session{}, nil
 	case err != nil:
 		return Invalid, Session{}, err
+	}
+	if g.team.Load() && s.Identity.Method == MethodToken {
+		// A token session from before team mode: the token opens
+		// nothing now, nor does what it opened.
+		g.end(r.Context(), key)
+		return Invalid, Session{}, nil
 	}
 	return ByCookie, s, nil
 }
@@ -287,30 +321,44 @@ func (g *Guard) Middleware(next http.Handler, refused func(r *http.Request, why 
 		if refused != nil {
 			refused(r, res)
 		}
-		unauthorized(w, r, res)
+		if g.team.Load() && r.Method == http.MethodGet && r.URL.Path == "/" && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, LoginPath, http.StatusSeeOther)
+			return
+		}
+		unauthorized(w, r, res, g.team.Load())
 	})
 }
 
 const loginHelp = "Open the login URL that wsdeck printed when it started (http://HOST:PORT/?token=...), " +
 	"or send the header Authorization: Bearer TOKEN."
 
-func unauthorized(w http.ResponseWriter, r *http.Request, why Result) {
+const teamLoginHelp = "Log in at " + LoginPath + " with your user name and password."
+
+func unauthorized(w http.ResponseWriter, r *http.Request, why Result, team bool) {
+	help := loginHelp
+	if team {
+		help = teamLoginHelp
+	}
 	h := w.Header()
 	h.Set("WWW-Authenticate", `Bearer realm="wsdeck"`)
 	h.Set("Cache-Control", "no-store")
 	msg := "wsdeck: no credentials. "
 	if why == Invalid {
 		msg = "wsdeck: wrong token, or a session that ended (logged out or expired). "
+		if team {
+			msg = "wsdeck: a session that ended (logged out, expired or revoked), or credentials this console does not take in team mode. "
+		}
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", "default-src 'none'")
 		w.WriteHeader(http.StatusUnauthorized)
 		w.Write([]byte("<!doctype html><meta charset=utf-8><title>wsdeck: log in</title>" +
-			"<h1>401: log in to wsdeck</h1><p>" + msg + loginHelp + "</p>\n"))
+			"<h1>401: log in to wsdeck</h1><p>" + msg + help + "</p>\n"))
 		return
 	}
-	http.Error(w, msg+loginHelp, http.StatusUnauthorized)
+	http.Error(w, msg+help, http.StatusUnauthorized)
 }
 
 func storeFailed(w http.ResponseWriter) {

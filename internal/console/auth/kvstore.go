@@ -48,19 +48,29 @@ type record struct {
 	Seen     time.Time `json:"seen"`
 	Expires  time.Time `json:"expires"`
 	Identity Identity  `json:"identity"`
+	Remote   string    `json:"remote,omitempty"`
+	// Revoked marks a session an admin (or a change of its user) is
+	// ending: the one write that sets it wins the revocation (Revoke).
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 func encode(s Session) []byte {
-	b, _ := json.Marshal(record{Created: s.Created, Seen: s.Seen, Expires: s.Expires, Identity: s.Identity}) // cannot fail
+	b, _ := json.Marshal(record{Created: s.Created, Seen: s.Seen, Expires: s.Expires, Identity: s.Identity, Remote: s.Remote}) // cannot fail
 	return b
 }
 
 func decode(e engine.Entry) (Session, error) {
+	s, _, err := decodeRecord(e)
+	return s, err
+}
+
+// decodeRecord returns the session of e and whether it is being revoked.
+func decodeRecord(e engine.Entry) (Session, bool, error) {
 	var r record
 	if err := json.Unmarshal(e.Value, &r); err != nil {
-		return Session{}, fmt.Errorf("auth: session %s: %w", Session{Key: e.Key}.ShortKey(), err)
+		return Session{}, false, fmt.Errorf("auth: session %s: %w", Session{Key: e.Key}.ShortKey(), err)
 	}
-	return Session{Key: e.Key, Created: r.Created, Seen: r.Seen, Expires: r.Expires, Identity: r.Identity}, nil
+	return Session{Key: e.Key, Created: r.Created, Seen: r.Seen, Expires: r.Expires, Identity: r.Identity, Remote: r.Remote}, r.Revoked, nil
 }
 
 // Add stores s, making room as NewKVStore says when the store is full.
@@ -119,7 +129,7 @@ func (k *KVStore) sessions(ctx context.Context) ([]Session, error) {
 		if e.Op != engine.OpPut {
 			return
 		}
-		if s, err := decode(e); err == nil {
+		if s, revoked, err := decodeRecord(e); err == nil && !revoked {
 			all = append(all, s)
 		}
 	})
@@ -145,7 +155,11 @@ func (k *KVStore) Get(ctx context.Context, key string) (Session, error) {
 	if err != nil {
 		return Session{}, fmt.Errorf("auth: reading a session: %w", err)
 	}
-	return decode(e)
+	s, revoked, err := decodeRecord(e)
+	if revoked {
+		return Session{}, ErrNoSession
+	}
+	return s, err
 }
 
 // Update replaces the session with s.Key, or returns ErrNoSession if it
@@ -159,6 +173,9 @@ func (k *KVStore) Update(ctx context.Context, s Session) error {
 		}
 		if err != nil {
 			return fmt.Errorf("auth: reading a session: %w", err)
+		}
+		if _, revoked, _ := decodeRecord(e); revoked {
+			return ErrNoSession
 		}
 		_, err = k.b.Update(ctx, s.Key, encode(s), e.Revision)
 		if errors.Is(err, engine.ErrRevision) {
@@ -193,6 +210,47 @@ func (k *KVStore) Sweep(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// List returns the sessions in the bucket, expired ones not yet swept
+// included, in no particular order; those being revoked are left out.
+func (k *KVStore) List(ctx context.Context) ([]Session, error) {
+	return k.sessions(ctx)
+}
+
+// Revoke ends the session with key for an admin or a change of its user,
+// and returns it; ended is true for the one call, among all nodes, that
+// ended it, and false (with no error) if it had ended already or another
+// call is ending it. The winner is the one write that marks the session
+// revoked over the revision it read; the session is deleted after, which
+// every node's WatchEnds sees.
+func (k *KVStore) Revoke(ctx context.Context, key string) (s Session, ended bool, err error) {
+	for {
+		e, err := k.b.Get(ctx, key)
+		if errors.Is(err, engine.ErrNotFound) {
+			return Session{}, false, nil
+		}
+		if err != nil {
+			return Session{}, false, fmt.Errorf("auth: reading a session: %w", err)
+		}
+		s, revoked, err := decodeRecord(e)
+		if err != nil || revoked {
+			if err == nil {
+				return Session{}, false, nil
+			}
+			// Damaged: delete it, no one can use it anyway.
+			return Session{Key: key}, true, k.Delete(ctx, key)
+		}
+		b, _ := json.Marshal(record{Created: s.Created, Seen: s.Seen, Expires: s.Expires, Identity: s.Identity, Remote: s.Remote, Revoked: true}) // cannot fail
+		_, err = k.b.Update(ctx, key, b, e.Revision)
+		if errors.Is(err, engine.ErrRevision) {
+			continue // used, revoked or deleted meanwhile: look again
+		}
+		if err != nil {
+			return Session{}, false, fmt.Errorf("auth: revoking a session: %w", err)
+		}
+		return s, true, k.Delete(ctx, key)
+	}
 }
 
 // Len returns how many sessions the store holds, expired ones not yet

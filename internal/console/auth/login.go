@@ -14,7 +14,7 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request, q url.Values) bool
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	if !g.validToken(q.Get("token")) {
-		unauthorized(w, r, Invalid)
+		unauthorized(w, r, Invalid, g.team.Load())
 		return false
 	}
 	if err := g.StartSession(w, r, tokenIdentity); err != nil {
@@ -42,7 +42,7 @@ func (g *Guard) StartSession(w http.ResponseWriter, r *http.Request, id Identity
 	}
 	sid := newID()
 	now := g.now()
-	s := Session{Key: keyOf(sid), Created: now, Seen: now, Identity: id}
+	s := Session{Key: keyOf(sid), Created: now, Seen: now, Identity: id, Remote: r.RemoteAddr}
 	s.Expires = g.expires(s)
 	if err := g.store.Add(ctx, s); err != nil {
 		return err
@@ -78,9 +78,15 @@ func (g *Guard) Logout() http.Handler {
 			return
 		}
 		if c, err := r.Cookie(g.cookieName); err == nil && len(c.Value) == idLen {
-			if err := g.end(context.WithoutCancel(r.Context()), keyOf(c.Value)); err != nil {
+			ctx := context.WithoutCancel(r.Context())
+			key := keyOf(c.Value)
+			s, gerr := g.store.Get(ctx, key)
+			if err := g.end(ctx, key); err != nil {
 				storeFailed(w)
 				return
+			}
+			if gerr == nil && g.onLogout != nil {
+				g.onLogout(r, s)
 			}
 		}
 		http.SetCookie(w, &http.Cookie{

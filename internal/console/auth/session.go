@@ -44,6 +44,8 @@ type Session struct {
 	Expires time.Time
 	// Identity is who logged in, and how.
 	Identity Identity
+	// Remote is the address the login came from, for an admin's list.
+	Remote string
 }
 
 // ShortKey returns the first characters of Key, enough to tell a few

@@ -14,21 +14,30 @@ import (
 	"wsdeck/websocket"
 )
 
-// routes returns the console's handler: /healthz open to all, /logout open
-// to the page's own origin, everything else behind the token, and all but
-// /healthz only for the hosts the console answers to.
+// routes returns the console's handler: /healthz open to all, /logout and
+// the login form open to the page's own origin, the login page and its
+// style sheet open to all, everything else behind the token or a login
+// session, and all but /healthz only for the hosts the console answers to.
 func (s *Server) routes() http.Handler {
 	private := http.NewServeMux()
 	private.Handle("GET /metrics", s.metrics.Handler())
 	for _, r := range s.endpoints {
 		private.Handle("GET /ws/"+r.name, s.socketHandler(r.name, r.ep))
 	}
+	private.HandleFunc("GET /api/me", s.apiMe)
+	private.HandleFunc("GET /api/sessions", s.apiSessions)
+	private.Handle("POST /api/sessions/{key}/revoke", s.apiRevoke())
 	private.Handle("GET /", web.Handler())
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
 	root.Handle("POST /logout", s.guard.Logout())
 	s.oidcRoutes(root) // GET /login/oidc and its callback, when configured (oidc.go)
+	// The login page and what it needs, open to all (login.go).
+	root.HandleFunc("GET "+auth.LoginPath, s.loginPageHandler)
+	root.Handle("POST "+auth.LoginPath, s.loginHandler())
+	root.Handle("GET /login.css", web.Handler())
+	root.Handle("GET /favicon.ico", web.Handler())
 	root.Handle("/", s.guard.Middleware(private, s.refused))
 	return s.securityHeaders(s.logRequests(s.checkHost(root)))
 }

@@ -43,6 +43,7 @@ import (
 	"wsdeck/internal/console/monitor"
 	"wsdeck/internal/console/oidc"
 	"wsdeck/internal/console/socket"
+	"wsdeck/internal/console/users"
 	"wsdeck/internal/engine"
 )
 
@@ -155,13 +156,6 @@ type Config struct {
 	Monitor monitor.Options
 	Exec    *jobs.Options
 
-	// Single sign-on with OpenID Connect (oidc.go): non-nil turns it on,
-	// and with it team mode (the token opens nothing). The server sets
-	// its Role (the policy's bindings of users and groups), StartSession,
-	// Audit, Logger, Secure and cookie name; a RedirectURL of "" means
-	// this console's URL with oidc.CallbackPath.
-	OIDC *oidc.Config
-
 	// Roles and host groups (team mode; roles.go). PolicyFile is the
 	// policy file (--policy, package policy); "" means none: users keep
 	// their own roles, and operators and admins reach every host within
@@ -172,6 +166,18 @@ type Config struct {
 	PolicyFile   string
 	PolicyReload <-chan os.Signal
 
+	// Single sign-on with OpenID Connect (oidc.go): non-nil turns it on,
+	// and with it team mode (the token opens nothing). The server sets
+	// its Role (the policy's bindings of users and groups), StartSession,
+	// Audit, Logger, Secure and cookie name; a RedirectURL of "" means
+	// this console's URL with oidc.CallbackPath.
+	OIDC *oidc.Config
+
+	// Team mode: password login (login.go, team.go). LoginBackoff slows
+	// failed logins (--login-backoff-*); its zero value means the users
+	// package's defaults.
+	LoginBackoff users.BackoffOptions
+
 	// Logger receives the logs; nil means slog.Default. Tokens never go
 	// to it.
 	Logger *slog.Logger
@@ -180,6 +186,9 @@ type Config struct {
 
 	// now is the sessions' clock, for tests; nil means time.Now.
 	now func() time.Time
+	// userOptions, for tests, sets the users store's options (cheaper
+	// hashing); nil means the defaults.
+	userOptions *users.Options
 	// wrapEndpoint, for tests, wraps each endpoint as it is built.
 	wrapEndpoint func(name string, ep Endpoint) Endpoint
 }
@@ -215,6 +224,7 @@ type Server struct {
 	hub       *chat.Hub
 	monitor   *monitor.Monitor
 	roles     *roles // the roles' policy in force (roles.go)
+	team      *team // users, login backoff, audit (team.go)
 	http      *http.Server
 
 	// rp is the relying party of single sign-on, or nil (oidc.go).
@@ -322,6 +332,7 @@ func New(cfg Config) (*Server, error) {
 		Max:        cfg.SessionMax,
 		Store:      s.sessions,
 		OnEnd:      s.endSession,
+		OnLogout:   s.loggedOut,
 		Now:        cfg.now,
 	})
 	if err != nil {
@@ -333,6 +344,10 @@ func New(cfg Config) (*Server, error) {
 	s.metrics.Engine(func() metrics.EngineStats { return metrics.EngineStats(s.engine.Stats()) })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if err := s.openTeam(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
 	if err := s.buildEndpoints(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -427,11 +442,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		"max_conns_per_client", s.cfg.MaxConnsPerClient, "session_idle", s.guard.Idle())
 	checked := s.watchSessions() // both end with sockCtx
 	watchDone := s.watchSessionEnds()
+	teamDone := s.watchTeam()
 	// The engine goes last: sockets and Exec may use it to the end.
 	defer func() {
 		s.stopSocket()
 		<-checked
 		watchDone()
+		teamDone()
 		s.shutdownEngine(s.engine)
 	}()
 	errc := make(chan error, 1)

@@ -61,6 +61,14 @@ func (s *Server) endSession(key string) {
 	}
 }
 
+// sessionCount returns how many sockets of the session with key are open
+// on this node.
+func (ss *socketSet) sessionCount(key string) int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.sessions[key])
+}
+
 // clientOf returns who r comes from, for the per-client cap: its login
 // session, or its remote address for a bearer-token client; and the
 // session's key, "" for none.
