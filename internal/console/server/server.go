@@ -224,7 +224,7 @@ type Server struct {
 	hub       *chat.Hub
 	monitor   *monitor.Monitor
 	roles     *roles // the roles' policy in force (roles.go)
-	team      *team // users, login backoff, audit (team.go)
+	team      *team  // users, login backoff, audit (team.go)
 	http      *http.Server
 
 	// rp is the relying party of single sign-on, or nil (oidc.go).

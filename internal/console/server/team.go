@@ -61,24 +61,9 @@ func (s *Server) openTeam(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	var log *audit.Log
-	if s.cfg.Exec != nil && s.cfg.Exec.Audit != nil {
-		log = s.cfg.Exec.Audit
-	} else {
-		var aopts audit.Options
-		if s.cfg.Exec != nil {
-			aopts = s.cfg.Exec.AuditOptions
-		}
-		if log, err = audit.Open(ctx, s.engine, aopts); err != nil {
-			return fmt.Errorf("server: %w", err)
-		}
-		if s.cfg.Exec != nil {
-			// Jobs write to the same log: one writer keeps the
-			// export file's order.
-			exec := *s.cfg.Exec
-			exec.Audit = log
-			s.cfg.Exec = &exec
-		}
+	log, err := s.sharedAudit(ctx) // the jobs' and the policy's (endpoints.go)
+	if err != nil {
+		return err
 	}
 	s.team = &team{
 		users:   users.New(b, s.cfg.userOptions),
@@ -264,7 +249,7 @@ func (s *Server) writeAudit(ctx context.Context, rec audit.Record) error {
 
 // ssoConfigured reports whether single sign-on is configured, which puts
 // the console in team mode whatever the users.
-func (s *Server) ssoConfigured() bool { return false }
+func (s *Server) ssoConfigured() bool { return s.cfg.OIDC != nil }
 
 // roleName is the role's name, or "" for none.
 func roleName(r users.Role) string {
