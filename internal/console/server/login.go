@@ -13,6 +13,7 @@ import (
 
 	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/auth"
+	"wsdeck/internal/console/oidc"
 	"wsdeck/internal/console/users"
 	"wsdeck/internal/console/web"
 )
@@ -46,6 +47,7 @@ var loginPage = template.Must(template.ParseFS(web.FS(), "login.html"))
 // loginView is what the login page shows.
 type loginView struct {
 	Password bool   // the password form (team mode)
+	SSO      string // the single sign-on link, if configured
 	User     string // the name typed, kept after a failure
 	Message  string
 }
@@ -78,7 +80,17 @@ func (s *Server) loginPageHandler(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	renderLogin(w, http.StatusOK, loginView{Password: true})
+	renderLogin(w, http.StatusOK, s.loginView("", ""))
+}
+
+// loginView returns the login page's view in team mode: the password
+// form, and a link to single sign-on when it is configured (oidc.go).
+func (s *Server) loginView(user, msg string) loginView {
+	v := loginView{Password: true, User: user, Message: msg}
+	if s.rp != nil {
+		v.SSO = oidc.LoginPath
+	}
+	return v
 }
 
 // loginHandler returns the handler of POST /login.
@@ -96,7 +108,7 @@ func (s *Server) loginHandler() http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
 		if err := r.ParseForm(); err != nil {
-			renderLogin(w, http.StatusBadRequest, loginView{Password: true, Message: "The login form could not be read."})
+			renderLogin(w, http.StatusBadRequest, s.loginView("", "The login form could not be read."))
 			return
 		}
 		s.passwordLogin(w, r, r.PostForm.Get("user"), r.PostForm.Get("password"))
@@ -123,7 +135,7 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 		rec.Event, rec.Reason = audit.EventLoginFailed, reason
 		s.writeAudit(ctx, rec)
 		s.log.Info("login failed", "user", shown, "remote", r.RemoteAddr, "reason", reason)
-		renderLogin(w, status, loginView{Password: true, User: shown, Message: msg})
+		renderLogin(w, status, s.loginView(shown, msg))
 	}
 
 	wait, err := s.team.backoff.Check(ctx, name, addr)
@@ -164,13 +176,13 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 	// The record first: a login the audit log cannot hold does not happen.
 	if err := s.writeAudit(ctx, rec); err != nil {
 		w.Header().Set("Retry-After", "5")
-		renderLogin(w, http.StatusServiceUnavailable, loginView{Password: true, User: shown, Message: msgStore})
+		renderLogin(w, http.StatusServiceUnavailable, s.loginView(shown, msgStore))
 		return
 	}
 	if err := s.guard.StartSession(w, r, id); err != nil {
 		s.log.Warn("login: starting a session", "err", err)
 		w.Header().Set("Retry-After", "5")
-		renderLogin(w, http.StatusServiceUnavailable, loginView{Password: true, User: shown, Message: msgStore})
+		renderLogin(w, http.StatusServiceUnavailable, s.loginView(shown, msgStore))
 		return
 	}
 	s.log.Info("login", "user", u.Name, "role", u.Role.String(), "method", auth.MethodPassword, "remote", r.RemoteAddr)
