@@ -151,3 +151,32 @@ func BenchmarkFrameHeader(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWritePrepared writes prepared 64-byte messages from the server
+// over loopback TCP to a peer that drops them, one per call and eight per
+// call (what a writer behind on a broadcast does): per message.
+func BenchmarkWritePrepared(b *testing.B) {
+	for _, per := range []int{1, 8} {
+		b.Run(fmt.Sprintf("%d-per-call", per), func(b *testing.B) {
+			w, c := wireClient(b, nil)
+			drainWire(w)
+			pm, err := NewPreparedMessage(MessageBinary, pattern(1, 64, false))
+			if err != nil {
+				b.Fatal(err)
+			}
+			pms := make([]*PreparedMessage, per)
+			for i := range pms {
+				pms[i] = pm
+			}
+			ctx := context.Background()
+			b.SetBytes(int64(64 * per))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.WritePrepared(ctx, pms...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/msg")
+		})
+	}
+}

@@ -48,7 +48,10 @@
 // copies nothing: on Linux TCP and Unix sockets the payload is read
 // straight into the buffer's spare capacity (one readv puts the frame
 // header in the read buffer and the payload after it in yours), and a
-// large one is written from the caller's slice with writev.
+// large one is written from the caller's slice with writev. A broadcast
+// is a [PreparedMessage], encoded once for every connection; a writer that
+// has several waiting passes them to one [Conn.WritePrepared] call, which
+// writes them all with one writev.
 //
 // Memory: a connection waiting for its next message holds no read or write
 // buffer (they come from pools when bytes are to be read or written; on

@@ -3,7 +3,9 @@ package websocket
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // PreparedMessage is a message encoded once to be written to many
@@ -20,8 +22,17 @@ type PreparedMessage struct {
 	typ  MessageType
 	data []byte
 
+	// last is the frame made last, read without the lock: the
+	// connections of a broadcast nearly all want the same one.
+	last   atomic.Pointer[preparedFrame]
 	mu     sync.Mutex
 	frames map[preparedKey][]byte // guarded by mu
+}
+
+// preparedFrame is a frame of a PreparedMessage and how it was encoded.
+type preparedFrame struct {
+	k preparedKey
+	b []byte
 }
 
 // preparedKey says how a frame was encoded: plain, or compressed with a
@@ -48,6 +59,9 @@ func (pm *PreparedMessage) Payload() []byte { return pm.data }
 
 // frame returns the message encoded as one server frame for k.
 func (pm *PreparedMessage) frame(k preparedKey) ([]byte, error) {
+	if f := pm.last.Load(); f != nil && f.k == k {
+		return f.b, nil
+	}
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	if f, ok := pm.frames[k]; ok {
@@ -80,25 +94,87 @@ func (pm *PreparedMessage) frame(k preparedKey) ([]byte, error) {
 		pm.frames = make(map[preparedKey][]byte, 2)
 	}
 	pm.frames[k] = f
+	pm.last.Store(&preparedFrame{k: k, b: f})
 	return f, nil
 }
 
-// WritePrepared writes a prepared message, as Write does.
-func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
+// WritePrepared writes prepared messages, in order, each as Write writes
+// one. A server connection writes several with as few system calls as it
+// can (one vectored write over TCP), so a writer that has fallen behind a
+// broadcast catches up in one go rather than one call per message. An
+// error ends the call: the messages before it were written, the one it
+// names and those after it were not.
+func (c *Conn) WritePrepared(ctx context.Context, pms ...*PreparedMessage) error {
 	if c.client {
-		return c.Write(ctx, pm.typ, pm.data)
+		for _, pm := range pms {
+			if err := c.Write(ctx, pm.typ, pm.data); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	var k preparedKey
-	if d := c.deflate; d != nil && d.agreed.writeNoContextTakeover && len(pm.data) >= d.threshold {
-		k = preparedKey{compressed: true, level: d.level, bits: d.agreed.writeWindowBits}
-	}
-	f, err := pm.frame(k)
-	if err != nil {
-		return fmt.Errorf("websocket: compressing: %w", err)
+	if len(pms) == 0 {
+		return nil
 	}
 	if err := c.msgMu.lock(ctx, c.closed); err != nil {
 		return c.lockErr(err)
 	}
 	defer c.msgMu.unlock()
-	return c.sendFrame(ctx, header{op: opcode(pm.typ)}, nil, f)
+	if len(pms) == 1 {
+		f, err := pms[0].frame(c.preparedKey(pms[0]))
+		if err != nil {
+			return fmt.Errorf("websocket: compressing: %w", err)
+		}
+		return c.sendFrame(ctx, header{op: opcode(pms[0].typ)}, nil, f)
+	}
+	iov := iovPool.Get().(*net.Buffers)
+	defer iovPool.Put(iov)
+	for len(pms) > 0 {
+		n := min(len(pms), maxWriteBatch)
+		if err := c.writeFrames(ctx, iov, pms[:n]); err != nil {
+			return err
+		}
+		pms = pms[n:]
+	}
+	return nil
+}
+
+// maxWriteBatch bounds the frames of one vectored write.
+const maxWriteBatch = 64
+
+// iovPool holds the slices of frames that WritePrepared writes at once.
+var iovPool = sync.Pool{New: func() any {
+	b := make(net.Buffers, 0, maxWriteBatch)
+	return &b
+}}
+
+// writeFrames writes the frames of pms, at most maxWriteBatch, with msgMu
+// held, through iov.
+func (c *Conn) writeFrames(ctx context.Context, iov *net.Buffers, pms []*PreparedMessage) error {
+	all := (*iov)[:0]
+	defer func() {
+		clear(all[:cap(all)]) // the frames are not kept
+		*iov = all[:0]
+	}()
+	for _, pm := range pms {
+		f, err := pm.frame(c.preparedKey(pm))
+		if err != nil {
+			return fmt.Errorf("websocket: compressing: %w", err)
+		}
+		all = append(all, f)
+	}
+	if err := c.lockFrame(ctx, opcode(pms[0].typ)); err != nil {
+		return err
+	}
+	defer c.frameMu.unlock()
+	*iov = all
+	return c.sendFramesLocked(ctx, iov)
+}
+
+// preparedKey returns the encoding of pm that this connection writes.
+func (c *Conn) preparedKey(pm *PreparedMessage) preparedKey {
+	if d := c.deflate; d != nil && d.agreed.writeNoContextTakeover && len(pm.data) >= d.threshold {
+		return preparedKey{compressed: true, level: d.level, bits: d.agreed.writeWindowBits}
+	}
+	return preparedKey{}
 }

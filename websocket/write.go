@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 )
 
 // Write sends p as one message of type typ, in one frame. A text message
@@ -233,19 +234,35 @@ func (c *Conn) lockFrame(ctx context.Context, op opcode) error {
 // sendFrameLocked writes a frame as sendFrame does, with frameMu held
 // (see lockFrame).
 func (c *Conn) sendFrameLocked(ctx context.Context, h header, p, encoded []byte) error {
-	var stop func() bool
-	if ctx.Done() != nil {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		stop = context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) })
+	stop, err := c.watchWrite(ctx)
+	if err != nil {
+		return err
 	}
-	var err error
 	if encoded != nil {
 		_, err = c.nc.Write(encoded)
 	} else {
 		err = c.writeFrameLocked(h, p)
 	}
+	return c.endWrite(ctx, stop, err)
+}
+
+// watchWrite has ctx, if it can be done, cut the writes that follow short
+// (by the write deadline), until stop is called; it returns ctx's error
+// if ctx is done already.
+func (c *Conn) watchWrite(ctx context.Context) (stop func() bool, err error) {
+	if ctx.Done() == nil {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) }), nil
+}
+
+// endWrite ends a write that watchWrite watched, with the write's error
+// err: a write that ctx cut short, or any that failed, closes the
+// connection, as a frame cut short leaves the stream unusable.
+func (c *Conn) endWrite(ctx context.Context, stop func() bool, err error) error {
 	if stop != nil && !stop() {
 		err = fmt.Errorf("websocket: write interrupted: %w", context.Cause(ctx))
 	}
@@ -257,6 +274,26 @@ func (c *Conn) sendFrameLocked(ctx context.Context, h header, p, encoded []byte)
 		c.closeConn(err)
 	}
 	return err
+}
+
+// sendFramesLocked writes the encoded frames iov holds, as sendFrameLocked
+// writes one: with one vectored write where the connection takes them. It
+// consumes iov.
+func (c *Conn) sendFramesLocked(ctx context.Context, iov *net.Buffers) error {
+	stop, err := c.watchWrite(ctx)
+	if err != nil {
+		return err
+	}
+	if c.writev {
+		_, err = iov.WriteTo(c.nc)
+	} else {
+		for _, f := range *iov {
+			if _, err = c.nc.Write(f); err != nil {
+				break
+			}
+		}
+	}
+	return c.endWrite(ctx, stop, err)
 }
 
 // writeFrameLocked assembles the frame in a pooled buffer and writes it with

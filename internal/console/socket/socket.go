@@ -99,6 +99,7 @@ type Conn struct {
 
 	// Used only by the one writer that runs at a time:
 	batch    []frame
+	run      []*websocket.PreparedMessage // the broadcasts of one write
 	watchdog *time.Timer
 	pinger   *time.Timer // set before Run starts it; never changed
 
@@ -340,29 +341,35 @@ func (c *Conn) writeLoop() {
 		if len(c.queue) == 0 && !leave {
 			// Idle: neither the queue nor the batch is kept, so an idle
 			// connection holds no slice of frames.
-			c.queue, c.batch, c.writing = nil, nil, false
+			c.queue, c.batch, c.run, c.writing = nil, nil, nil, false
 			c.mu.Unlock()
 			return
 		}
 		batch := c.queue
 		c.queue, c.batch = c.batch[:0], nil
 		c.mu.Unlock()
-		for i, f := range batch {
+		for i := 0; i < len(batch); {
 			select {
 			case <-c.quit: // closing wins over the queue
 				c.endWriter()
 				return
 			default:
 			}
-			batch[i] = frame{} // the frame is not kept once written
+			// A run of broadcasts goes out in one call (one system
+			// call): a writer that fell behind catches up at once.
+			j := i + 1
+			if batch[i].prepared != nil {
+				c.run = c.run[:0]
+				for j = i; j < len(batch) && batch[j].prepared != nil && j-i < maxRun; j++ {
+					c.run = append(c.run, batch[j].prepared)
+				}
+			}
 			c.watchdog.Reset(c.opts.WriteTimeout)
 			var err error
-			n := len(f.data)
-			if f.prepared != nil {
-				err = c.ws.WritePrepared(context.Background(), f.prepared)
-				n = f.prepared.Len()
+			if batch[i].prepared != nil {
+				err = c.ws.WritePrepared(context.Background(), c.run...)
 			} else {
-				err = c.ws.Write(context.Background(), websocket.MessageText, f.data)
+				err = c.ws.Write(context.Background(), websocket.MessageText, batch[i].data)
 			}
 			if !c.watchdog.Stop() || err != nil {
 				// A failed write closes the connection, which ends the
@@ -370,7 +377,16 @@ func (c *Conn) writeLoop() {
 				c.endWriter()
 				return
 			}
-			c.opts.Metrics.Sent(n)
+			for _, f := range batch[i:j] {
+				if f.prepared != nil {
+					c.opts.Metrics.Sent(f.prepared.Len())
+				} else {
+					c.opts.Metrics.Sent(len(f.data))
+				}
+			}
+			clear(c.run)
+			clear(batch[i:j]) // the frames are not kept once written
+			i = j
 		}
 		if leave {
 			c.Close(websocket.StatusGoingAway, "server shutting down")
@@ -387,9 +403,12 @@ func (c *Conn) writeLoop() {
 // closing: no writer starts after it (enqueue refuses frames then).
 func (c *Conn) endWriter() {
 	c.mu.Lock()
-	c.queue, c.batch, c.writing = nil, nil, false
+	c.queue, c.batch, c.run, c.writing = nil, nil, nil, false
 	c.mu.Unlock()
 }
+
+// maxRun bounds the broadcasts written in one call.
+const maxRun = 64
 
 // maxKeptQueue is the largest queue capacity kept from one batch to the
 // next while a burst lasts.

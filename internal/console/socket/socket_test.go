@@ -477,3 +477,39 @@ func TestKeepalive(t *testing.T) {
 		}
 	})
 }
+
+// TestBroadcastsAndOwnFramesKeepTheirOrder: runs of broadcasts (written
+// several at a time) and frames of the connection's own, queued in one
+// burst, reach the client each once, in the order they were queued.
+func TestBroadcastsAndOwnFramesKeepTheirOrder(t *testing.T) {
+	t.Parallel()
+	const frames = 300
+	var pms [frames]*websocket.PreparedMessage
+	for i := range pms {
+		pms[i], _ = websocket.NewPreparedMessage(websocket.MessageText, fmt.Appendf(nil, `{"type":"b","n":%d}`, i))
+	}
+	h := serve(t, Options{QueueSize: frames}, func(c *Conn) Handler {
+		return func(m Message) error {
+			for i := range frames {
+				ok := false
+				if i%50 == 7 || i%50 == 8 { // own frames between runs of broadcasts
+					ok = c.SendOwn(fmt.Appendf(nil, `{"type":"o","n":%d}`, i))
+				} else {
+					ok = c.Send(pms[i])
+				}
+				if !ok {
+					return fmt.Errorf("frame %d not queued", i)
+				}
+			}
+			return nil
+		}
+	})
+	c := dial(t, h.url)
+	write(t, c, websocket.MessageText, `{"type":"go"}`)
+	for i := range frames {
+		m := readJSON(t, c)
+		if n, _ := m["n"].(float64); int(n) != i {
+			t.Fatalf("frame %d: got %v", i, m)
+		}
+	}
+}
