@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"wsdeck/internal/console/auth"
 )
 
 // announce tells the user where the console is. The login URL holds the
@@ -22,6 +25,9 @@ func (s *Server) announce() error {
 	}
 	print := s.cfg.PrintURL == PrintURLAlways || s.cfg.PrintURL == PrintURLAuto && !s.tokenOK
 	switch {
+	case s.guard.TeamMode():
+		// The token opens nothing in team mode: people log in.
+		fmt.Fprintf(out, "wsdeck console (team mode): log in at %s\n", strings.TrimSuffix(s.URL(), "/")+auth.LoginPath)
 	case print:
 		fmt.Fprintf(out, "wsdeck console: open %s\n", s.LoginURL())
 	case s.cfg.URLFile != "":
