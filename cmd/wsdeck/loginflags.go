@@ -1,0 +1,21 @@
+package main
+
+import (
+	"flag"
+
+	"wsdeck/internal/console/server"
+	"wsdeck/internal/console/users"
+)
+
+// loginFlags registers the flags of password login (team mode): the
+// backoff that slows failed logins per user, per address and per pair
+// (users.Backoff). A free count of -1 means none free.
+func loginFlags(fs *flag.FlagSet, cfg *server.Config) {
+	b := &cfg.LoginBackoff
+	fs.DurationVar(&b.Base, "login-backoff-base", users.DefaultBackoffBase, "team mode: the first wait after a login's free failures; it doubles with each failure")
+	fs.DurationVar(&b.Max, "login-backoff-max", users.DefaultBackoffMax, "team mode: the longest wait after failed logins")
+	fs.DurationVar(&b.Forget, "login-backoff-forget", users.DefaultBackoffForget, "team mode: forget a counter of failed logins this long after its last failure")
+	fs.IntVar(&b.FreePair, "login-backoff-free-pair", users.DefaultBackoffFreePair, "team mode: failed logins of one user from one address before any wait (-1: none)")
+	fs.IntVar(&b.FreeUser, "login-backoff-free-user", users.DefaultBackoffFreeUser, "team mode: failed logins of one user from all addresses before every address waits (-1: none)")
+	fs.IntVar(&b.FreeAddr, "login-backoff-free-addr", users.DefaultBackoffFreeAddr, "team mode: failed logins from one address, all users together, before it waits (-1: none)")
+}
