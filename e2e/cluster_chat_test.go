@@ -152,7 +152,7 @@ func (c *chatClient) take(f frame, how string) {
 		c.msgs = append(c.msgs, chatEvent{Seq: f.Seq, ID: f.ID, Text: f.Text})
 		c.origin = append(c.origin, how)
 		c.seq = max(c.seq, f.Seq)
-	case "join", "leave", "nick":
+	case "join", "leave", "nick", "presence":
 		c.pseq = max(c.pseq, f.Seq)
 	}
 }
@@ -291,7 +291,7 @@ func (c *chatClient) awaitAck(ctx context.Context, cc *chatConn, id string) (boo
 // handle takes a frame that is not the answer awaited.
 func (c *chatClient) handle(f frame) {
 	switch f.Type {
-	case "message", "join", "leave", "nick":
+	case "message", "join", "leave", "nick", "presence":
 		c.take(f, fmt.Sprintf("connection %d, live", c.connects))
 	case "sent":
 		c.acked[f.ID] = f.Seq

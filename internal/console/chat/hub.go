@@ -25,8 +25,9 @@ const (
 )
 
 // maxPresenceEntry bounds one presence entry (a nickname is at most 128
-// bytes), and so, with the per-room count, the presence stream's bytes.
-const maxPresenceEntry = 1024
+// bytes; an entry may list several events, see announcer), and so, with
+// the per-room count, the presence stream's bytes.
+const maxPresenceEntry = 8 << 10
 
 // Options configure a Hub. The zero value means the defaults.
 type Options struct {
@@ -95,14 +96,16 @@ type Hub struct {
 	pres  *engine.Stream // the presence events, a subject per room, and chat.rooms
 	rooms *engine.Bucket // the rooms
 
-	mu        sync.Mutex
-	closed    bool                    // guarded by mu
-	members   map[*member]struct{}    // guarded by mu
-	msgTopics map[string]*topic.Topic // guarded by mu: by room
-	preTopics map[string]*topic.Topic // guarded by mu: by room
-	roomTopic *topic.Topic            // room announcements
-	roomList  roomList                // the rooms, as announced
-	epoch     atomic.Value            // string: the streams' epoch, as last seen
+	mu         sync.Mutex
+	closed     bool                    // guarded by mu
+	members    map[*member]struct{}    // guarded by mu
+	msgTopics  map[string]*topic.Topic // guarded by mu: by room
+	preTopics  map[string]*topic.Topic // guarded by mu: by room
+	announcers map[string]*announcer   // guarded by mu: by room
+	flushing   sync.WaitGroup          // the announcers' flushes under way
+	roomTopic  *topic.Topic            // room announcements
+	roomList   roomList                // the rooms, as announced
+	epoch      atomic.Value            // string: the streams' epoch, as last seen
 }
 
 // streamInfo returns the two streams' state, and notes their epoch.
@@ -150,14 +153,15 @@ func New(ctx context.Context, e *engine.Engine, opts Options) (*Hub, error) {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
 	h := &Hub{
-		opts:      opts,
-		log:       opts.Logger,
-		msgs:      msgs,
-		pres:      pres,
-		rooms:     rooms,
-		members:   make(map[*member]struct{}),
-		msgTopics: make(map[string]*topic.Topic),
-		preTopics: make(map[string]*topic.Topic),
+		opts:       opts,
+		log:        opts.Logger,
+		msgs:       msgs,
+		pres:       pres,
+		rooms:      rooms,
+		members:    make(map[*member]struct{}),
+		msgTopics:  make(map[string]*topic.Topic),
+		preTopics:  make(map[string]*topic.Topic),
+		announcers: make(map[string]*announcer),
 	}
 	if _, _, err := h.streamInfo(ctx); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
@@ -222,5 +226,8 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, t := range topics {
 		t.Close()
 	}
+	// The presence events queued by then (the leaves of the members
+	// going) are published, each within engineTimeout.
+	h.flushing.Wait()
 	return nil
 }

@@ -167,9 +167,7 @@ func (h *Hub) join(ctx context.Context, p peer, room, nick string, fixed bool, s
 	h.members[m] = struct{}{}
 	h.mu.Unlock()
 	m.welcome(b)
-	if err := h.presence(ctx, m.room, Event{Type: "join", Nick: nick}); err != nil {
-		h.log.Warn("chat: join not announced", "room", room, "err", err)
-	}
+	h.presence(m.room, Event{Type: "join", Nick: nick})
 	return m, roomErr, nil
 }
 
@@ -206,17 +204,7 @@ func (h *Hub) Leave(m *member) {
 			t.Leave(m)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
-	defer cancel()
-	if err := h.presence(ctx, m.room, Event{Type: "leave", Nick: m.getNick()}); err != nil {
-		h.log.Warn("chat: leave not announced", "room", m.room, "err", err)
-	}
-}
-
-// presence publishes a presence event in room.
-func (h *Hub) presence(ctx context.Context, room string, e Event) error {
-	_, err := h.pres.Publish(ctx, presenceSubject(room), stored(e), "")
-	return err
+	h.presence(m.room, Event{Type: "leave", Nick: m.getNick()})
 }
 
 // handle handles a message from member m.
@@ -322,11 +310,7 @@ func (h *Hub) Rename(ctx context.Context, m *member, nick string) error {
 	if old == nick {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
-	defer cancel()
-	if err := h.presence(ctx, m.room, Event{Type: "nick", Nick: nick, Old: old}); err != nil {
-		return unavailable("announcing the nickname", err)
-	}
+	h.presence(m.room, Event{Type: "nick", Nick: nick, Old: old})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -242,7 +243,7 @@ func TestChatOverWebSockets(t *testing.T) {
 	// acknowledgments gave.
 	a1, a2 := ann.event(t, "message"), ann.event(t, "message")
 	b1, b2 := bob.event(t, "message"), bob.event(t, "message")
-	if a1 != b1 || a2 != b2 || a1.Seq >= a2.Seq {
+	if !reflect.DeepEqual(a1, b1) || !reflect.DeepEqual(a2, b2) || a1.Seq >= a2.Seq {
 		t.Fatalf("ann saw %+v %+v, bob %+v %+v: want the same two events in sequence", a1, a2, b1, b2)
 	}
 	if a1.Seq != annSeq || a1.Text != "hi bob" || a1.ID != "a1" || a2.Seq != bobSeq || a2.Text != "hi ann" {

@@ -16,7 +16,7 @@ const CodeUnavailable = "unavailable"
 
 // Event is a chat event on the wire: a message, or a presence event.
 type Event struct {
-	Type string `json:"type"` // "message", "join", "leave" or "nick"
+	Type string `json:"type"` // "message", "join", "leave", "nick" or "presence"
 	// Seq is the event's sequence: a message's in the message stream, a
 	// presence event's in the presence stream.
 	Seq  uint64    `json:"seq"`
@@ -25,6 +25,16 @@ type Event struct {
 	Text string    `json:"text,omitempty"` // of a message
 	ID   string    `json:"id,omitempty"`   // of a message: the id its sender gave it
 	Old  string    `json:"old,omitempty"`  // the previous nickname, of a nick event
+	// Events are the presence events of a "presence" event: several
+	// that one node announced together, in the order they happened.
+	Events []PresenceEvent `json:"events,omitempty"`
+}
+
+// PresenceEvent is one of the events of a "presence" event.
+type PresenceEvent struct {
+	Type string `json:"type"` // "join", "leave" or "nick"
+	Nick string `json:"nick"`
+	Old  string `json:"old,omitempty"`
 }
 
 // RoomEvent announces a new room to every member, on every node.
@@ -134,6 +144,13 @@ func encode(m engine.Msg) ([]byte, error) {
 	}
 	switch e.Type {
 	case "message", "join", "leave", "nick":
+		e.Events = nil
+	case "presence":
+		for _, p := range e.Events {
+			if p.Type != "join" && p.Type != "leave" && p.Type != "nick" {
+				return nil, fmt.Errorf("chat entry %d: presence event of type %q", m.Seq, p.Type)
+			}
+		}
 	default:
 		return nil, fmt.Errorf("chat entry %d: type %q", m.Seq, e.Type)
 	}

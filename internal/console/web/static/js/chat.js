@@ -236,6 +236,7 @@ export class Chat {
     case "join":
     case "leave":
     case "nick":
+    case "presence":
       this.event(msg, "live");
       break;
     case "sent":
@@ -361,6 +362,12 @@ export class Chat {
       li.classList.add("event");
       li.append(span("text", `${e.old} is now ${e.nick}`));
       break;
+    case "presence":
+      // Several members' comings and goings that one node announced
+      // together (a burst of joins): one line.
+      li.classList.add("event");
+      li.append(span("text", presenceText(e.events || [])));
+      break;
     }
     this.append(li);
     if (e.type === "message" && via === "live") this.onUnread();
@@ -383,4 +390,21 @@ export class Chat {
     while (l.childElementCount > MAX_ITEMS) l.firstElementChild.remove();
     if (atBottom) l.scrollTop = l.scrollHeight;
   }
+}
+
+// presenceText says in one line what a batch of presence events did:
+// "ann, bob and 3 others joined; cy left".
+function presenceText(events) {
+  const names = (list) => list.length <= 5
+    ? list.join(", ")
+    : `${list.slice(0, 4).join(", ")} and ${list.length - 4} others`;
+  const joined = events.filter((p) => p.type === "join").map((p) => p.nick);
+  const left = events.filter((p) => p.type === "leave").map((p) => p.nick);
+  const parts = [];
+  if (joined.length) parts.push(`${names(joined)} joined`);
+  if (left.length) parts.push(`${names(left)} left`);
+  for (const p of events) {
+    if (p.type === "nick") parts.push(`${p.old} is now ${p.nick}`);
+  }
+  return parts.join("; ");
 }
