@@ -13,7 +13,6 @@ import (
 
 	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/oidc"
 	"wsdeck/internal/console/users"
 	"wsdeck/internal/console/web"
 )
@@ -47,7 +46,7 @@ var loginPage = template.Must(template.ParseFS(web.FS(), "login.html"))
 // loginView is what the login page shows.
 type loginView struct {
 	Password bool   // the password form (team mode)
-	SSO      string // the single sign-on link, if configured
+	SSO      bool   // a link to single sign-on (login.html has oidc.LoginPath)
 	User     string // the name typed, kept after a failure
 	Message  string
 }
@@ -87,9 +86,7 @@ func (s *Server) loginPageHandler(w http.ResponseWriter, r *http.Request) {
 // form, and a link to single sign-on when it is configured (oidc.go).
 func (s *Server) loginView(user, msg string) loginView {
 	v := loginView{Password: true, User: user, Message: msg}
-	if s.rp != nil {
-		v.SSO = oidc.LoginPath
-	}
+	v.SSO = s.rp != nil
 	return v
 }
 

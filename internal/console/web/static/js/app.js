@@ -1,12 +1,15 @@
-// The console page: three tabs (Chat, Monitor, Exec), a connection
-// indicator for the shown tab's socket, and Log out. Chat stays connected
-// in the background; Monitor and Exec connect only while shown. When the
-// login session ends (here, in another tab, or on the server), every
-// socket stops and the page says how to log in again.
+// The console page: three tabs (Chat, Monitor, Exec), and Sessions for
+// admins, a connection indicator for the shown tab's socket, who is
+// logged in, and Log out. Chat stays connected in the background; Monitor
+// and Exec connect only while shown. When the login session ends (here,
+// in another tab, or on the server: logout, expiry, revoked by an admin),
+// every socket stops, and the page goes to the login page in team mode,
+// or says how to log in again with the token.
 
 import { Chat } from "./chat.js";
 import { Monitor } from "./monitor.js";
 import { Exec } from "./exec.js";
+import { Sessions } from "./sessions.js";
 import { session, endSession } from "./socket.js";
 
 const conn = document.getElementById("conn");
@@ -14,6 +17,9 @@ const connLabel = document.getElementById("conn-label");
 const unread = document.getElementById("unread");
 const logoutBtn = document.getElementById("logout");
 const sessionNotice = document.getElementById("session-notice");
+const whoami = document.getElementById("whoami");
+// Who is logged in (GET /api/me); team is true in team mode.
+let me = { team: false };
 let current = "chat";
 let unreadCount = 0;
 
@@ -43,6 +49,10 @@ function showState(tab, channel) {
 
 // The session ended: say how to log in again, in place of Log out.
 session.addEventListener("ended", () => {
+  if (me.team) {
+    location.replace("/login");
+    return;
+  }
   sessionNotice.textContent = `${session.ended}. Open the login URL that wsdeck printed when it started ` +
     `(${location.origin}/?token=…), or ask whoever runs it for one.`;
   sessionNotice.hidden = false;
@@ -55,6 +65,7 @@ logoutBtn.addEventListener("click", async () => {
     const resp = await fetch("/logout", { method: "POST", credentials: "same-origin", cache: "no-store" });
     if (!resp.ok) throw new Error(`${resp.status}: ${(await resp.text()).trim()}`);
     endSession(); // the server closes this session's sockets with 4401 too
+    if (me.team) location.replace("/login");
   } catch (e) {
     logoutBtn.disabled = false;
     sessionNotice.textContent = `Log out failed: ${e.message}`;
@@ -70,10 +81,11 @@ const chat = new Chat(document.getElementById("panel-chat"), (s, ch) => showStat
 });
 const monitor = new Monitor(document.getElementById("panel-monitor"), (s, ch) => showState("monitor", ch));
 const exec = new Exec(document.getElementById("panel-exec"), (s, ch) => showState("exec", ch));
-const tabs = { chat, monitor, exec };
+const sessions = new Sessions(document.getElementById("panel-sessions"), chat.channel);
+const tabs = { chat, monitor, exec, sessions };
 
 function select(name) {
-  if (!tabs[name]) name = "chat";
+  if (!tabs[name] || document.getElementById("tab-" + name).hidden) name = "chat";
   current = name;
   for (const btn of document.querySelectorAll("[role=tab]")) {
     const on = btn.dataset.tab === name;
@@ -87,6 +99,7 @@ function select(name) {
   }
   name === "monitor" ? monitor.show() : monitor.hide();
   name === "exec" ? exec.show() : exec.hide();
+  name === "sessions" ? sessions.show() : sessions.hide();
   showState(name, tabs[name].channel);
   if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
 }
@@ -98,8 +111,29 @@ window.addEventListener("hashchange", () => select(location.hash.slice(1)));
 // Refresh the retry countdown.
 setInterval(() => showState(current, tabs[current].channel), 1000);
 
+// showMe puts who is logged in in the header, and the Sessions tab for
+// an admin in team mode.
+async function showMe() {
+  try {
+    const resp = await fetch("/api/me", { credentials: "same-origin", cache: "no-store" });
+    if (!resp.ok) return;
+    me = await resp.json();
+  } catch {
+    return;
+  }
+  window.wsdeck.me = me;
+  if (session.ended && me.team) location.replace("/login");
+  document.getElementById("whoami-user").textContent = me.user;
+  document.getElementById("whoami-role").textContent = me.role;
+  whoami.title = `logged in as ${me.user} (${me.role}) by ${me.method}`;
+  whoami.hidden = false;
+  document.getElementById("tab-sessions").hidden = !(me.team && me.role === "admin");
+  if (location.hash === "#sessions") select("sessions");
+}
+
 chat.start();
 select(location.hash.slice(1) || "chat");
 
 // For the browser console and the browser tests.
-window.wsdeck = { chat, monitor, exec, select };
+window.wsdeck = { chat, monitor, exec, sessions, select, me };
+showMe();
