@@ -392,6 +392,9 @@ func startConsole(t *testing.T, bin, artifacts, name string, args ...string) *co
 			if _, u, ok := strings.Cut(line, "wsdeck console: open "); ok {
 				urls <- u
 			}
+			if _, u, ok := strings.Cut(line, "wsdeck console (team mode): log in at "); ok {
+				urls <- u // the login page: the token opens nothing
+			}
 		}
 	})
 	pipes.Go(func() {
@@ -429,7 +432,9 @@ func startConsole(t *testing.T, bin, artifacts, name string, args ...string) *co
 	}
 	t.Logf("login URL: %s", c.loginURL)
 	base, _, ok := strings.Cut(c.loginURL, "/?token=")
-	if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(c.loginURL, "?token="+browserToken) {
+	if team, isTeam := strings.CutSuffix(c.loginURL, "/login"); isTeam && strings.HasPrefix(team, "http://127.0.0.1:") {
+		base, ok = team, true // team mode: loginURL is the login page
+	} else if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(c.loginURL, "?token="+browserToken) {
 		t.Fatalf("printed %q: want http://127.0.0.1:PORT/?token=%s", c.loginURL, browserToken)
 	}
 	c.base = base
