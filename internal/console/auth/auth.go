@@ -16,6 +16,13 @@
 // session that ended is refused. Options.OnEnd hears of each end the Guard
 // sees, so that the server can close the session's WebSockets.
 //
+// In team mode (SetTeamMode: the server turns it on while there are users
+// or single sign-on) the token opens nothing, nor do the sessions it
+// started; people log in at LoginPath, and the server starts their
+// session with StartSession, which rotates the id as the token's login
+// does. A session carries its Identity (who, their role, how they logged
+// in); KVStore.Revoke ends one for an admin, once across all nodes.
+//
 // The token is compared in constant time, session ids are looked up by
 // their hash, and the package never logs a token or a session id.
 package auth
