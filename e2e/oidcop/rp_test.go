@@ -79,8 +79,9 @@ func (c *console) started() []auth.Identity {
 }
 
 type setup struct {
-	wrap func(http.Handler) http.Handler
-	now  func() time.Time
+	wrap   func(http.Handler) http.Handler
+	now    func() time.Time
+	scopes []string
 }
 
 // start starts a provider and a console registered with it.
@@ -113,8 +114,9 @@ func start(t *testing.T, s setup) (*oidcop.Provider, *console) {
 			http.SetCookie(w, &http.Cookie{Name: "session", Value: id.User, Path: "/"})
 			return nil
 		},
-		Audit: c,
-		Now:   s.now,
+		Audit:  c,
+		Now:    s.now,
+		Scopes: s.scopes,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -270,6 +272,20 @@ func TestGroupsMapToRoles(t *testing.T) {
 				t.Fatalf("session %+v; want %s as %s", last, tc.user, tc.role)
 			}
 		})
+	}
+}
+
+// TestNameFromVerifiedEmail: without the profile scope the provider sends
+// no preferred_username, and the user is named by their verified e-mail.
+func TestNameFromVerifiedEmail(t *testing.T) {
+	t.Parallel()
+	p, c := start(t, setup{scopes: []string{"openid", "email", "groups"}})
+	b := newBrowser(t)
+	cb, _ := b.signIn(t, c, p, "alice", "alice-pw")
+	status, body := b.get(t, cb.String())
+	wantPage(t, status, body, http.StatusOK, "Signed in as alice@example.com")
+	if ids := c.started(); len(ids) != 1 || ids[0].User != "alice@example.com" || ids[0].Role != users.Operator {
+		t.Fatalf("sessions %+v; want alice@example.com as operator", ids)
 	}
 }
 

@@ -18,7 +18,10 @@ func TestReadClaims(t *testing.T) {
 		err    string
 	}{
 		{"preferred_username first", `{"sub":"s1","email":"a@x","preferred_username":"alice","groups":["ops","web"]}`, "alice", []string{"ops", "web"}, ""},
-		{"email next", `{"sub":"s1","email":"a@x"}`, "a@x", nil, ""},
+		{"verified email next", `{"sub":"s1","email":"a@x","email_verified":true}`, "a@x", nil, ""},
+		{"verified email as a string", `{"sub":"s1","email":"a@x","email_verified":"true"}`, "a@x", nil, ""},
+		{"unverified email skipped", `{"sub":"s1","email":"a@x","email_verified":false}`, "s1", nil, ""},
+		{"email without email_verified skipped", `{"sub":"s1","email":"a@x"}`, "s1", nil, ""},
 		{"sub last", `{"sub":"s1","preferred_username":""}`, "s1", nil, ""},
 		{"no name", `{"email":""}`, "", nil, "names no user"},
 		{"name not a string falls through", `{"preferred_username":5,"sub":"s1"}`, "s1", nil, ""},
@@ -46,6 +49,29 @@ func TestReadClaims(t *testing.T) {
 			}
 			if err != nil || w.User != tc.user || !slices.Equal(w.Groups, tc.groups) {
 				t.Fatalf("readClaims = %+v, %v; want user %q groups %q", w, err, tc.user, tc.groups)
+			}
+		})
+	}
+}
+
+func TestAuthorizedParty(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		claims string
+		aud    []string
+		ok     bool
+	}{
+		{"one audience, no azp", `{}`, []string{"wsdeck"}, true},
+		{"several, azp is us", `{"azp":"wsdeck"}`, []string{"wsdeck", "other"}, true},
+		{"several, no azp", `{}`, []string{"wsdeck", "other"}, false},
+		{"several, azp another", `{"azp":"other"}`, []string{"wsdeck", "other"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var raw map[string]json.RawMessage
+			json.Unmarshal([]byte(tc.claims), &raw)
+			if err := authorizedParty(raw, tc.aud, "wsdeck"); (err == nil) != tc.ok {
+				t.Fatalf("authorizedParty = %v; want ok %v", err, tc.ok)
 			}
 		})
 	}

@@ -11,8 +11,9 @@
 // /login/oidc/callback (RP.Callback) takes the provider's answer: the
 // state must match the cookie's, the code is exchanged with the verifier,
 // the ID token's signature (the provider's published keys), issuer,
-// audience, expiry and nonce are checked, and the user's name
-// (preferred_username, else email, else sub) and groups (Config.GroupsClaim)
+// audience (and authorized party), expiry and nonce are checked, and the
+// user's name (preferred_username, else a verified email, else sub) and
+// groups (Config.GroupsClaim)
 // are read from it. Config.Role then gives the user's role from those
 // groups (the policy's bindings); a user with none is refused with a page
 // that says so. Otherwise Config.StartSession logs the browser in as

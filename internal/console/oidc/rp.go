@@ -398,6 +398,9 @@ func (rp *RP) finish(r *http.Request) (id auth.Identity, status int, why string,
 	if err := idt.Claims(&claims); err != nil {
 		return id, http.StatusUnauthorized, "The ID token's claims cannot be read.", fmt.Errorf("the ID token's claims: %w", err)
 	}
+	if err := authorizedParty(claims, idt.Audience, rp.cfg.ClientID); err != nil {
+		return id, http.StatusUnauthorized, "The identity provider's ID token was not issued for this console.", err
+	}
 	w, err := readClaims(claims, rp.cfg.GroupsClaim, rp.cfg.MaxGroups)
 	if err != nil {
 		return id, http.StatusUnauthorized, "The ID token cannot be used: " + err.Error() + ".", err
