@@ -20,7 +20,7 @@ import (
 
 var userCmd = &command{
 	name:    "user",
-	args:    "add NAME [--role ROLE] | passwd NAME | rm NAME | list | role NAME ROLE | disable|enable NAME",
+	args:    "add NAME [--role ROLE] | passwd NAME | rm NAME | list | role NAME ROLE | disable|enable NAME | totp NAME [--off]",
 	summary: "manage the console's local users (team mode): add, passwd, rm, list, role",
 	doc: `Manages the console's local accounts, kept in the engine's users bucket, so
 that every node sharing the engine knows them. Once any user exists the
@@ -33,6 +33,10 @@ their name and password.
   list          prints every user: name, role, disabled, created
   role NAME R   gives a user the role R (viewer, operator or admin)
   disable NAME  stops a user logging in, keeping the account; enable undoes it
+  totp NAME     gives a user a second factor (TOTP, RFC 6238) and prints the
+                otpauth:// URL to put in their authenticator app (a new one
+                replaces the old); with --off, takes it away. The login then
+                asks for the app's 6-digit code after the password
 
 A password is read from the terminal without echo, twice; with
 --password-stdin, from the first line of the standard input (for scripts).
@@ -90,6 +94,7 @@ type userOptions struct {
 	role          string
 	passwordStdin bool
 	minPassword   int
+	totpOff       bool
 
 	stdin  io.Reader // --password-stdin reads it
 	prompt io.Writer // the terminal's prompts go here
@@ -104,6 +109,7 @@ func (o *userOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.role, "role", "viewer", "with add: the new user's `role`: viewer, operator or admin")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of the standard input instead of the terminal")
 	fs.IntVar(&o.minPassword, "min-password", users.DefaultMinPassword, "the shortest password accepted, in `bytes`")
+	fs.BoolVar(&o.totpOff, "off", false, "with totp: take the user's second factor away")
 }
 
 // userActions are wsdeck user's actions and the arguments each takes
@@ -116,6 +122,7 @@ var userActions = map[string][]string{
 	"role":    {"NAME", "ROLE"},
 	"disable": {"NAME"},
 	"enable":  {"NAME"},
+	"totp":    {"NAME"},
 }
 
 // runUser runs wsdeck user with the arguments after the flags (action
@@ -123,13 +130,13 @@ var userActions = map[string][]string{
 func runUser(ctx context.Context, w io.Writer, fs *flag.FlagSet, args []string, o userOptions) error {
 	if len(args) == 0 {
 		fs.Usage()
-		return errors.New("an action expected: add, passwd, rm, list, role, disable or enable")
+		return errors.New("an action expected: add, passwd, rm, list, role, disable, enable or totp")
 	}
 	action, args := args[0], args[1:]
 	want, ok := userActions[action]
 	if !ok {
 		fs.Usage()
-		return fmt.Errorf("unknown action %q: want add, passwd, rm, list, role, disable or enable", action)
+		return fmt.Errorf("unknown action %q: want add, passwd, rm, list, role, disable, enable or totp", action)
 	}
 	if len(args) != len(want) {
 		fs.Usage()
@@ -217,6 +224,19 @@ func runUser(ctx context.Context, w io.Writer, fs *flag.FlagSet, args []string, 
 			return err
 		}
 		fmt.Fprintf(w, "%sd %s\n", action, name)
+	case "totp":
+		if o.totpOff {
+			if err := s.RemoveTOTP(ctx, name); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s has no second factor now\n", name)
+			return nil
+		}
+		url, err := s.EnrolTOTP(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s's second factor: put this in their authenticator app (it holds the secret: keep it private)\n%s\n", name, url)
 	}
 	return nil
 }
@@ -227,13 +247,10 @@ func listUsers(ctx context.Context, w io.Writer, s *users.Store) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tDISABLED\tCREATED")
+	fmt.Fprintln(tw, "NAME\tROLE\tDISABLED\tTOTP\tCREATED")
+	yes := map[bool]string{false: "no", true: "yes"}
 	for _, u := range all {
-		disabled := "no"
-		if u.Disabled {
-			disabled = "yes"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, disabled, u.Created.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, yes[u.Disabled], yes[u.TOTP != ""], u.Created.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

@@ -60,7 +60,7 @@ func TestUserLifecycle(t *testing.T) {
 	run("battery staple\r\n", "add", "--role=operator", "bob")
 	out := run("", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	row := regexp.MustCompile(`^(\S+)\s+(\S+)\s+(yes|no)\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
+	row := regexp.MustCompile(`^(\S+)\s+(\S+)\s+(yes|no)\s+(yes|no)\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
 		row.FindStringSubmatch(lines[1]) == nil || !strings.HasPrefix(lines[1], "alice ") || !strings.Contains(lines[1], " admin ") ||
 		row.FindStringSubmatch(lines[2]) == nil || !strings.HasPrefix(lines[2], "bob ") || !strings.Contains(lines[2], " operator ") {
@@ -79,6 +79,18 @@ func TestUserLifecycle(t *testing.T) {
 	if out := run("", "rm", "bob"); out != "removed bob\n" {
 		t.Errorf("rm: %q", out)
 	}
+	// A second factor: enrolled (the URL printed), taken away, enrolled again.
+	if out := run("", "totp", "alice"); !strings.Contains(out, "otpauth://totp/wsdeck:alice?") || !strings.Contains(out, "secret=") {
+		t.Errorf("totp: %q", out)
+	}
+	run("", "totp", "alice", "--off")
+	if out := run("", "list"); !regexp.MustCompile(`(?m)^alice\s+admin\s+no\s+no\s`).MatchString(out) {
+		t.Errorf("list after totp --off:\n%s", out)
+	}
+	run("", "totp", "alice")
+	if out := run("", "list"); !regexp.MustCompile(`(?m)^alice\s+admin\s+no\s+yes\s`).MatchString(out) {
+		t.Errorf("list after totp:\n%s", out)
+	}
 
 	e, err := engine.Open(ctx, engine.Config{StateDir: dir})
 	if err != nil {
@@ -94,6 +106,13 @@ func TestUserLifecycle(t *testing.T) {
 	}
 	if _, err := s.Verify(ctx, "alice", "correct horse"); !errors.Is(err, users.ErrBadLogin) {
 		t.Errorf("Verify(alice, the old password) = %v", err)
+	}
+	alice, err := s.Get(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := users.TOTPCode(alice.TOTP, time.Now()); err != nil || !users.CheckTOTP(alice, code, time.Now()) {
+		t.Errorf("alice's current TOTP code is not accepted (%v)", err)
 	}
 	if _, err := s.Get(ctx, "bob"); !errors.Is(err, users.ErrNoUser) {
 		t.Errorf("bob after rm: %v", err)

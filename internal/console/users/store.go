@@ -49,6 +49,9 @@ type User struct {
 	Hash     string    `json:"hash"` // argon2id, PHC string format
 	Created  time.Time `json:"created"`
 	Disabled bool      `json:"disabled,omitempty"`
+	// TOTP is the secret of the user's second factor (RFC 6238), in
+	// base32; "" for none (EnrolTOTP, CheckTOTP).
+	TOTP string `json:"totp,omitempty"`
 	// Revision is the bucket's revision of the record read; Update
 	// writes only over that revision.
 	Revision uint64 `json:"-"`
