@@ -126,7 +126,7 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&execOpts.MaxCommand, "max-command", jobs.DefaultMaxCommand, "Exec: longest command, in bytes")
 	fs.Int64Var(&execOpts.MaxTerminal, "max-terminal", jobs.DefaultMaxTerminal, "Exec: bytes of output lines a job sends to the page (results are always sent)")
 	sshFlags(fs, &execOpts.Job)
-	oidcFlags(fs, &cfg) // --oidc-*: single sign-on (oidcflags.go)
+	oidcFlags(fs, &cfg)
 	loginFlags(fs, &cfg) // --login-backoff-*: password login (loginflags.go)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
