@@ -12,10 +12,17 @@ import (
 )
 
 // access evaluates the policy in force for client, as it is now: every
-// message asks again, so that a policy reload applies at once.
+// message asks again, so that a policy reload applies at once. A user of
+// single sign-on has no role of their own: the role their session
+// started with came from the bindings, and only the bindings in force
+// count.
 func (s *Service) access(c Client) *policy.Access {
 	id := c.Identity
-	return s.roles().Access(policy.Subject{Name: id.User, Role: id.Role, Groups: id.Groups})
+	own := id.Role
+	if id.Method == auth.MethodOIDC {
+		own = 0
+	}
+	return s.roles().Access(policy.Subject{Name: id.User, Role: own, Groups: id.Groups})
 }
 
 // roles returns the policy in force.
