@@ -39,6 +39,9 @@ const (
 	msgBadLogin = "Wrong user name or password."
 	msgWait     = "Too many failed logins: wait %s before trying again."
 	msgStore    = "The console cannot check logins right now; try again in a moment."
+	msgCode     = "Enter the 6-digit code from your authenticator app, with your password again."
+	msgBadCode  = "Wrong code: enter the one your authenticator app shows now, with your password again."
+	msgNeed2FA  = "This console requires a second factor for your account, and you have none: ask an admin to run wsdeck user totp with your name."
 )
 
 var loginPage = template.Must(template.ParseFS(web.FS(), "login.html"))
@@ -48,6 +51,7 @@ type loginView struct {
 	Password bool   // the password form (team mode)
 	SSO      bool   // a link to single sign-on (login.html has oidc.LoginPath)
 	User     string // the name typed, kept after a failure
+	AskCode  bool   // the second factor's code field
 	Message  string
 }
 
@@ -108,13 +112,14 @@ func (s *Server) loginHandler() http.Handler {
 			renderLogin(w, http.StatusBadRequest, s.loginView("", "The login form could not be read."))
 			return
 		}
-		s.passwordLogin(w, r, r.PostForm.Get("user"), r.PostForm.Get("password"))
+		s.passwordLogin(w, r, r.PostForm.Get("user"), r.PostForm.Get("password"), r.PostForm.Get("code"))
 	})
 }
 
 // passwordLogin checks name and password against the backoff and the
-// users, and starts a session or says why not.
-func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, password string) {
+// users, then the second factor's code if the user has one, and starts a
+// session or says why not. A wrong code counts as a failed login.
+func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, password, code string) {
 	ctx := r.Context()
 	addr := remoteHost(r)
 	shown := name
@@ -128,11 +133,21 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 		RemoteAddr: r.RemoteAddr,
 		UserAgent:  r.UserAgent(),
 	}
+	askCode := false // the page asks for the second factor's code
 	failed := func(status int, reason, msg string) {
 		rec.Event, rec.Reason = audit.EventLoginFailed, reason
 		s.writeAudit(ctx, rec)
 		s.log.Info("login failed", "user", shown, "remote", r.RemoteAddr, "reason", reason)
-		renderLogin(w, status, s.loginView(shown, msg))
+		v := s.loginView(shown, msg)
+		v.AskCode = askCode
+		renderLogin(w, status, v)
+	}
+	countFailure := func() {
+		if next, ferr := s.team.backoff.Fail(context.WithoutCancel(ctx), name, addr); ferr != nil {
+			s.log.Warn("login: counting a failure", "err", ferr)
+		} else if next > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((next+time.Second-1)/time.Second)))
+		}
 	}
 
 	wait, err := s.team.backoff.Check(ctx, name, addr)
@@ -152,11 +167,7 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 	u, err := s.team.users.Verify(ctx, name, password)
 	switch {
 	case errors.Is(err, users.ErrBadLogin):
-		if next, ferr := s.team.backoff.Fail(context.WithoutCancel(ctx), name, addr); ferr != nil {
-			s.log.Warn("login: counting a failure", "err", ferr)
-		} else if next > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((next+time.Second-1)/time.Second)))
-		}
+		countFailure()
 		failed(http.StatusUnauthorized, "wrong user name or password", msgBadLogin)
 		return
 	case err != nil:
@@ -165,11 +176,30 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 		failed(http.StatusServiceUnavailable, "users unavailable", msgStore)
 		return
 	}
+	// The second factor.
+	rec.User, rec.Role = u.Name, u.Role.String()
+	switch {
+	case u.TOTP != "":
+		askCode = true
+		if code == "" {
+			failed(http.StatusUnauthorized, "second factor: no code", msgCode)
+			return
+		}
+		if !users.CheckTOTP(u, code, time.Now()) {
+			countFailure()
+			failed(http.StatusUnauthorized, "second factor: wrong code", msgBadCode)
+			return
+		}
+		rec.Reason = "second factor: totp"
+	case s.requires2FA(u.Role):
+		failed(http.StatusForbidden, "second factor required, none enrolled", msgNeed2FA)
+		return
+	}
 	if err := s.team.backoff.Succeed(context.WithoutCancel(ctx), u.Name, addr); err != nil {
 		s.log.Warn("login: clearing the backoff", "err", err)
 	}
 	id := auth.Identity{User: u.Name, Role: u.Role, Method: auth.MethodPassword}
-	rec.Event, rec.User, rec.Role = audit.EventLogin, u.Name, u.Role.String()
+	rec.Event = audit.EventLogin
 	// The record first: a login the audit log cannot hold does not happen.
 	if err := s.writeAudit(ctx, rec); err != nil {
 		w.Header().Set("Retry-After", "5")
@@ -185,6 +215,18 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 	s.log.Info("login", "user", u.Name, "role", u.Role.String(), "method", auth.MethodPassword, "remote", r.RemoteAddr)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// requires2FA reports whether a user of role must have a second factor
+// (Config.Require2FA).
+func (s *Server) requires2FA(role users.Role) bool {
+	switch s.cfg.Require2FA {
+	case Require2FAAll:
+		return true
+	case Require2FAAdmins:
+		return role.AtLeast(users.Admin)
+	}
+	return false
 }
 
 // loggedOut audits a logout (auth.Options.OnLogout).
@@ -212,3 +254,10 @@ func remoteHost(r *http.Request) string {
 	}
 	return host
 }
+
+// Values of Config.Require2FA (--require-2fa).
+const (
+	Require2FANone   = ""
+	Require2FAAdmins = "admins"
+	Require2FAAll    = "all"
+)

@@ -177,6 +177,10 @@ type Config struct {
 	// failed logins (--login-backoff-*); its zero value means the users
 	// package's defaults.
 	LoginBackoff users.BackoffOptions
+	// Require2FA says who must have a second factor (wsdeck user totp)
+	// to log in with a password: "" (Require2FANone) no one,
+	// Require2FAAdmins or Require2FAAll.
+	Require2FA string
 
 	// Logger receives the logs; nil means slog.Default. Tokens never go
 	// to it.

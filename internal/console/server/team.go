@@ -53,6 +53,11 @@ const auditTimeout = 10 * time.Second
 // (the one jobs write to, shared), and decides team mode from the users
 // there now. On error, nothing needs closing (all are in the engine).
 func (s *Server) openTeam(ctx context.Context) error {
+	switch s.cfg.Require2FA {
+	case Require2FANone, Require2FAAdmins, Require2FAAll:
+	default:
+		return fmt.Errorf("server: require 2FA %q: want %q, %q or none", s.cfg.Require2FA, Require2FAAdmins, Require2FAAll)
+	}
 	b, err := s.engine.Bucket(ctx, engine.BucketConfig{Name: users.BucketName, MaxValueSize: 4096})
 	if err != nil {
 		return fmt.Errorf("server: users: %w", err)

@@ -511,3 +511,78 @@ func TestLoginPageInTokenMode(t *testing.T) {
 		t.Errorf("POST /login in token mode: %s, want 404", resp.Status)
 	}
 }
+
+// postLoginCode posts the login form with a second factor's code.
+func (ts *testServer) postLoginCode(t *testing.T, user, password, code string) (*http.Response, string) {
+	t.Helper()
+	form := url.Values{"user": {user}, "password": {password}, "code": {code}}
+	req, err := http.NewRequest("POST", ts.base+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", ts.base)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// A user with a TOTP second factor: the password alone asks for the code,
+// a wrong code is refused (and counted, and audited), the right one logs
+// in. With --require-2fa admins, an admin without one is refused and an
+// operator without one is not.
+func TestSecondFactor(t *testing.T) {
+	t.Parallel()
+	ts := startTeam(t, Config{Require2FA: Require2FAAdmins})
+	st := addUser(t, ts, "alice", users.Admin, "alice-password")
+	if _, err := st.Add(t.Context(), "bob", users.Operator, "bob-password"); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := ts.postLoginCode(t, "alice", "alice-password", "")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "second factor") {
+		t.Errorf("an admin without a second factor under --require-2fa admins: %s", resp.Status)
+	}
+	ts.passwordLogin(t, "bob", "bob-password") // an operator needs none
+
+	if _, err := st.EnrolTOTP(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := st.Get(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body = ts.postLoginCode(t, "alice", "alice-password", "")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="code"`) || len(resp.Cookies()) != 0 {
+		t.Errorf("the password alone: %s, code field %v, %d cookies; want 401 asking for the code", resp.Status, strings.Contains(body, `name="code"`), len(resp.Cookies()))
+	}
+	wrong, _ := users.TOTPCode(alice.TOTP, time.Now().Add(-time.Hour))
+	if resp, _ := ts.postLoginCode(t, "alice", "alice-password", wrong); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("a stale code: %s, want 401 and no cookie", resp.Status)
+	}
+	// A right code without the right password is no login either.
+	right, _ := users.TOTPCode(alice.TOTP, time.Now())
+	if resp, body := ts.postLoginCode(t, "alice", "wrong-password", right); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, `name="code"`) {
+		t.Errorf("the right code with a wrong password: %s (asks for a code: %v)", resp.Status, strings.Contains(body, `name="code"`))
+	}
+	resp, _ = ts.postLoginCode(t, "alice", "alice-password", right)
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("password and the current code: %s, want 303 with the cookie", resp.Status)
+	}
+	var reasons []string
+	for _, r := range ts.auditRecords(t, audit.EventLoginFailed) {
+		reasons = append(reasons, r.Reason)
+	}
+	want := []string{"second factor required, none enrolled", "second factor: no code", "second factor: wrong code", "wrong user name or password"}
+	if strings.Join(reasons, "|") != strings.Join(want, "|") {
+		t.Errorf("failed logins audited: %q, want %q", reasons, want)
+	}
+	logins := ts.auditRecords(t, audit.EventLogin)
+	if last := logins[len(logins)-1]; last.User != "alice" || last.Reason != "second factor: totp" {
+		t.Errorf("alice's login audited as %+v", last)
+	}
+}
