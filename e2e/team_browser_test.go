@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"wsdeck/internal/console/users"
 	"wsdeck/internal/testkit/cluster"
 	"wsdeck/internal/testkit/poll"
 	"wsdeck/internal/testkit/testpeer"
@@ -27,7 +29,8 @@ const teamToken = "team-test-token-0123456789abcdef"
 // --nats, and drives them in headless Chromium: a password login and
 // logout through the pages, and an admin revoking live sessions in the
 // Sessions tab, on the admin's node and on the other one: each revoked
-// page is at the login page within a second.
+// page is at the login page within a second; and a login with a TOTP
+// second factor.
 func TestTeamBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NATS, two wsdeck nodes and Chromium")
@@ -110,6 +113,45 @@ func TestTeamBrowser(t *testing.T) {
 			t.Errorf("node %s's log does not show the revoked session's sockets closed (%v)", n2.Name, err)
 		}
 	})
+
+	t.Run("SecondFactor", func(t *testing.T) { testSecondFactor(t, b, bin, nats.URLs(), n2, artifacts) })
+}
+
+// testSecondFactor: carol, an admin, gets a TOTP second factor with
+// wsdeck user totp; the login page asks her for the code after her
+// password, and her authenticator's code (computed here from the
+// otpauth URL the command printed) lets her in.
+func testSecondFactor(t *testing.T, b *browser, bin, natsURLs string, n *cluster.Node, artifacts string) {
+	userAdd(t, bin, natsURLs, "carol", "admin", "carol-password")
+	out, err := exec.Command(bin, "user", "totp", "carol", "--nats", natsURLs).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wsdeck user totp carol: %v\n%s", err, out)
+	}
+	i := strings.Index(string(out), "otpauth://")
+	if i < 0 {
+		t.Fatalf("wsdeck user totp printed no otpauth URL:\n%s", out)
+	}
+	u, err := url.Parse(strings.TrimSpace(string(out[i:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := u.Query().Get("secret")
+
+	carol := b.newPage(t, "carol")
+	carol.navigate(t, n.Base+"/login")
+	carol.do(t, chromedp.WaitVisible("#login-user"), chromedp.SendKeys("#login-user", "carol"), chromedp.SendKeys("#login-password", "carol-password"))
+	carol.click(t, "#login-submit")
+	carol.do(t, chromedp.WaitVisible("#login-code"))
+	carol.screenshot(t, artifacts, "team-second-factor")
+	code, err := users.TOTPCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol.do(t, chromedp.SendKeys("#login-password", "carol-password"), chromedp.SendKeys("#login-code", code))
+	carol.click(t, "#login-submit")
+	carol.do(t, chromedp.WaitVisible("#messages"))
+	carol.poll(t, "carol logged in", `window.wsdeck?.chat.channel.state === "open" &&
+		document.getElementById("whoami-user").textContent === "carol"`)
 }
 
 // waitLoginPage waits until p shows the login page. It asks again when
