@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/oidc"
 	"wsdeck/internal/console/policy"
 	"wsdeck/internal/console/users"
@@ -66,6 +67,33 @@ func (s *Server) oidcRole(user string, groups []string) (users.Role, error) {
 		p = s.Roles()
 	}
 	return p.Access(policy.Subject{Name: user, Groups: groups}).Role, nil
+}
+
+// revokeStaleOIDC ends the sessions of single sign-on whose role under
+// the policy in force is not the one they started with (the policy was
+// reloaded): their sockets close on every node, and the person logs in
+// again with the role they now have, if any. Each revocation is audited.
+func (s *Server) revokeStaleOIDC(ctx context.Context) {
+	all, err := s.sessions.List(ctx)
+	if err != nil {
+		s.log.Warn("single sign-on: listing sessions to end those the new policy changes", "err", err)
+		return
+	}
+	for _, sess := range all {
+		id := sess.Identity
+		if id.Method != auth.MethodOIDC {
+			continue
+		}
+		role, _ := s.oidcRole(id.User, id.Groups)
+		if role == id.Role {
+			continue
+		}
+		reason := "no role under the policy now"
+		if role.Valid() {
+			reason = "role under the policy now " + role.String()
+		}
+		s.revoke(ctx, sess.Key, auth.Identity{}, "", reason)
+	}
 }
 
 // loginAuditor writes the audit records of single sign-on to the

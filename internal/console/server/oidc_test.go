@@ -1,15 +1,19 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/oidc"
+	"wsdeck/internal/console/users"
 	"wsdeck/internal/engine"
 	"wsdeck/internal/testkit/poll"
 )
@@ -66,5 +70,59 @@ func TestOIDCConfigChecked(t *testing.T) {
 		OIDC: &oidc.Config{Issuer: "https://sso.example.com"}})
 	if err == nil || !strings.Contains(err.Error(), "--oidc-client-id") {
 		t.Fatalf("New with no client id = %v; want an error naming --oidc-client-id", err)
+	}
+}
+
+// TestOIDCSessionsFollowThePolicy: when a reload of the policy changes
+// the role its bindings give a user of single sign-on, their session
+// ends (audited as a revocation, with the role they now have); a session
+// whose role the reload leaves as it was goes on.
+func TestOIDCSessionsFollowThePolicy(t *testing.T) {
+	t.Parallel()
+	idp := httptest.NewServer(http.NotFoundHandler())
+	defer idp.Close()
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	const before = "bindings:\n  - oidc_groups: [sre]\n    role: admin\n  - oidc_groups: [dev]\n    role: viewer\n"
+	if err := os.WriteFile(path, []byte(before), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload := make(chan os.Signal)
+	ts := startTeam(t, Config{PolicyFile: path, PolicyReload: reload,
+		OIDC: &oidc.Config{Issuer: idp.URL, ClientID: "wsdeck", ClientSecret: "wsdeck-secret"}})
+	login := func(id auth.Identity) {
+		t.Helper()
+		if err := ts.guard.StartSession(httptest.NewRecorder(), httptest.NewRequest("GET", "/login/oidc/callback", nil), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login(auth.Identity{User: "olivia", Role: users.Admin, Method: auth.MethodOIDC, Groups: []string{"sre"}})
+	login(auth.Identity{User: "dave", Role: users.Viewer, Method: auth.MethodOIDC, Groups: []string{"dev"}})
+	holders := func() map[string]bool {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		all, err := ts.sessions.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, s := range all {
+			out[s.Identity.User] = true
+		}
+		return out
+	}
+	if u := holders(); !u["olivia"] || !u["dave"] {
+		t.Fatalf("sessions of %v; want olivia's and dave's", u)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(before, "role: admin", "role: viewer", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- os.Interrupt
+	poll.Until(t, testTimeout, "olivia's session ended", func() bool { return !holders()["olivia"] })
+	if !holders()["dave"] {
+		t.Error("dave's session ended; his role did not change")
+	}
+	recs := ts.auditRecords(t, audit.EventRevoke)
+	if len(recs) != 1 || recs[0].User != "olivia" || recs[0].Method != auth.MethodOIDC || recs[0].Reason != "role under the policy now viewer" {
+		t.Errorf("revocations audited %+v; want olivia's, the role under the policy now viewer", recs)
 	}
 }

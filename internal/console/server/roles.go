@@ -94,6 +94,7 @@ func (s *Server) reloadPolicy(ctx context.Context) policy.LoadResult {
 		s.policyLoaded(ctx, ld, "refused", was)
 	case ld.Changed:
 		s.policyLoaded(ctx, ld, "reloaded", was)
+		s.revokeStaleOIDC(ctx) // oidc.go
 	default:
 		s.policyLoaded(ctx, ld, "unchanged", was)
 	}
