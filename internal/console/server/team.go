@@ -97,7 +97,14 @@ func (s *Server) watchTeam() (wait func()) {
 	var ready atomic.Bool // the watch is past the users there at start
 	w, err := s.team.bucket.Watch(s.sockCtx, "", func(e engine.Entry) {
 		name, ok := s.team.seen(e)
-		s.guard.SetTeamMode(s.team.on())
+		on := s.team.on()
+		was := s.guard.TeamMode()
+		s.guard.SetTeamMode(on)
+		if on && !was && ready.Load() {
+			// Team mode came on: the token's sessions end now, not
+			// at their next use.
+			ok, name = true, ""
+		}
 		if !ok || !ready.Load() {
 			return
 		}
@@ -179,7 +186,8 @@ func (t *team) current(name string) (userState, bool) {
 
 // revokeStale revokes the password sessions of user (of every user if
 // user is "") that their user no longer allows: removed, disabled, or of
-// another role than the session was started with.
+// another role than the session was started with; and, with user "" in
+// team mode, the sessions the token started.
 func (s *Server) revokeStale(ctx context.Context, user string) {
 	all, err := s.sessions.List(ctx)
 	if err != nil {
@@ -188,6 +196,10 @@ func (s *Server) revokeStale(ctx context.Context, user string) {
 	}
 	for _, sess := range all {
 		id := sess.Identity
+		if id.Method == auth.MethodToken && user == "" && s.guard.TeamMode() {
+			s.revoke(ctx, sess.Key, auth.Identity{}, "", "team mode: the token opens nothing")
+			continue
+		}
 		if id.Method != auth.MethodPassword || user != "" && id.User != user {
 			continue
 		}

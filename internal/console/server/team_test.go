@@ -139,7 +139,16 @@ func TestTeamModeRefusesTheToken(t *testing.T) {
 		t.Fatal("team mode with no users")
 	}
 	tokenCookie := ts.login(t)
+	ws, _, err := ts.dial(t, "/ws/chat", cookieHeader(tokenCookie))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readMsg(t, ws)
+	start := time.Now()
 	st := addUser(t, ts, "alice", users.Admin, "alice-password")
+	// The token's session ends when team mode comes on: its page's
+	// socket is closed.
+	closedWithin(t, ws, start, time.Second)
 
 	if resp, _ := get(t, nil, ts.LoginURL(), nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the token's login URL in team mode: %s, want 401", resp.Status)
@@ -394,7 +403,7 @@ func closedWithin(t *testing.T, ws *websocket.Conn, from time.Time, d time.Durat
 	err := waitClose(t, ws)
 	took := time.Since(from)
 	wantSessionEnded(t, err)
-	t.Logf("socket on the other node closed %v after", took.Round(time.Millisecond))
+	t.Logf("socket closed %v after the change", took.Round(time.Millisecond))
 	if took > d {
 		t.Errorf("closed after %v, want within %v", took, d)
 	}
