@@ -185,7 +185,14 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 			failed(http.StatusUnauthorized, "second factor: no code", msgCode)
 			return
 		}
-		if !users.CheckTOTP(u, code, time.Now()) {
+		ok, err := s.team.users.UseTOTP(ctx, u, code, time.Now())
+		if err != nil {
+			s.log.Warn("login: recording the code's use", "err", err)
+			w.Header().Set("Retry-After", "5")
+			failed(http.StatusServiceUnavailable, "users unavailable", msgStore)
+			return
+		}
+		if !ok { // wrong, stale, or used already
 			countFailure()
 			failed(http.StatusUnauthorized, "second factor: wrong code", msgBadCode)
 			return

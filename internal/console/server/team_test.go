@@ -542,7 +542,7 @@ func (ts *testServer) postLoginCode(t *testing.T, user, password, code string) (
 
 // A user with a TOTP second factor: the password alone asks for the code,
 // a wrong code is refused (and counted, and audited), the right one logs
-// in. With --require-2fa admins, an admin without one is refused and an
+// in, and not twice. With --require-2fa admins, an admin without one is refused and an
 // operator without one is not.
 func TestSecondFactor(t *testing.T) {
 	t.Parallel()
@@ -582,11 +582,15 @@ func TestSecondFactor(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
 		t.Fatalf("password and the current code: %s, want 303 with the cookie", resp.Status)
 	}
+	// Seen over a shoulder, or in a proxy's log: the same code again.
+	if resp, _ := ts.postLoginCode(t, "alice", "alice-password", right); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("a code used already: %s, want 401 and no cookie", resp.Status)
+	}
 	var reasons []string
 	for _, r := range ts.auditRecords(t, audit.EventLoginFailed) {
 		reasons = append(reasons, r.Reason)
 	}
-	want := []string{"second factor required, none enrolled", "second factor: no code", "second factor: wrong code", "wrong user name or password"}
+	want := []string{"second factor required, none enrolled", "second factor: no code", "second factor: wrong code", "wrong user name or password", "second factor: wrong code"}
 	if strings.Join(reasons, "|") != strings.Join(want, "|") {
 		t.Errorf("failed logins audited: %q, want %q", reasons, want)
 	}

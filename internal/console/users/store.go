@@ -52,6 +52,9 @@ type User struct {
 	// TOTP is the secret of the user's second factor (RFC 6238), in
 	// base32; "" for none (EnrolTOTP, CheckTOTP).
 	TOTP string `json:"totp,omitempty"`
+	// TOTPStep is the time step (Unix time / 30 s) of the last code
+	// accepted: no code of that step or an earlier one is accepted again.
+	TOTPStep int64 `json:"totp_step,omitempty"`
 	// Revision is the bucket's revision of the record read; Update
 	// writes only over that revision.
 	Revision uint64 `json:"-"`

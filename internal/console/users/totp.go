@@ -2,6 +2,8 @@ package users
 
 import (
 	"context"
+	"crypto/subtle"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -31,7 +33,7 @@ func (s *Store) EnrolTOTP(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("users: a TOTP secret for %s: %w", name, err)
 	}
-	if _, err := s.change(ctx, name, func(u *User) error { u.TOTP = key.Secret(); return nil }); err != nil {
+	if _, err := s.change(ctx, name, func(u *User) error { u.TOTP, u.TOTPStep = key.Secret(), 0; return nil }); err != nil {
 		return "", err
 	}
 	return key.URL(), nil
@@ -39,19 +41,63 @@ func (s *Store) EnrolTOTP(ctx context.Context, name string) (string, error) {
 
 // RemoveTOTP takes name's second factor away.
 func (s *Store) RemoveTOTP(ctx context.Context, name string) error {
-	_, err := s.change(ctx, name, func(u *User) error { u.TOTP = ""; return nil })
+	_, err := s.change(ctx, name, func(u *User) error { u.TOTP, u.TOTPStep = "", 0; return nil })
 	return err
 }
 
-// CheckTOTP reports whether code is u's current TOTP code (or the one
-// before or after) at now. A user without a second factor has no code.
+// CheckTOTP reports whether code is u's TOTP code at now, or one step
+// before or after, and not of a step already used (UseTOTP). A user
+// without a second factor has no code.
 func CheckTOTP(u User, code string, now time.Time) bool {
+	_, ok := totpStep(u, code, now)
+	return ok
+}
+
+// totpStep returns the time step whose code code is, among now's and the
+// steps either side, if it is later than the last one used.
+func totpStep(u User, code string, now time.Time) (int64, bool) {
 	code = strings.TrimSpace(code)
 	if u.TOTP == "" || len(code) != totpOpts.Digits.Length() {
-		return false
+		return 0, false
 	}
-	ok, err := totp.ValidateCustom(code, u.TOTP, now, totpOpts)
-	return err == nil && ok
+	period := int64(totpOpts.Period)
+	for off := -int64(totpOpts.Skew); off <= int64(totpOpts.Skew); off++ {
+		step := now.Unix()/period + off
+		want, err := totp.GenerateCodeCustom(u.TOTP, time.Unix(step*period, 0), totpOpts)
+		if err != nil {
+			return 0, false
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && step > u.TOTPStep {
+			return step, true
+		}
+	}
+	return 0, false
+}
+
+// UseTOTP checks code as CheckTOTP does and records its time step in u's
+// record, by compare and set, so that the code is not accepted again: of
+// two logins with one code (a replayed one), on any nodes, one gets in.
+// u is the user as Verify returned them.
+func (s *Store) UseTOTP(ctx context.Context, u User, code string, now time.Time) (bool, error) {
+	for {
+		step, ok := totpStep(u, code, now)
+		if !ok {
+			return false, nil
+		}
+		u.TOTPStep = step
+		_, err := s.Update(ctx, u)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return false, err
+		}
+		// Written meanwhile (the same code used elsewhere, a rehash):
+		// look again.
+		if u, err = s.Get(ctx, u.Name); err != nil {
+			return false, err
+		}
+	}
 }
 
 // TOTPCode returns the code of secret at t, for tests and scripts.

@@ -2,10 +2,14 @@ package users
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
+// TestTOTP: enrolment, codes across the clock's skew, each code accepted
+// once (replays refused, on one node or several), and removal.
 func TestTOTP(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
@@ -55,6 +59,33 @@ func TestTOTP(t *testing.T) {
 			t.Errorf("%s: %q accepted %v, want %v", tc.name, tc.code, got, tc.want)
 		}
 	}
+	// A code is accepted once: of 8 logins replaying it at once, one
+	// gets in; and no code of an earlier step is accepted after it.
+	var wg sync.WaitGroup
+	var wins atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			ok, err := s.UseTOTP(ctx, u, code(now), now)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("a code was accepted %d times, want once", wins.Load())
+	}
+	u, _ = s.Get(ctx, "alice")
+	if CheckTOTP(u, code(now.Add(-30*time.Second)), now) {
+		t.Error("a code of the step before the one used is accepted")
+	}
+	if ok, err := s.UseTOTP(ctx, u, code(now.Add(30*time.Second)), now); err != nil || !ok {
+		t.Errorf("the next step's code: %v, %v; want accepted", ok, err)
+	}
+
 	if err := s.RemoveTOTP(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
