@@ -125,6 +125,7 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&execOpts.MaxHosts, "max-hosts", hostexpr.DefaultMaxHosts, "Exec: refuse expressions naming more hosts")
 	fs.IntVar(&execOpts.MaxCommand, "max-command", jobs.DefaultMaxCommand, "Exec: longest command, in bytes")
 	fs.Int64Var(&execOpts.MaxTerminal, "max-terminal", jobs.DefaultMaxTerminal, "Exec: bytes of output lines a job sends to the page (results are always sent)")
+	policyFlags(fs, &cfg) // --policy: roles and host groups, reloaded on SIGHUP (policyflags.go)
 	sshFlags(fs, &execOpts.Job)
 	oidcFlags(fs, &cfg)
 	loginFlags(fs, &cfg) // --login-backoff-*: password login (loginflags.go)
