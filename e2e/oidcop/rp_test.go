@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -115,6 +116,7 @@ func start(t *testing.T, s setup) (*oidcop.Provider, *console) {
 			return nil
 		},
 		Audit:  c,
+		Logger: slog.New(slog.DiscardHandler),
 		Now:    s.now,
 		Scopes: s.scopes,
 	})
