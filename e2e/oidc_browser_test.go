@@ -23,7 +23,8 @@ import (
 // that user, with the role that the policy file binds to their group
 // (the Chat tab shows the login name, fixed; /api/me the role and the
 // method). A user whose groups the policy does not bind is refused with a
-// page that says so, and gets no session.
+// page that says so, and gets no session. The provider is another site
+// (localhost) than the console (127.0.0.1).
 func TestOIDCBrowser(t *testing.T) {
 	chromium := testpeer.Chromium(t)
 	artifacts := artifactDir(t)
@@ -38,6 +39,10 @@ func TestOIDCBrowser(t *testing.T) {
 			{Name: "victor", Password: "victor-password", Groups: []string{"visitors"}},
 		},
 		Clients: []oidcop.Client{{ID: "wsdeck", Secret: "wsdeck-client-secret", RedirectURIs: []string{"http://127.0.0.1:*/login/oidc/callback"}}},
+		// Another site than the console's 127.0.0.1, as a real provider
+		// is: its redirect back is a cross-site navigation, which carries
+		// the Lax flow cookie and not a Strict one.
+		Host: "localhost",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ type Options struct {
 	Clients []Client
 	// Addr is where to listen; "" means 127.0.0.1 on a free port.
 	Addr string
+	// Host names the provider in its issuer URL instead of the address
+	// it listens on: "localhost" makes it another site than a client on
+	// 127.0.0.1, as a real provider is (cross-site redirects, SameSite).
+	Host string
 	// Wrap, if set, wraps the provider's handler (the whole site).
 	Wrap func(http.Handler) http.Handler
 	// Logger receives the provider's logs; nil discards them.
@@ -68,6 +73,9 @@ func Start(opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("oidcop: %w", err)
 	}
 	issuer := "http://" + ln.Addr().String()
+	if opts.Host != "" {
+		issuer = "http://" + net.JoinHostPort(opts.Host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
 	us := &userStore{byID: map[string]*storage.User{}, byName: map[string]*storage.User{}, groups: map[string][]string{}}
 	for _, u := range opts.Users {
 		id := u.ID
