@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/policy"
+	"wsdeck/internal/console/users"
 	"wsdeck/internal/fleet/batch"
 )
 
@@ -45,6 +47,19 @@ func (s *Server) openRoles(ctx context.Context, log *audit.Log) error {
 // Roles returns the roles' policy in force: what each identity may do.
 // Read it for every decision: a reload replaces it.
 func (s *Server) Roles() *policy.Policy { return s.roles.live.Policy() }
+
+// effectiveRole is the role id has under the policy in force, as Exec
+// computes it for each message: the highest of their own and of the
+// bindings naming them or their groups; a user of single sign-on has no
+// role of their own, only the bindings in force. The page's header shows
+// it, and the sessions API requires an admin by it.
+func (s *Server) effectiveRole(id auth.Identity) users.Role {
+	own := id.Role
+	if id.Method == auth.MethodOIDC {
+		own = 0
+	}
+	return s.Roles().Access(policy.Subject{Name: id.User, Role: own, Groups: id.Groups}).Role
+}
 
 // watchPolicy reads the policy file again each time Config.PolicyReload
 // receives, until stopPolicy.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/policy"
 	"wsdeck/internal/console/users"
@@ -113,5 +114,31 @@ func TestPolicyFileBadAtStart(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), path+":5:") {
 		t.Fatalf("error %q does not name %s:5", err, path)
+	}
+}
+
+// TestEffectiveRole: the role the header and the sessions API go by is
+// the policy's: a binding raises a local user's own role, never lowers
+// it, and a user of single sign-on has only what bindings give.
+func TestEffectiveRole(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "team.yaml")
+	if err := os.WriteFile(path, []byte(rolesPolicy+"  - oidc_groups: [sre]\n    role: admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := start(t, Config{Exec: &jobs.Options{}, PolicyFile: path})
+	for _, tc := range []struct {
+		id   auth.Identity
+		want users.Role
+	}{
+		{auth.Identity{User: "olga", Role: users.Viewer, Method: auth.MethodPassword}, users.Operator},
+		{auth.Identity{User: "olga", Role: users.Admin, Method: auth.MethodPassword}, users.Admin},
+		{auth.Identity{User: "vera", Role: users.Viewer, Method: auth.MethodPassword}, users.Viewer},
+		{auth.Identity{User: "sam", Role: users.Admin, Method: auth.MethodOIDC}, 0},
+		{auth.Identity{User: "sam", Role: users.Viewer, Method: auth.MethodOIDC, Groups: []string{"sre"}}, users.Admin},
+	} {
+		if got := ts.effectiveRole(tc.id); got != tc.want {
+			t.Errorf("effectiveRole(%+v) = %v, want %v", tc.id, got, tc.want)
+		}
 	}
 }

@@ -47,13 +47,14 @@ type sessionView struct {
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 	id, _ := auth.IdentityFrom(r.Context())
-	writeJSON(w, http.StatusOK, meView{User: id.User, Role: roleName(id.Role), Method: id.Method, Team: s.guard.TeamMode()})
+	writeJSON(w, http.StatusOK, meView{User: id.User, Role: roleName(s.effectiveRole(id)), Method: id.Method, Team: s.guard.TeamMode()})
 }
 
-// adminOnly answers 403 unless the request is an admin's, and reports
-// whether it was.
-func adminOnly(w http.ResponseWriter, r *http.Request) bool {
-	if id, ok := auth.IdentityFrom(r.Context()); ok && id.Role.AtLeast(users.Admin) {
+// adminOnly answers 403 unless the request is an admin's (by the policy
+// in force: a binding may make a user an admin), and reports whether it
+// was.
+func (s *Server) adminOnly(w http.ResponseWriter, r *http.Request) bool {
+	if id, ok := auth.IdentityFrom(r.Context()); ok && s.effectiveRole(id).AtLeast(users.Admin) {
 		return true
 	}
 	http.Error(w, "wsdeck: only an admin may list or revoke sessions", http.StatusForbidden)
@@ -61,7 +62,7 @@ func adminOnly(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (s *Server) apiSessions(w http.ResponseWriter, r *http.Request) {
-	if !adminOnly(w, r) {
+	if !s.adminOnly(w, r) {
 		return
 	}
 	all, err := s.sessions.List(r.Context())
@@ -101,7 +102,7 @@ func (s *Server) apiRevoke() http.Handler {
 			http.Error(w, "wsdeck: revoke refused: a page of another origin cannot revoke sessions ("+err.Error()+")", http.StatusForbidden)
 			return
 		}
-		if !adminOnly(w, r) {
+		if !s.adminOnly(w, r) {
 			return
 		}
 		key := r.PathValue("key")
