@@ -92,6 +92,8 @@ func TestRolesBrowser(t *testing.T) {
 	t.Run("Operator", func(t *testing.T) {
 		olga := b.newPage(t, "olga")
 		olga.passwordLogin(t, console.base, "olga", "olga-password")
+		// Her own role is viewer; the header shows the policy's.
+		olga.poll(t, "the header says operator", `document.getElementById("whoami-role").textContent === "operator"`)
 		olga.click(t, "#tab-exec")
 		olga.poll(t, "exec connected", `wsdeck.exec.channel.state === "open" && wsdeck.exec.hello !== null`)
 		olga.poll(t, "her groups offered", `!document.getElementById("exec-form").hidden &&
