@@ -13,7 +13,9 @@ import (
 	"wsdeck/internal/console/policy"
 	"wsdeck/internal/console/users"
 	"wsdeck/internal/engine"
+	"wsdeck/internal/fleet/batch"
 	"wsdeck/internal/testkit/poll"
+	"wsdeck/websocket"
 )
 
 const rolesPolicy = `groups:
@@ -139,6 +141,95 @@ func TestEffectiveRole(t *testing.T) {
 	} {
 		if got := ts.effectiveRole(tc.id); got != tc.want {
 			t.Errorf("effectiveRole(%+v) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
+
+// TestRolesOverSockets: logged-in users' /ws/exec messages are checked
+// against the policy in force when each comes: a viewer's run and
+// cancel are refused, an operator's run on a group not theirs is refused
+// naming it and one on its own group runs; after a reload that takes the
+// group away, the next run on the same socket is refused.
+func TestRolesOverSockets(t *testing.T) {
+	t.Parallel()
+	const text = `groups:
+  here: local
+  db: 127.0.0.4
+bindings:
+  - users: [olga]
+    role: operator
+    hosts: [here]
+`
+	path := filepath.Join(t.TempDir(), "team.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ceiling, err := batch.ParsePolicy("127.0.0.0/8,local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := make(chan os.Signal)
+	ts := startTeam(t, Config{Exec: &jobs.Options{Policy: ceiling}, PolicyFile: path, PolicyReload: reload})
+	addUser(t, ts, "olga", users.Viewer, "olga-password")
+	addUser(t, ts, "vera", users.Viewer, "vera-password")
+	dialAs := func(user string) *websocket.Conn {
+		t.Helper()
+		ws, _, err := ts.dial(t, "/ws/exec", cookieHeader(ts.passwordLogin(t, user, user+"-password")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := readMsg(t, ws); m["type"] != "hello" || m["user"] != user {
+			t.Fatalf("%s's first message: %v", user, m)
+		}
+		return ws
+	}
+	// answer sends a run or cancel and returns the reply to it (by id).
+	answer := func(ws *websocket.Conn, msg map[string]string) map[string]any {
+		t.Helper()
+		writeMsg(t, ws, msg)
+		for {
+			if m := readMsg(t, ws); m["id"] == msg["id"] && (m["type"] == "error" || m["type"] == "accepted") {
+				return m
+			}
+		}
+	}
+	denied := func(who string, m map[string]any, want string) {
+		t.Helper()
+		if m["type"] != "error" || m["code"] != jobs.CodeDenied || !strings.Contains(m["error"].(string), want) {
+			t.Errorf("%s: %v, want denied: %q", who, m, want)
+		}
+	}
+
+	olga := dialAs("olga")
+	denied("olga's run on @db", answer(olga, map[string]string{"type": "run", "id": "1", "hosts": "@db", "command": "true"}), "@db is not one of olga's (here)")
+	m := answer(olga, map[string]string{"type": "run", "id": "2", "hosts": "@here", "command": "sleep 60"})
+	if m["type"] != "accepted" {
+		t.Fatalf("olga's run on @here: %v", m)
+	}
+	job := m["job"].(string)
+
+	vera := dialAs("vera")
+	denied("vera's run", answer(vera, map[string]string{"type": "run", "id": "3", "hosts": "local", "command": "true"}), "viewer: may not run jobs")
+	denied("vera's cancel", answer(vera, map[string]string{"type": "cancel", "id": "4", "job": job}), "viewer: may not cancel jobs")
+
+	// The binding moves to db: olga's next run on @here, on the same
+	// socket, is refused.
+	if err := os.WriteFile(path, []byte(strings.Replace(text, "hosts: [here]", "hosts: [db]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	was := ts.roles.live.Hash()
+	reload <- os.Interrupt
+	poll.Until(t, testTimeout, "the policy reloaded", func() bool { return ts.roles.live.Hash() != was })
+	denied("olga's run on @here after the reload", answer(olga, map[string]string{"type": "run", "id": "5", "hosts": "@here", "command": "true"}), "@here is not one of olga's (db)")
+	// Her own job is still hers to cancel.
+	writeMsg(t, olga, map[string]string{"type": "cancel", "id": "6", "job": job})
+	for {
+		m := readMsg(t, olga)
+		if m["type"] == "error" {
+			t.Fatalf("olga's cancel of her job: %v", m)
+		}
+		if m["type"] == "state" && m["job"].(map[string]any)["id"] == job && m["job"].(map[string]any)["state"] == "cancelled" {
+			break
 		}
 	}
 }
