@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"wsdeck/internal/testkit/poll"
@@ -35,9 +36,11 @@ bindings:
 // viewer sees no Run form, and a run forged on the page's own socket is
 // refused by the server with the reason; an operator limited to @web is
 // offered its groups, is refused @db (named) and a host outside its
-// groups (named), also when forged, and runs on its own group; the audit
-// log names the user, the method and the role; the chat shows the login
-// and refuses another name.
+// groups (named), also when forged, and runs on its own group; a SIGHUP
+// with a new policy applies to her open page's next message, and one with
+// a bad file is refused and changes nothing; the audit log names the
+// user, the method and the role, and each read of the policy; the chat
+// shows the login and refuses another name.
 func TestRolesBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts wsdeck and Chromium")
@@ -129,15 +132,38 @@ func TestRolesBrowser(t *testing.T) {
 		olga.poll(t, "job finished", `wsdeck.exec.summary !== null && wsdeck.exec.job.user === "olga"`)
 		olga.waitTermSummary(t)
 		olga.poll(t, "chat named olga", `wsdeck.chat.nick === "olga"`)
+
+		// SIGHUP with a policy that takes @here from her: her open page's
+		// next count is refused, without a reconnect or a new login; a
+		// bad file after it changes nothing.
+		if err := os.WriteFile(policyFile, []byte(strings.Replace(rolesPolicy, "hosts: [web, here]", "hosts: [web]", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := console.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitAudit(t, auditFile, "the reload", func(r rolesAuditRecord) bool {
+			return r.Event == "policy" && strings.HasPrefix(r.Reason, "reloaded, sha256 ")
+		})
+		olga.setInput(t, "#exec-hosts", "@here")
+		olga.poll(t, "@here refused after the reload", `document.getElementById("exec-count").textContent.includes("@here is not one of olga's (web)") &&
+			document.getElementById("exec-run").disabled`)
+		if err := os.WriteFile(policyFile, []byte("groups: [\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := console.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitAudit(t, auditFile, "the refusal of a bad file", func(r rolesAuditRecord) bool {
+			return r.Event == "policy" && strings.HasPrefix(r.Reason, "refused, sha256 ") && strings.Contains(r.Reason, policyFile+":")
+		})
+		olga.setInput(t, "#exec-hosts", "@web")
+		olga.poll(t, "@web still hers", `document.getElementById("exec-count").textContent === "3 hosts: 127.0.0.[1-3]"`)
 	})
 
 	// The audit export: the job's records name olga, her way in and the
 	// role she ran it with; the policy's load is there with its hash.
-	var recs []rolesAuditRecord
-	poll.Until(t, stepTimeout, "the job's end in the audit export", func() bool {
-		recs = readRolesAudit(t, auditFile)
-		return slices.ContainsFunc(recs, func(r rolesAuditRecord) bool { return r.Event == "end" })
-	})
+	recs := waitAudit(t, auditFile, "the job's end", func(r rolesAuditRecord) bool { return r.Event == "end" })
 	var job []rolesAuditRecord
 	policyLoads := 0
 	for _, r := range recs {
@@ -146,13 +172,16 @@ func TestRolesBrowser(t *testing.T) {
 			job = append(job, r)
 		case "policy":
 			policyLoads++
-			if !strings.HasPrefix(r.Reason, "loaded at start, sha256 ") || r.Client != "policy "+policyFile {
+			if r.Client != "policy "+policyFile {
 				t.Errorf("policy record %+v", r)
+			}
+			if policyLoads == 1 && !strings.HasPrefix(r.Reason, "loaded at start, sha256 ") {
+				t.Errorf("first policy record %+v, want the load at start", r)
 			}
 		}
 	}
-	if len(job) != 2 || policyLoads != 1 {
-		t.Fatalf("audit: %d job records and %d policy loads, want 2 and 1: %+v", len(job), policyLoads, recs)
+	if len(job) != 2 || policyLoads != 3 {
+		t.Fatalf("audit: %d job records and %d policy loads, want 2 and 3: %+v", len(job), policyLoads, recs)
 	}
 	for _, r := range job {
 		if r.User != "olga" || r.Method != "password" || r.Role != "operator" || r.Expression != "@here" {
@@ -208,6 +237,18 @@ func userAddState(t *testing.T, bin, state, name, role, password string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("wsdeck user add %s: %v\n%s", name, err, out)
 	}
+}
+
+// waitAudit waits until the audit export at path holds a record match
+// accepts, and returns the records.
+func waitAudit(t *testing.T, path, what string, match func(rolesAuditRecord) bool) []rolesAuditRecord {
+	t.Helper()
+	var recs []rolesAuditRecord
+	poll.Until(t, stepTimeout, what+" in the audit export", func() bool {
+		recs = readRolesAudit(t, path)
+		return slices.ContainsFunc(recs, match)
+	})
+	return recs
 }
 
 // rolesAuditRecord is what the test reads of an audit export's record.
