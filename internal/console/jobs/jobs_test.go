@@ -586,7 +586,7 @@ func TestHeartbeatLapse(t *testing.T) {
 	ctx := testContext(t)
 	// What a node killed mid-job leaves behind.
 	dead := &Record{ID: "deadjob1", Expression: "local", Folded: "local", Command: "sleep 600", Hosts: []string{"local"},
-		Total: 1, Client: "test", User: "test", Node: "dead", State: StateRunning, Started: time.Now().UTC()}
+		Total: 1, Client: "test", User: "olga", Method: "password", Role: "operator", Node: "dead", State: StateRunning, Started: time.Now().UTC()}
 	if _, err := survivor.bucket.Create(ctx, dead.ID, dead.marshal()); err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +610,7 @@ func TestHeartbeatLapse(t *testing.T) {
 			end = &rec
 		}
 	}
-	if end == nil || end.State != StateInterrupted || end.Node != "dead" {
+	if end == nil || end.State != StateInterrupted || end.Node != "dead" || end.User != "olga" || end.Method != "password" || end.Role != "operator" {
 		t.Errorf("audit end record of the dead node's job: %+v", end)
 	}
 	// The live node's job outlived many lapses meanwhile, and still runs.

@@ -134,6 +134,7 @@ func (s *Service) interrupt(ctx context.Context, id string) {
 		end := audit.Record{
 			Event: audit.EventEnd, Job: id, Client: rec.Client, Expression: rec.Expression, Hosts: rec.Total,
 			Command: rec.Command, Node: node, State: StateInterrupted, Failed: rec.Total, RemoteAddr: rec.RemoteAddr,
+			User: rec.person(), Method: rec.Method, Role: rec.Role,
 		}
 		if _, err := s.opts.Audit.Write(ctx, end); err != nil {
 			s.opts.Logger.Error("exec: audit log", "job", id, "err", err)

@@ -78,6 +78,16 @@ func userOf(c Client) string {
 	return c.Name
 }
 
+// person is who started the job, as the audit records name them: the
+// user in team mode; in token mode (where User is the session or the
+// address the cap counts) the token's one admin.
+func (r *Record) person() string {
+	if r.Method == auth.MethodToken {
+		return auth.TokenUser
+	}
+	return r.User
+}
+
 // Filter selects jobs from the history. Its zero value selects all.
 type Filter struct {
 	User  string `json:"user"`  // a substring of the user or the client
