@@ -133,9 +133,10 @@ func TestRolesBrowser(t *testing.T) {
 		olga.waitTermSummary(t)
 		olga.poll(t, "chat named olga", `wsdeck.chat.nick === "olga"`)
 
-		// SIGHUP with a policy that takes @here from her: her open page's
-		// next count is refused, without a reconnect or a new login; a
-		// bad file after it changes nothing.
+		// SIGHUP with a policy that takes @here from her: her open page
+		// offers @web alone and its next count of @here is refused,
+		// without a reconnect or a new login; a bad file after it changes
+		// nothing.
 		if err := os.WriteFile(policyFile, []byte(strings.Replace(rolesPolicy, "hosts: [web, here]", "hosts: [web]", 1)), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -145,6 +146,7 @@ func TestRolesBrowser(t *testing.T) {
 		waitAudit(t, auditFile, "the reload", func(r rolesAuditRecord) bool {
 			return r.Event == "policy" && strings.HasPrefix(r.Reason, "reloaded, sha256 ")
 		})
+		olga.poll(t, "her groups now offered", `[...document.querySelectorAll("#exec-who button")].map(b => b.textContent).join(",") === "@web"`)
 		olga.setInput(t, "#exec-hosts", "@here")
 		olga.poll(t, "@here refused after the reload", `document.getElementById("exec-count").textContent.includes("@here is not one of olga's (web)") &&
 			document.getElementById("exec-run").disabled`)

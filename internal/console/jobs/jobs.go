@@ -133,6 +133,7 @@ type Service struct {
 	index  map[string]*indexed  // guarded by mu: the records of the bucket
 	local  map[string]*job      // guarded by mu: the jobs this node runs
 	topics map[string]*jobTopic // guarded by mu: the topics of the jobs viewers have open
+	conns  map[conn]Client      // guarded by mu: this node's sockets and who they are, for PolicyChanged
 	closed bool                 // guarded by mu: Shutdown was called
 }
 
@@ -180,6 +181,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		index:  map[string]*indexed{},
 		local:  map[string]*job{},
 		topics: map[string]*jobTopic{},
+		conns:  map[conn]Client{},
 	}
 	s.defaultRoles = policy.Default(&policy.Options{Ceiling: opts.Policy})
 	if s.opts.Audit == nil {
@@ -230,6 +232,14 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 	}
 	defer s.states.Leave(c)
 	defer v.close()
+	s.mu.Lock()
+	s.conns[c] = client
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
 	return c.Run(ctx, func(m socket.Message) error {
 		switch m.Type {
 		case "count":
@@ -306,6 +316,26 @@ func (s *Service) hello(c Client) helloMessage {
 		Jobs: s.List(Filter{Limit: helloListed}),
 		User: c.Identity.User, Method: c.Identity.Method, Role: roleName(a),
 		MayRun: mayRun(a) == nil, Groups: append([]string{}, a.Groups()...),
+	}
+}
+
+// PolicyChanged tells each socket of this node what its user may do under
+// the policy in force now (an access message), so that the pages show
+// the change at once; call it after a reload. The checks need no such
+// call: each message reads the policy in force.
+func (s *Service) PolicyChanged() {
+	s.mu.Lock()
+	conns := make(map[conn]Client, len(s.conns))
+	for c, client := range s.conns {
+		conns[c] = client
+	}
+	s.mu.Unlock()
+	for c, client := range conns {
+		a := s.access(client)
+		c.SendOwn(mustJSON(accessMessage{
+			Type: "access", User: client.Identity.User, Method: client.Identity.Method, Role: roleName(a),
+			MayRun: mayRun(a) == nil, Groups: append([]string{}, a.Groups()...),
+		}))
 	}
 }
 

@@ -63,6 +63,17 @@ type helloMessage struct {
 	Groups []string `json:"groups"`
 }
 
+// accessMessage tells a socket, after a policy reload, what its user may
+// do now: the fields of the hello that say so.
+type accessMessage struct {
+	Type   string   `json:"type"` // "access"
+	User   string   `json:"user"`
+	Method string   `json:"method,omitempty"`
+	Role   string   `json:"role"`
+	MayRun bool     `json:"may_run"`
+	Groups []string `json:"groups"`
+}
+
 // listMessage answers a list request: the jobs of the history it selects,
 // newest first, without their hosts.
 type listMessage struct {

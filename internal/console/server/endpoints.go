@@ -53,7 +53,8 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	}
 
 	// Roles: the policy in force (--policy), its loads audited in the
-	// log the jobs write to; reloaded on Config.PolicyReload.
+	// log the jobs write to; reloaded on Config.PolicyReload (watched
+	// once the endpoints are built).
 	log, err := s.sharedAudit(ctx)
 	if err != nil {
 		return err
@@ -61,7 +62,6 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	if err := s.openRoles(ctx, log); err != nil {
 		return err
 	}
-	s.watchPolicy()
 
 	// Exec: the jobs service, or an endpoint that says it is not
 	// configured. Every request is checked against the policy in force.
@@ -80,6 +80,7 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		s.roles.onChange = append(s.roles.onChange, svc.PolicyChanged) // pages see a reload at once
 		exec = svc
 	}
 	s.addEndpoint("exec", exec)
@@ -111,6 +112,7 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	}
 	s.monitor = mon
 	s.addEndpoint("monitor", s.monitor)
+	s.watchPolicy() // once every endpoint is there to be told of a reload
 	return nil
 }
 

@@ -20,6 +20,9 @@ type roles struct {
 	audit *audit.Log
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	// onChange are called after a reload that changed the policy (set
+	// while the endpoints are built, before the loop starts).
+	onChange []func()
 }
 
 // openRoles reads the policy file (none: policy.Default), with the Exec
@@ -109,6 +112,9 @@ func (s *Server) reloadPolicy(ctx context.Context) policy.LoadResult {
 		s.policyLoaded(ctx, ld, "refused", was)
 	case ld.Changed:
 		s.policyLoaded(ctx, ld, "reloaded", was)
+		for _, f := range s.roles.onChange {
+			f()
+		}
 		s.revokeStaleOIDC(ctx) // oidc.go
 	default:
 		s.policyLoaded(ctx, ld, "unchanged", was)

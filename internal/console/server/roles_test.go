@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,7 +150,8 @@ func TestEffectiveRole(t *testing.T) {
 // against the policy in force when each comes: a viewer's run and
 // cancel are refused, an operator's run on a group not theirs is refused
 // naming it and one on its own group runs; after a reload that takes the
-// group away, the next run on the same socket is refused.
+// group away, the socket is told its new groups (an access message) and
+// its next run is refused.
 func TestRolesOverSockets(t *testing.T) {
 	t.Parallel()
 	const text = `groups:
@@ -220,6 +222,17 @@ bindings:
 	was := ts.roles.live.Hash()
 	reload <- os.Interrupt
 	poll.Until(t, testTimeout, "the policy reloaded", func() bool { return ts.roles.live.Hash() != was })
+	// Her open socket is told what she may do now.
+	for {
+		m := readMsg(t, olga)
+		if m["type"] != "access" {
+			continue
+		}
+		if m["user"] != "olga" || m["role"] != "operator" || m["may_run"] != true || fmt.Sprint(m["groups"]) != "[db]" {
+			t.Errorf("access message after the reload: %v", m)
+		}
+		break
+	}
 	denied("olga's run on @here after the reload", answer(olga, map[string]string{"type": "run", "id": "5", "hosts": "@here", "command": "true"}), "@here is not one of olga's (db)")
 	// Her own job is still hers to cancel.
 	writeMsg(t, olga, map[string]string{"type": "cancel", "id": "6", "job": job})

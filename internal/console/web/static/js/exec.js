@@ -182,6 +182,14 @@ export class Exec {
         this.scheduleList(0);
         break;
       }
+      case "access":
+        // The policy was reloaded: what this user may do now.
+        if (!this.hello) break;
+        for (const k of ["user", "method", "role", "may_run", "groups"]) this.hello[k] = msg[k];
+        this.setStatus("");
+        this.showRole(this.hello);
+        this.scheduleCount(0);
+        break;
       case "list":
         if (Number(msg.id) === this.listSeq) this.showJobs(msg.jobs);
         break;
