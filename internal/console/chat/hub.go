@@ -198,8 +198,11 @@ func (h *Hub) topics(room string) (msgs, pres *topic.Topic, err error) {
 	}
 	msgs, ok := h.msgTopics[room]
 	if !ok {
-		msgs = topic.New(h.msgs, topic.Options{Subject: msgSubject(room), Encode: encode, Log: h.log})
-		pres = topic.New(h.pres, topic.Options{Subject: presenceSubject(room), Encode: encode, Log: h.log})
+		// Each keeps what a joining page is given (the newest History
+		// messages and PresenceHistory presence events): the pages that
+		// join a room with members on this node cost the engine nothing.
+		msgs = topic.New(h.msgs, topic.Options{Subject: msgSubject(room), Encode: encode, Log: h.log, Keep: h.opts.History})
+		pres = topic.New(h.pres, topic.Options{Subject: presenceSubject(room), Encode: encode, Log: h.log, Keep: h.opts.PresenceHistory})
 		h.msgTopics[room], h.preTopics[room] = msgs, pres
 	}
 	return msgs, h.preTopics[room], nil

@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wsdeck/internal/engine"
@@ -40,6 +42,14 @@ type Options struct {
 	Encode func(engine.Msg) ([]byte, error)
 	// Log receives the topic's warnings; nil discards them.
 	Log *slog.Logger
+	// Keep, if above zero, keeps the newest Keep entries in memory while
+	// the topic is subscribed, so that a Join asking for the newest n
+	// (n <= Keep) or for entries after a sequence it holds is served
+	// without reading the stream: a thousand pages joining a room cost
+	// the engine nothing but the first join's read. The entries kept are
+	// those the stream had and the subscription delivered; one that the
+	// stream's age or byte limits removed meanwhile may still be given.
+	Keep int
 }
 
 // From says where a joining sink's backlog starts. The zero value means
@@ -96,6 +106,16 @@ type Topic struct {
 	last    uint64               // the stream sequence delivered up to
 	moved   chan struct{}        // if not nil, closed when last next moves (Delivered waits on it)
 	closed  bool
+
+	// The newest entries, with Options.Keep. While keptOK, kept holds
+	// every entry of the subject numbered after keptFrom up to last, in
+	// order; keptWhole says that there is none up to keptFrom either.
+	kept      []engine.Msg
+	keptFrom  uint64
+	keptOK    bool
+	keptWhole bool
+
+	reads atomic.Uint64 // backlogs read from the stream (the tests count them)
 }
 
 // ErrClosed is returned by Join after Close.
@@ -133,8 +153,12 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 		from.Max = DefaultMax
 	}
 	var b Backlog
+	whole := false
 	if !from.none() {
-		if b, err = t.backlog(ctx, from, target); err != nil {
+		if done, err := t.joinKept(ctx, s, from, first); done || err != nil {
+			return err
+		}
+		if b, whole, err = t.backlog(ctx, from, target); err != nil {
 			return err
 		}
 	}
@@ -149,6 +173,9 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 		}
 		if b.Last >= t.last || from.none() {
 			b.Last = max(b.Last, t.last)
+			if !from.none() {
+				t.keep(from, b, whole)
+			}
 			first(b)
 			t.sinks[s] = struct{}{}
 			t.mu.Unlock()
@@ -162,7 +189,7 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 		}
 		b.Msgs = append(b.Msgs, more...)
 		if n := len(b.Msgs) - from.Max; n > 0 {
-			b.Msgs, b.Truncated = b.Msgs[n:], true
+			b.Msgs, b.Truncated, whole = b.Msgs[n:], true, false
 		}
 		b.Last = upTo
 	}
@@ -217,6 +244,7 @@ func (t *Topic) Close() {
 	clear(t.sinks)
 	sub := t.sub
 	t.sub = nil
+	t.forget()
 	t.mu.Unlock()
 	if sub != nil {
 		sub.Stop()
@@ -274,6 +302,7 @@ func (t *Topic) unsubscribeIfIdle() {
 	}
 	sub := t.sub
 	t.sub = nil
+	t.forget()
 	t.mu.Unlock()
 	sub.Stop() // outside the lock: a running deliver takes it
 }
@@ -302,6 +331,14 @@ func (t *Topic) deliver(gen uint64, m engine.Msg) {
 		close(t.moved)
 		t.moved = nil
 	}
+	if t.keptOK {
+		t.kept = append(t.kept, m)
+		if len(t.kept) > t.opts.Keep {
+			t.keptFrom, t.keptWhole = t.kept[0].Seq, false
+			t.kept[0] = engine.Msg{}
+			t.kept = t.kept[1:]
+		}
+	}
 	if pm == nil {
 		return
 	}
@@ -310,28 +347,151 @@ func (t *Topic) deliver(gen uint64, m engine.Msg) {
 	}
 }
 
-// backlog reads what from asks for, up to sequence upTo.
-func (t *Topic) backlog(ctx context.Context, from From, upTo uint64) (Backlog, error) {
-	b := Backlog{Last: upTo}
+// backlog reads what from asks for, up to sequence upTo. whole says that
+// the subject has no entry before those returned (a read of the newest n
+// that found fewer).
+func (t *Topic) backlog(ctx context.Context, from From, upTo uint64) (b Backlog, whole bool, err error) {
+	b.Last = upTo
+	t.reads.Add(1)
 	var msgs []engine.Msg
-	var err error
 	switch {
 	case from.Seq > 0:
 		msgs, err = t.read(ctx, engine.ReadOptions{From: from.Seq}, upTo)
 	case !from.Since.IsZero():
 		msgs, err = t.read(ctx, engine.ReadOptions{Since: from.Since}, upTo)
 	default:
-		msgs, err = t.stream.Last(ctx, t.opts.Subject, min(from.Last, from.Max))
+		n := min(from.Last, from.Max)
+		msgs, err = t.stream.Last(ctx, t.opts.Subject, n)
+		whole = len(msgs) < n
 		msgs = upToSeq(msgs, upTo)
 	}
 	if err != nil {
-		return Backlog{}, err
+		return Backlog{}, false, err
 	}
+	if n := len(msgs) - from.Max; n > 0 {
+		msgs, b.Truncated, whole = msgs[n:], true, false
+	}
+	b.Msgs = msgs
+	return b, whole, nil
+}
+
+// keep starts keeping the newest entries (Options.Keep) from b, the
+// backlog a Join read for from and is about to be given, which goes up to
+// t.last. whole is as backlog returns it. t.mu is held.
+func (t *Topic) keep(from From, b Backlog, whole bool) {
+	if t.opts.Keep <= 0 || t.keptOK || !from.Since.IsZero() {
+		return
+	}
+	var keptFrom uint64
+	switch {
+	case len(b.Msgs) > 0 && (from.Seq == 0 || b.Truncated):
+		keptFrom = b.Msgs[0].Seq - 1 // no entry of the subject between it and the first
+	case from.Seq > 0:
+		keptFrom = from.Seq - 1
+	case whole:
+		keptFrom = 0
+	default:
+		return // the newest n, and none found up to last: nothing says where they begin
+	}
+	if keptFrom > b.Last {
+		return // a position past the stream's end
+	}
+	msgs := b.Msgs
+	if n := len(msgs) - t.opts.Keep; n > 0 {
+		msgs, whole = msgs[n:], false
+		keptFrom = msgs[0].Seq - 1
+	}
+	t.kept = append(make([]engine.Msg, 0, t.opts.Keep+1), msgs...)
+	t.keptFrom, t.keptOK, t.keptWhole = keptFrom, true, whole
+}
+
+// joinKept joins s with its backlog from the kept entries, if they hold
+// all of it, and reports whether it did. The stream's limits may have
+// removed some of them (by age, or by bytes for the whole stream): its
+// first sequence, asked of the engine (one request, where a read costs a
+// consumer), says which are gone. An engine that cannot answer fails the
+// Join, as a read would.
+func (t *Topic) joinKept(ctx context.Context, s Sink, from From, first func(Backlog)) (bool, error) {
+	t.mu.Lock()
+	ok := t.keptOK && from.Since.IsZero()
+	t.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	info, err := t.stream.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false, ErrClosed
+	}
+	t.dropKeptBefore(info.FirstSeq)
+	b, ok := t.fromKept(from)
+	if !ok {
+		return false, nil
+	}
+	first(b)
+	t.sinks[s] = struct{}{}
+	return true, nil
+}
+
+// dropKeptBefore drops the kept entries numbered before first, the
+// stream's first sequence: the stream holds none before it. t.mu is held.
+func (t *Topic) dropKeptBefore(first uint64) {
+	if !t.keptOK || first == 0 || first-1 < t.keptFrom {
+		return
+	}
+	i := 0
+	for i < len(t.kept) && t.kept[i].Seq < first {
+		i++
+	}
+	clear(t.kept[:i])
+	t.kept = t.kept[i:]
+	// Every entry of the subject after keptFrom is kept, and the stream
+	// has none up to it any more.
+	t.keptFrom, t.keptWhole = first-1, true
+}
+
+// fromKept returns the backlog from asks for out of the kept entries, if
+// they hold all of it. t.mu is held.
+func (t *Topic) fromKept(from From) (Backlog, bool) {
+	if !t.keptOK || !from.Since.IsZero() {
+		return Backlog{}, false
+	}
+	if from.Max <= 0 {
+		from.Max = DefaultMax
+	}
+	var msgs []engine.Msg
+	switch {
+	case from.Seq > 0:
+		if from.Seq <= t.keptFrom {
+			return Backlog{}, false
+		}
+		i := 0
+		for i < len(t.kept) && t.kept[i].Seq < from.Seq {
+			i++
+		}
+		msgs = t.kept[i:]
+	default:
+		n := min(from.Last, from.Max)
+		if n > len(t.kept) && !t.keptWhole {
+			return Backlog{}, false
+		}
+		msgs = t.kept[max(len(t.kept)-n, 0):]
+	}
+	b := Backlog{Last: t.last}
 	if n := len(msgs) - from.Max; n > 0 {
 		msgs, b.Truncated = msgs[n:], true
 	}
-	b.Msgs = msgs
-	return b, nil
+	b.Msgs = slices.Clone(msgs)
+	return b, true
+}
+
+// forget drops the kept entries: the subscription ends. t.mu is held.
+func (t *Topic) forget() {
+	t.kept, t.keptFrom, t.keptOK, t.keptWhole = nil, 0, false, false
 }
 
 // read returns the entries of the topic's subject from opt's position up

@@ -359,3 +359,117 @@ func TestJoinWhileOthersLeave(t *testing.T) {
 		tp.Leave(a)
 	}
 }
+
+// TestKeptBacklogs: a topic that keeps its newest entries gives every
+// joiner the same backlog as a topic that reads the stream, for the
+// newest n, a sequence, and with Max, as entries come and old ones go
+// from its memory; and it reads the stream only when its memory cannot
+// answer.
+func TestKeptBacklogs(t *testing.T) {
+	const keep = 5
+	st := newStream(t, enginetest.Embedded(t))
+	for i := range 3 {
+		publish(t, st, "t.a", fmt.Sprint("early", i))
+	}
+	kept := New(st, Options{Subject: "t.a", Keep: keep})
+	ref := New(st, Options{Subject: "t.a"})
+	defer kept.Close()
+	defer ref.Close()
+	hold := newSink()
+	join(t, kept, hold, From{Last: 2}) // fewer than Keep: not whole, not enough for Last 3+
+	join(t, ref, hold, From{})
+
+	froms := func(last uint64) []From {
+		out := []From{{Last: 1}, {Last: 2}, {Last: keep}, {Last: keep + 2}, {Last: 4, Max: 2}}
+		for s := uint64(1); s <= last+1; s++ {
+			out = append(out, From{Seq: s}, From{Seq: s, Max: 2})
+		}
+		return out
+	}
+	var seq uint64
+	for round := range 6 {
+		for i := range round * 2 {
+			publish(t, st, "t.b", "other")
+			seq = publish(t, st, "t.a", fmt.Sprint("r", round, "-", i))
+		}
+		for _, tp := range []*Topic{kept, ref} {
+			if err := tp.Delivered(t.Context(), seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, from := range froms(seq) {
+			s1, s2 := newSink(), newSink()
+			got, want := join(t, kept, s1, from), join(t, ref, s2, from)
+			kept.Leave(s1)
+			ref.Leave(s2)
+			if !slices.Equal(datas(got.Msgs), datas(want.Msgs)) || got.Truncated != want.Truncated || got.Last != want.Last {
+				t.Fatalf("round %d, %+v: kept gave %q truncated %v last %d; the stream %q truncated %v last %d",
+					round, from, datas(got.Msgs), got.Truncated, got.Last, datas(want.Msgs), want.Truncated, want.Last)
+			}
+		}
+	}
+	joins := ref.reads.Load()
+	if r := kept.reads.Load(); r == 0 || r >= joins {
+		t.Errorf("the keeping topic read the stream for %d of %d joins: want some (what it no longer kept), and fewer", r, joins)
+	}
+	t.Logf("the keeping topic read the stream for %d of %d joins", kept.reads.Load(), joins)
+	// What it keeps, it gives without reading: the newest n up to
+	// Keep, and the entries after a sequence among them.
+	before := kept.reads.Load()
+	for _, from := range []From{{Last: 1}, {Last: keep}, {Last: keep, Max: 2}, {Seq: seq}, {Seq: seq + 1}} {
+		s := newSink()
+		join(t, kept, s, from)
+		kept.Leave(s)
+	}
+	if r := kept.reads.Load() - before; r != 0 {
+		t.Errorf("%d joins within what the topic keeps read the stream, want none", r)
+	}
+
+	// Once the last sink leaves, the memory goes with the subscription.
+	kept.Leave(hold)
+	kept.mu.Lock()
+	ok, n := kept.keptOK, len(kept.kept)
+	kept.mu.Unlock()
+	if ok || n != 0 {
+		t.Errorf("after the last sink left: keptOK %v with %d entries, want nothing kept", ok, n)
+	}
+}
+
+// TestKeptBacklogsFollowTheStreamsLimits: entries that the stream's own
+// limits removed (here its count for all subjects, as its bytes or age
+// would) are not given from memory either.
+func TestKeptBacklogsFollowTheStreamsLimits(t *testing.T) {
+	e := enginetest.Embedded(t)
+	st, err := e.Stream(t.Context(), engine.StreamConfig{Name: "L", Subjects: []string{"t.>"}, MaxMsgs: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := New(st, Options{Subject: "t.a", Keep: 10})
+	ref := New(st, Options{Subject: "t.a"})
+	defer kept.Close()
+	defer ref.Close()
+	hold := newSink()
+	join(t, kept, hold, From{Last: 10})
+	join(t, ref, hold, From{})
+	var seq uint64
+	for i := range 12 {
+		if i%3 == 0 {
+			publish(t, st, "t.b", "b")
+		}
+		seq = publish(t, st, "t.a", fmt.Sprint("a", i))
+		for _, tp := range []*Topic{kept, ref} {
+			if err := tp.Delivered(t.Context(), seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, from := range []From{{Last: 3}, {Last: 10}, {Seq: 1}, {Seq: seq - 2}} {
+			s1, s2 := newSink(), newSink()
+			got, want := join(t, kept, s1, from), join(t, ref, s2, from)
+			kept.Leave(s1)
+			ref.Leave(s2)
+			if !slices.Equal(datas(got.Msgs), datas(want.Msgs)) {
+				t.Fatalf("after %d, %+v: kept gave %q, the stream %q", i, from, datas(got.Msgs), datas(want.Msgs))
+			}
+		}
+	}
+}
