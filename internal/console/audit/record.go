@@ -18,6 +18,13 @@ const (
 	EventLogout      = "logout"       // a session ended by its owner
 	EventRevoke      = "revoke"       // a session ended by an admin, or by a user's removal or change of role
 	EventPolicy      = "policy"       // the policy file loaded or changed
+
+	// Terminal events (the Shell tab): Job is the session's id,
+	// Expression its host ("local" for the console's machine), Node the
+	// node that runs it; the end adds ElapsedMS, State (how it ended) and
+	// Recording.
+	EventShellStart = "shell_start" // a terminal session opened
+	EventShellEnd   = "shell_end"   // a terminal session ended
 )
 
 // Record is one entry of the audit log. A job writes two: "start" before
@@ -63,6 +70,8 @@ type Record struct {
 	Role   string `json:"role,omitempty"`
 	// Reason says why, for refusals and revocations.
 	Reason string `json:"reason,omitempty"`
+	// Recording is the id of a terminal session's recording, if any.
+	Recording string `json:"recording,omitempty"`
 
 	Prev string `json:"prev,omitempty"`
 }
