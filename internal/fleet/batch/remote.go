@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -76,10 +77,32 @@ func (j *job) connect(ctx context.Context, e endpoint, out *output) (*remote, St
 		return nil, st, err
 	}
 
+	client, conn, err := j.handshake(dctx, e, &verified)
+	if err != nil {
+		return fail(err)
+	}
+	r := &remote{client: client}
+	r.sess, err = client.NewSession()
+	if err == nil {
+		err = r.start(j.cfg, out)
+	}
+	if err != nil {
+		client.Close()
+		return fail(err)
+	}
+	conn.SetDeadline(time.Time{})
+	return r, StatusOK, nil
+}
+
+// handshake dials e and does the SSH handshake and authentication within
+// dctx's deadline, which the connection carries on return (the caller
+// clears it once its session is set up). verified is set once the host key
+// passed.
+func (j *job) handshake(dctx context.Context, e endpoint, verified *atomic.Bool) (*ssh.Client, net.Conn, error) {
 	addr := e.addr()
 	conn, err := j.dial(dctx, e)
 	if err != nil {
-		return fail(err)
+		return nil, nil, err
 	}
 	deadline, _ := dctx.Deadline()
 	conn.SetDeadline(deadline)
@@ -88,7 +111,7 @@ func (j *job) connect(ctx context.Context, e endpoint, out *output) (*remote, St
 	config := &ssh.ClientConfig{
 		User:              e.user,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) { return j.keys.signers(e), nil })},
-		HostKeyCallback:   j.hostKeys.callback(&verified),
+		HostKeyCallback:   j.hostKeys.callback(verified),
 		HostKeyAlgorithms: j.hostKeys.algorithms(addr),
 	}
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, config)
@@ -101,20 +124,9 @@ func (j *job) connect(ctx context.Context, e endpoint, out *output) (*remote, St
 	}
 	if err != nil {
 		conn.Close()
-		return fail(err)
+		return nil, nil, err
 	}
-	client := ssh.NewClient(c, chans, reqs)
-	r := &remote{client: client}
-	r.sess, err = client.NewSession()
-	if err == nil {
-		err = r.start(j.cfg, out)
-	}
-	if err != nil {
-		client.Close()
-		return fail(err)
-	}
-	conn.SetDeadline(time.Time{})
-	return r, StatusOK, nil
+	return ssh.NewClient(c, chans, reqs), conn, nil
 }
 
 // remote is a command running over SSH.
