@@ -306,9 +306,9 @@ func TestBadFrames(t *testing.T) {
 			nc.Close()
 
 			err := s.connErr(t)
-			var perr *ProtocolError
+			var perr ProtocolError
 			if !errors.As(err, &perr) || perr.Code != tt.code {
-				t.Fatalf("server's Read ended with %v, want a *ProtocolError with %v", err, tt.code)
+				t.Fatalf("server's Read ended with %v, want a ProtocolError with %v", err, tt.code)
 			}
 			checkStillEchoes(t, s.Listener.Addr().String(), s.errs)
 		})
@@ -375,7 +375,7 @@ func TestTruncatedStream(t *testing.T) {
 			expectEOF(t, br)
 
 			err := s.connErr(t)
-			var perr *ProtocolError
+			var perr ProtocolError
 			if CloseStatus(err) != StatusAbnormalClosure || errors.As(err, &perr) {
 				t.Fatalf("server's Read ended with %v, want an abnormal closure", err)
 			}
@@ -468,9 +468,9 @@ func TestManyFragments(t *testing.T) {
 			nc.Close()
 			<-written // the server dropped the rest, or the close cut it
 			err := s.connErr(t)
-			var perr *ProtocolError
+			var perr ProtocolError
 			if !errors.As(err, &perr) || perr.Code != tt.wantCode {
-				t.Fatalf("server's Read ended with %v, want a *ProtocolError with %v", err, tt.wantCode)
+				t.Fatalf("server's Read ended with %v, want a ProtocolError with %v", err, tt.wantCode)
 			}
 			checkStillEchoes(t, s.Listener.Addr().String(), s.errs)
 		})

@@ -155,11 +155,13 @@ func (c *Conn) peerClosed(ce CloseError) error {
 }
 
 // fail fails the connection (RFC 6455 section 7.1.7): it sends a close frame
-// with the error's code, unless one was sent, and closes the connection.
-func (c *Conn) fail(perr *ProtocolError) error {
+// with the error's code, unless one was sent, and closes the connection. It
+// returns the error as a ProtocolError value.
+func (c *Conn) fail(p *ProtocolError) error {
 	if c.mr.err != nil {
 		return c.mr.err
 	}
+	perr := *p
 	c.mr.err = perr
 	var b [maxControlPayload]byte
 	payload, _ := appendClosePayload(b[:0], perr.Code, truncateUTF8(perr.Reason, maxCloseReason))

@@ -458,7 +458,7 @@ func TestCloseNow(t *testing.T) {
 		t.Errorf("peer Read = %v, want an abnormal closure (1006)", err)
 	}
 	var ce CloseError
-	if errors.As(err, &ce) && ce.Reason != "" {
-		t.Errorf("abnormal closure with reason %q", ce.Reason)
+	if errors.As(err, &ce) {
+		t.Errorf("a dropped connection reported a close frame %+v: none came", ce)
 	}
 }

@@ -183,7 +183,7 @@ func TestInflateDataAfterFinalBlock(t *testing.T) {
 			}
 			c := inflateConn(t, ConnOptions{}, false, wire, rand.New(rand.NewPCG(1, 1)))
 			_, got, err := c.Read(connTestCtx(t))
-			var perr *ProtocolError
+			var perr ProtocolError
 			if !errors.As(err, &perr) || perr.Code != StatusInvalidFramePayload {
 				t.Fatalf("Read = %q, %v; want ProtocolError %d", got, err, StatusInvalidFramePayload)
 			}

@@ -229,7 +229,7 @@ func TestDecompressionBomb(t *testing.T) {
 	w.Close()
 	err = <-readErr
 	runtime.ReadMemStats(&after)
-	var perr *ProtocolError
+	var perr ProtocolError
 	if !errors.As(err, &perr) || perr.Code != StatusMessageTooBig || !errors.Is(err, ErrMessageTooBig) {
 		t.Fatalf("server Read = %v, want a 1009 ProtocolError", err)
 	}
@@ -270,7 +270,7 @@ func TestCompressedFrameRules(t *testing.T) {
 				wire.write(f)
 			}
 			_, _, err := srv.Read(connTestCtx(t))
-			var perr *ProtocolError
+			var perr ProtocolError
 			if !errors.As(err, &perr) || perr.Code != tc.code {
 				t.Fatalf("Read = %v, want ProtocolError %d", err, tc.code)
 			}

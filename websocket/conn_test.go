@@ -420,9 +420,9 @@ func TestConnMaxMessageSize(t *testing.T) {
 					writerErr <- err
 				}()
 				_, _, err := reader.Read(ctx)
-				var perr *ProtocolError
+				var perr ProtocolError
 				if !errors.As(err, &perr) || perr.Code != StatusMessageTooBig {
-					t.Fatalf("Read over the limit: %v, want a *ProtocolError with code 1009", err)
+					t.Fatalf("Read over the limit: %v, want a ProtocolError with code 1009", err)
 				}
 				if !errors.Is(err, ErrMessageTooBig) {
 					t.Errorf("errors.Is(%v, ErrMessageTooBig) = false", err)

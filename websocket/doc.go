@@ -14,7 +14,7 @@
 // fragmentation, the order of continuation frames, UTF-8 in text messages
 // (incrementally, so a bad byte fails the connection as soon as it arrives),
 // and close codes and reasons. A peer that breaks a rule gets the close code
-// the RFC names (1002, 1007 or 1009) and the reader gets a [*ProtocolError].
+// the RFC names (1002, 1007 or 1009) and the reader gets a [ProtocolError].
 //
 // Limits have defaults and can be changed in [ConnOptions]: the size of a
 // message (16 MiB, decided from the frame's declared length before anything

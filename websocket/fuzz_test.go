@@ -33,7 +33,7 @@ var fuzzReadOptions = ConnOptions{MaxMessageSize: 1 << 16, MaxMessageFrames: 1 <
 // FuzzReadFrames feeds arbitrary bytes to a server Conn as the client's
 // stream, then ends it, and reads until an error. Besides not panicking
 // or hanging, the server must end in one of three ways, each with what it
-// sent to match: a *ProtocolError, after a close frame with its code; the
+// sent to match: a ProtocolError, after a close frame with its code; the
 // client's close frame, after its echo; or the end of the stream, with no
 // close frame. It sends nothing but pongs and that close frame, and text
 // messages it delivers are UTF-8.
@@ -134,7 +134,7 @@ func FuzzReadFrames(f *testing.F) {
 		if len(frames) > 0 && frames[len(frames)-1].op() == opClose {
 			last = &frames[len(frames)-1]
 		}
-		var perr *ProtocolError
+		var perr ProtocolError
 		var ce CloseError
 		var abnormal *closedError
 		switch {

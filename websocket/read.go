@@ -44,7 +44,7 @@ type messageReader struct {
 // If ctx is done before the message is read, the connection is closed and
 // Read returns ctx.Err(). A close frame from the peer ends the read with a
 // CloseError (the close handshake is answered); a protocol violation with a
-// *ProtocolError.
+// ProtocolError.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	return c.ReadAppend(ctx, nil)
 }
@@ -575,17 +575,15 @@ func (c *Conn) readError(err error, inFrame bool) error {
 	return &closedError{err}
 }
 
-// closedError reports a connection that ended without a close frame: its
-// close code is StatusAbnormalClosure.
+// closedError reports a connection that ended without a close frame:
+// CloseStatus gives StatusAbnormalClosure for it.
 type closedError struct{ err error }
 
 func (e *closedError) Error() string {
 	return "websocket: connection closed without a close frame: " + e.err.Error()
 }
 
-func (e *closedError) Unwrap() []error {
-	return []error{e.err, CloseError{Code: StatusAbnormalClosure}}
-}
+func (e *closedError) Unwrap() error { return e.err }
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 

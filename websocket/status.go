@@ -89,30 +89,38 @@ func (e CloseError) Error() string {
 }
 
 // CloseStatus returns the status code of the close frame the peer sent if
-// err is or wraps a [CloseError], and 0 otherwise.
+// err is or wraps a [CloseError]; [StatusAbnormalClosure] if err reports a
+// connection that ended without a close frame (what a browser's close event
+// says then; no frame carried that code, and err wraps no CloseError); and
+// 0 otherwise.
 func CloseStatus(err error) StatusCode {
 	var ce CloseError
 	if errors.As(err, &ce) {
 		return ce.Code
+	}
+	var dropped *closedError
+	if errors.As(err, &dropped) {
+		return StatusAbnormalClosure
 	}
 	return 0
 }
 
 // ProtocolError reports that the connection was failed because the peer
 // broke the protocol or a limit; Code is the status code sent to the peer in
-// the close frame (1002, 1007, 1009 ...).
+// the close frame (1002, 1007, 1009 ...). Like [CloseError], it is a value:
+// find it with errors.As(err, &pe) where pe is a ProtocolError.
 type ProtocolError struct {
 	Code   StatusCode
 	Reason string
 }
 
-func (e *ProtocolError) Error() string {
+func (e ProtocolError) Error() string {
 	return fmt.Sprintf("websocket: %s (closed with %d)", e.Reason, e.Code)
 }
 
 // Is makes errors.Is(err, ErrMessageTooBig) true for a connection failed
 // because a message was over the limit.
-func (e *ProtocolError) Is(target error) bool {
+func (e ProtocolError) Is(target error) bool {
 	return target == ErrMessageTooBig && e.Code == StatusMessageTooBig
 }
 

@@ -235,7 +235,7 @@ func TestCloseStatus(t *testing.T) {
 		{"wrapped", fmt.Errorf("ctx: %w", CloseError{Code: 1001, Reason: "bye"}), 1001},
 		{"abnormal", &closedError{errors.New("reset")}, StatusAbnormalClosure},
 		// A protocol error is ours, not the peer's close frame.
-		{"protocol-error", &ProtocolError{StatusProtocolError, "x"}, 0},
+		{"protocol-error", ProtocolError{StatusProtocolError, "x"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,7 +251,7 @@ func TestProtocolErrorIsMessageTooBig(t *testing.T) {
 	if !errors.Is(fmt.Errorf("read: %w", tooBig(10)), ErrMessageTooBig) {
 		t.Error("a 1009 ProtocolError is not ErrMessageTooBig")
 	}
-	if errors.Is(&ProtocolError{StatusProtocolError, "x"}, ErrMessageTooBig) {
+	if errors.Is(ProtocolError{StatusProtocolError, "x"}, ErrMessageTooBig) {
 		t.Error("a 1002 ProtocolError is ErrMessageTooBig")
 	}
 }

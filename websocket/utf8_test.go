@@ -278,7 +278,7 @@ func TestUTF8FailFastInsideFrame(t *testing.T) {
 		t.Fatalf("Reader = %v, %v", typ, err)
 	}
 	_, err = io.ReadAll(r)
-	var perr *ProtocolError
+	var perr ProtocolError
 	if !errors.As(err, &perr) || perr.Code != StatusInvalidFramePayload {
 		t.Fatalf("reading the frame: %v, want a ProtocolError with 1007", err)
 	}
