@@ -151,9 +151,8 @@ func TestCompressionDeclined(t *testing.T) {
 	}
 }
 
-// TestCompressionThreshold: messages under the threshold go uncompressed,
-// WriteCompressed overrides it; the receiver sees RSV1 only on the
-// compressed ones.
+// TestCompressionThreshold: messages under the threshold go uncompressed;
+// the receiver sees RSV1 only on the compressed ones.
 func TestCompressionThreshold(t *testing.T) {
 	srv, cli := deflatePair(t)
 	ctx := connTestCtx(t)
@@ -167,8 +166,6 @@ func TestCompressionThreshold(t *testing.T) {
 	}{
 		{"under threshold", func() error { return cli.Write(ctx, MessageText, small) }, false, small},
 		{"at threshold", func() error { return cli.Write(ctx, MessageText, big) }, true, big},
-		{"forced on", func() error { return cli.WriteCompressed(ctx, MessageText, small, true) }, true, small},
-		{"forced off", func() error { return cli.WriteCompressed(ctx, MessageText, big, false) }, false, big},
 	} {
 		errc := make(chan error, 1)
 		go func() { errc <- tc.write() }()

@@ -423,7 +423,7 @@ func TestPingWhileWriteBlocked(t *testing.T) {
 			ctx := connTestCtx(t)
 			big := pattern(2, 4<<20, false)
 			wrote := make(chan error, 1)
-			go func() { wrote <- c.WriteCompressed(ctx, MessageBinary, big, false) }()
+			go func() { wrote <- c.Write(ctx, MessageBinary, big) }()
 			// The Write holds the frame lock until the peer has read it all.
 			wstest.WaitFor(t, connTestTimeout, func() bool { return c.frameMu.state.Load()&mutexLocked != 0 },
 				"the Write did not begin")

@@ -17,28 +17,10 @@ import (
 // With permessage-deflate agreed, a message of at least
 // CompressionOptions.Threshold bytes is compressed.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
-	return c.write(ctx, typ, p, compressAuto)
+	return c.write(ctx, typ, p)
 }
 
-// WriteCompressed is Write with the choice of compressing this message
-// made by the caller instead of by the threshold. Without permessage-deflate
-// agreed, the message goes uncompressed.
-func (c *Conn) WriteCompressed(ctx context.Context, typ MessageType, p []byte, compress bool) error {
-	if compress {
-		return c.write(ctx, typ, p, compressOn)
-	}
-	return c.write(ctx, typ, p, compressOff)
-}
-
-type compressMode int
-
-const (
-	compressAuto compressMode = iota
-	compressOn
-	compressOff
-)
-
-func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, mode compressMode) error {
+func (c *Conn) write(ctx context.Context, typ MessageType, p []byte) error {
 	if typ != MessageText && typ != MessageBinary {
 		return fmt.Errorf("websocket: cannot write a message of type %v", typ)
 	}
@@ -47,7 +29,7 @@ func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, mode compre
 	}
 	defer c.msgMu.unlock()
 	h := header{fin: true, op: opcode(typ)}
-	if d := c.deflate; d != nil && (mode == compressOn || mode == compressAuto && len(p) >= d.threshold) {
+	if d := c.deflate; d != nil && len(p) >= d.threshold {
 		cp, err := d.compress(p)
 		if err != nil {
 			return fmt.Errorf("websocket: compressing: %w", err)
