@@ -60,8 +60,17 @@ type AcceptOptions struct {
 // should then return.
 //
 // Headers set on w before the call are sent in the 101 response.
+//
+// Over HTTP/2 (RFC 8441) the request is an extended CONNECT, answered
+// with 200, and the Conn lives in the request's stream: the handler must
+// not return while it is in use (wait for [Conn.Done]), as the stream
+// ends when it does. net/http's server takes such requests only when
+// GODEBUG has http2xconnect=1 as the program starts (Go 1.26).
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	o := acceptOptions(opts)
+	if r.ProtoMajor == 2 {
+		return acceptH2(w, r, &o)
+	}
 	hs, herr := checkRequest(r, &o)
 	if herr != nil {
 		herr.writeTo(w)
@@ -246,15 +255,21 @@ func checkRequest(r *http.Request, o *AcceptOptions) (handshake, *handshakeError
 	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
 		return bad("Sec-WebSocket-Key must be base64 of 16 bytes")
 	}
+	hs.accept = acceptKey(key)
+	return hs, negotiate(r, o, &hs)
+}
+
+// negotiate makes the checks and choices a handshake over HTTP/1.1 and
+// one over HTTP/2 share: the Origin, the subprotocol and permessage-deflate.
+func negotiate(r *http.Request, o *AcceptOptions, hs *handshake) *handshakeError {
 	if !o.InsecureSkipOriginCheck {
 		if err := checkOrigin(r, o.OriginPatterns); err != nil {
-			return hs, &handshakeError{status: http.StatusForbidden, msg: err.Error()}
+			return &handshakeError{status: http.StatusForbidden, msg: err.Error()}
 		}
 	}
-	hs.accept = acceptKey(key)
 	hs.subprotocol = chooseSubprotocol(r.Header, o.Subprotocols)
 	if hs.subprotocol == "" && o.RequireSubprotocol {
-		return bad("no common subprotocol; the server speaks " + strings.Join(o.Subprotocols, ", "))
+		return &handshakeError{status: http.StatusBadRequest, msg: "no common subprotocol; the server speaks " + strings.Join(o.Subprotocols, ", ")}
 	}
 	if o.Compression.Enabled {
 		// A malformed extension list declines every extension rather
@@ -266,7 +281,7 @@ func checkRequest(r *http.Request, o *AcceptOptions) (handshake, *handshakeError
 			}
 		}
 	}
-	return hs, nil
+	return nil
 }
 
 // acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.

@@ -41,6 +41,19 @@ type DialOptions struct {
 	// NetDialContext dials the TCP connection. nil means a net.Dialer.
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// HTTP2, when set, carries WebSockets over HTTP/2 (RFC 8441): each is
+	// an extended CONNECT on a stream of the round tripper's connection
+	// to the host, which several sockets (and other requests) share. It
+	// must speak HTTP/2 only and send the ":protocol" pseudo-header, as
+	// golang.org/x/net/http2.Transport does; net/http's Transport cannot
+	// (Go 1.26 refuses the header name) and is refused. When the server
+	// does not speak HTTP/2 or does not advertise
+	// SETTINGS_ENABLE_CONNECT_PROTOCOL, or the round trip fails, Dial
+	// makes an HTTP/1.1 handshake instead. TLSConfig, Proxy and
+	// NetDialContext do not apply to it: its own settings do. nil means
+	// HTTP/1.1 only.
+	HTTP2 http.RoundTripper
+
 	// HandshakeTimeout bounds the whole handshake when ctx has no earlier
 	// deadline. 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -94,8 +107,28 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
 
+	var h2err error
+	if o.HTTP2 != nil {
+		hu := *u
+		hu.Scheme = "http"
+		if secure {
+			hu.Scheme = "https"
+		}
+		c, resp, err := dialH2(ctx, &hu, &o)
+		if err == nil {
+			return c, resp, nil
+		}
+		if !errors.Is(err, errNoExtendedConnect) {
+			return nil, resp, fmt.Errorf("websocket: dial %s over HTTP/2: %w", rawURL, err)
+		}
+		h2err = err
+	}
+
 	nc, err := dialNet(ctx, u, secure, addr, &o)
 	if err != nil {
+		if h2err != nil {
+			return nil, nil, fmt.Errorf("websocket: dial %s: %w (over HTTP/2: %w)", rawURL, err, h2err)
+		}
 		return nil, nil, fmt.Errorf("websocket: dial %s: %w", rawURL, err)
 	}
 	c, resp, err := clientHandshake(ctx, nc, u, secure, &o)

@@ -35,6 +35,17 @@
 // [AcceptOptions.OriginPatterns]; turn it off with
 // [AcceptOptions.InsecureSkipOriginCheck].
 //
+// HTTP/2: WebSockets also run over HTTP/2 streams (RFC 8441), several on
+// one TCP+TLS connection. [Accept] answers an extended CONNECT on an HTTP/2
+// request; net/http's server passes those to handlers only when the
+// environment has GODEBUG=http2xconnect=1 as the program starts (Go 1.26:
+// it then advertises SETTINGS_ENABLE_CONNECT_PROTOCOL), and the handler
+// must not return while the Conn is in use. [Dial] sends one when
+// [DialOptions.HTTP2] holds a round tripper that can (golang.org/x/net/http2's
+// Transport: net/http's own refuses the ":protocol" header), and falls back
+// to HTTP/1.1 when the server does not take it. A stream's deadlines, once
+// passed, end the stream: a read cut short cannot be taken up again.
+//
 // Concurrency: one goroutine may read at a time; Write, Writer, Ping and
 // Close may be called from any goroutine. Control frames (pings, the close
 // frame) are handled while reading, so a connection must have a reader for
