@@ -18,6 +18,7 @@ var commands = []*command{
 	execCmd,
 	auditCmd,
 	userCmd,
+	recordingCmd,
 	clientCmd,
 	echoCmd,
 	versionCmd,

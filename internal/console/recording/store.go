@@ -50,9 +50,11 @@ type Options struct {
 	Flush time.Duration
 	// Keep, KeepBytes and KeepAge bound the recordings kept: the newest
 	// Keep, as many as fit in KeepBytes, none older than KeepAge.
-	Keep       int
-	KeepBytes  int64
-	KeepAge    time.Duration
+	Keep      int
+	KeepBytes int64
+	KeepAge   time.Duration
+	// PruneEvery is how often retention is applied besides at each
+	// recording's end; negative means never (a tool that only reads).
 	PruneEvery time.Duration
 	// Replicas is how many engine servers keep a copy (0: the engine's
 	// default).
@@ -84,7 +86,7 @@ func (o Options) withDefaults() Options {
 	if o.KeepAge <= 0 {
 		o.KeepAge = DefaultKeepAge
 	}
-	if o.PruneEvery <= 0 {
+	if o.PruneEvery == 0 {
 		o.PruneEvery = DefaultPruneEvery
 	}
 	if o.Logf == nil {
@@ -390,6 +392,10 @@ func (s *Store) Prune(ctx context.Context) (int, error) {
 
 func (s *Store) pruneLoop() {
 	defer close(s.done)
+	if s.opts.PruneEvery < 0 {
+		<-s.stop
+		return
+	}
 	t := time.NewTicker(s.opts.PruneEvery)
 	defer t.Stop()
 	for {
@@ -403,6 +409,9 @@ func (s *Store) pruneLoop() {
 }
 
 func (s *Store) prune() {
+	if s.opts.PruneEvery < 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := s.Prune(ctx); err != nil {

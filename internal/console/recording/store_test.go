@@ -8,9 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +16,6 @@ import (
 	"wsdeck/internal/engine"
 	"wsdeck/internal/engine/enginetest"
 	"wsdeck/internal/testkit/poll"
-	"wsdeck/internal/testkit/testpeer"
 )
 
 func openStore(t *testing.T, e *engine.Engine, o Options) *Store {
@@ -264,38 +260,5 @@ func TestRetention(t *testing.T) {
 				t.Errorf("the oldest's segment: %v, want it deleted", err)
 			}
 		})
-	}
-}
-
-// asciinemaCat returns what asciinema cat prints of the file at path,
-// without carriage returns. asciinema cat opens /dev/tty, so it runs under
-// script(1)'s terminal, whose line discipline adds them to line ends.
-func asciinemaCat(t *testing.T, bin, path string) string {
-	t.Helper()
-	script, err := exec.LookPath("script")
-	testpeer.Need(t, "script (util-linux)", "apt-get install util-linux", err)
-	cmd := exec.Command(script, "-q", "-e", "-c", bin+" cat '"+path+"'", "/dev/null")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("asciinema cat: %v", err)
-	}
-	return strings.ReplaceAll(string(out), "\r", "")
-}
-
-// TestAsciinemaCat: Debian's asciinema reads a recording back as the
-// session's output.
-func TestAsciinemaCat(t *testing.T) {
-	bin, err := exec.LookPath("asciinema")
-	testpeer.Need(t, "asciinema", "apt-get install asciinema", err)
-	e := enginetest.Embedded(t)
-	s := openStore(t, e, Options{Input: true})
-	session(t, s, meta("cat1", "olga", "web1"))
-	cast, _ := readCast(t, s, "cat1")
-	path := filepath.Join(t.TempDir(), "s.cast")
-	if err := os.WriteFile(path, []byte(cast), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := asciinemaCat(t, bin, path), "$ echo hi\nhi\n$ "; got != want {
-		t.Errorf("asciinema cat = %q, want %q", got, want)
 	}
 }
