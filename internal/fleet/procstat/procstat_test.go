@@ -143,10 +143,10 @@ func TestUnsupported(t *testing.T) {
 		{"freebsd", ""}, // from testdata
 		{"nologin", ""},
 		{"banner only", "Welcome\nto the machine\n"},
-		{"no uptime", "@wsdeck-fleet 1\n@stat\ncpu 1 2 3 4\n@meminfo\nMemTotal: 10 kB\nMemFree: 5 kB\n@loadavg\n0 0 0\n@end\n"},
-		{"no memory", "@wsdeck-fleet 1\n@stat\ncpu 1 2 3 4\n@loadavg\n0 0 0\n@uptime\n1.0 1.0\n@end\n"},
-		{"cpu line of three fields", "@wsdeck-fleet 1\n@stat\ncpu 1 2 3\n@meminfo\nMemTotal: 10 kB\nMemFree: 5 kB\n@loadavg\n0 0 0\n@uptime\n1 1\n@end\n"},
-		{"another format", "@wsdeck-fleet 2\n@stat\n"},
+		{"no uptime", "@wsdeck-fleet 1\n==> /proc/stat <==\ncpu 1 2 3 4\n==> /proc/meminfo <==\nMemTotal: 10 kB\nMemFree: 5 kB\n==> /proc/loadavg <==\n0 0 0\n@end\n"},
+		{"no memory", "@wsdeck-fleet 1\n==> /proc/stat <==\ncpu 1 2 3 4\n==> /proc/loadavg <==\n0 0 0\n==> /proc/uptime <==\n1.0 1.0\n@end\n"},
+		{"cpu line of three fields", "@wsdeck-fleet 1\n==> /proc/stat <==\ncpu 1 2 3\n==> /proc/meminfo <==\nMemTotal: 10 kB\nMemFree: 5 kB\n==> /proc/loadavg <==\n0 0 0\n==> /proc/uptime <==\n1 1\n@end\n"},
+		{"another format", "@wsdeck-fleet 2\n==> /proc/stat <==\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			text := []byte(tt.text)
@@ -169,8 +169,8 @@ func TestUnsupported(t *testing.T) {
 // and long output before any sample are refused, cores and interfaces
 // beyond the limits are left out.
 func TestLimits(t *testing.T) {
-	good := "@wsdeck-fleet 1\n@stat\ncpu 1 2 3 4\ncpu0 1 2 3 4\ncpu1 1 2 3 4\nintr " + strings.Repeat("1 ", 10000) +
-		"\n@meminfo\nMemTotal: 10 kB\nMemAvailable: 5 kB\n@loadavg\n0.5 0.2 0.1 1/2 3\n@uptime\n1 1\n@netdev\n" +
+	good := "@wsdeck-fleet 1\n==> /proc/stat <==\ncpu 1 2 3 4\ncpu0 1 2 3 4\ncpu1 1 2 3 4\nintr " + strings.Repeat("1 ", 10000) +
+		"\n==> /proc/meminfo <==\nMemTotal: 10 kB\nMemAvailable: 5 kB\n==> /proc/loadavg <==\n0.5 0.2 0.1 1/2 3\n==> /proc/uptime <==\n1 1\n==> /proc/net/dev <==\n" +
 		"a: 1 0 0 0 0 0 0 0 2 0 0 0 0 0 0 0\nb: 1 0 0 0 0 0 0 0 2 0 0 0 0 0 0 0\n@end\n"
 	s, err := Parse([]byte(good), Limits{MaxLine: 64, MaxCores: 1, MaxInterfaces: 1})
 	if err != nil {
@@ -179,7 +179,7 @@ func TestLimits(t *testing.T) {
 	if len(s.Cores) != 1 || len(s.Ifaces) != 1 || s.MemTotal != 10240 || s.Load[0] != 0.5 {
 		t.Errorf("%+v", s)
 	}
-	long := "@wsdeck-fleet 1\n@stat\n" + strings.Repeat("x\n", 100) + "@end\n"
+	long := "@wsdeck-fleet 1\n==> /proc/stat <==\n" + strings.Repeat("x\n", 100) + "@end\n"
 	if _, err := Parse([]byte(long), Limits{MaxLines: 50}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("a sample of 100 lines over a limit of 50: %v", err)
 	}
@@ -250,7 +250,7 @@ func FuzzReader(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	f.Add([]byte("@wsdeck-fleet 1\n@netdev\n:\n@df\nFilesystem 0-blocks\nx 1 1 1 1 /\n@end\n"))
+	f.Add([]byte("@wsdeck-fleet 1\n==> /proc/net/dev <==\n:\n@df\nFilesystem 0-blocks\nx 1 1 1 1 /\n@end\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lim := Limits{MaxLine: 128, MaxLines: 64, MaxCores: 8, MaxInterfaces: 4}
 		r := NewReader(bytes.NewReader(b), lim)

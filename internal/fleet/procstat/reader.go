@@ -141,8 +141,12 @@ func (r *Reader) Next() (Sample, error) {
 		case markBegin: // the sample before was cut short: start again
 			p = parser{lim: r.lim}
 			continue
-		case markStat, markMeminfo, markLoadavg, markUptime, markNetdev, markDf:
-			p.section = string(line)
+		case markDf:
+			p.section = "df"
+			continue
+		}
+		if sec, ok := files[string(line)]; ok {
+			p.section = sec
 			continue
 		}
 		p.add(line)
@@ -174,11 +178,11 @@ func (p *parser) add(line []byte) {
 		return
 	}
 	switch p.section {
-	case markStat:
+	case "stat":
 		p.stat(f)
-	case markMeminfo:
+	case "meminfo":
 		p.meminfo(f)
-	case markLoadavg:
+	case "loadavg":
 		if len(f) >= 3 && !p.hasLoad {
 			var ok [3]bool
 			for i := range 3 {
@@ -186,13 +190,13 @@ func (p *parser) add(line []byte) {
 			}
 			p.hasLoad = ok[0] && ok[1] && ok[2]
 		}
-	case markUptime:
+	case "uptime":
 		if !p.hasUptime {
 			p.s.Uptime, p.hasUptime = parseFloat(f[0])
 		}
-	case markNetdev:
+	case "netdev":
 		p.netdev(line)
-	case markDf:
+	case "df":
 		p.df(f)
 	}
 }
