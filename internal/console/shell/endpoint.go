@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"wsdeck/internal/console/auth"
+	"wsdeck/internal/console/socket"
 	"wsdeck/websocket"
 )
 
@@ -319,4 +320,13 @@ func nameOf(id auth.Identity) string {
 		return "an unknown user"
 	}
 	return id.User
+}
+
+// ServeSocket refuses a connection served through package socket: the
+// terminals need binary frames, which only ServeWS speaks (the server
+// calls it for endpoints that have it).
+func (r *Registry) ServeSocket(ctx context.Context, c *socket.Conn, req *http.Request) error {
+	err := socket.Errorf(socket.CodeNotConfigured, "the shell endpoint needs the raw connection (ServeWS)")
+	c.SendError("", "", err)
+	return c.Run(ctx, func(socket.Message) error { return err })
 }
