@@ -9,6 +9,7 @@ import (
 	"wsdeck/internal/console/chat"
 	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/monitor"
+	"wsdeck/internal/console/shell"
 	"wsdeck/internal/console/socket"
 )
 
@@ -84,6 +85,21 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 		exec = svc
 	}
 	s.addEndpoint("exec", exec)
+
+	// Shell: terminals, with Exec's SSH settings and ceiling, checked
+	// against the policy in force; shut down after Exec, so that their
+	// ends reach the pages and the audit.
+	shellOpts := s.cfg.Shell
+	shellOpts.Node, shellOpts.Roles, shellOpts.Audit = s.cfg.NodeName, s.Roles, log
+	if shellOpts.Logger == nil {
+		shellOpts.Logger = s.log
+	}
+	if s.cfg.Exec != nil {
+		shellOpts.SSH = s.cfg.Exec.Job
+		shellOpts.SSH.Policy = s.cfg.Exec.Policy
+	}
+	s.shell = shell.NewRegistry(shellOpts)
+	s.addEndpoint("shell", s.shell)
 
 	// Chat.
 	chatOpts := s.cfg.Chat

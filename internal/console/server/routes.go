@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -147,10 +148,21 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 // so ep must use its ctx (s.sockCtx, done at shutdown).
 func (s *Server) serveSocket(name string, ep socket.Endpoint, o *openSocket, r *http.Request) {
 	start, remote := time.Now(), r.RemoteAddr // r is not kept: it holds the handshake's headers
-	err := ep.ServeSocket(s.sockCtx, o.sc, r)
+	var err error
+	if raw, ok := ep.(rawEndpoint); ok {
+		err = raw.ServeWS(s.sockCtx, o.ws, r) // o.sc is never run: it closes o.ws when its session ends
+	} else {
+		err = ep.ServeSocket(s.sockCtx, o.sc, r)
+	}
 	s.sockets.remove(o)
 	s.sockets.release(o.client)
 	s.closed(name, remote, start, err)
+}
+
+// rawEndpoint is an endpoint that speaks its own frames (binary ones:
+// the terminals) on the accepted connection instead of socket's JSON.
+type rawEndpoint interface {
+	ServeWS(ctx context.Context, ws *websocket.Conn, r *http.Request) error
 }
 
 // closed logs the end of a socket. It is apart from serveSocket, whose

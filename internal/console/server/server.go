@@ -42,6 +42,7 @@ import (
 	"wsdeck/internal/console/metrics"
 	"wsdeck/internal/console/monitor"
 	"wsdeck/internal/console/oidc"
+	"wsdeck/internal/console/shell"
 	"wsdeck/internal/console/socket"
 	"wsdeck/internal/console/users"
 	"wsdeck/internal/engine"
@@ -156,6 +157,11 @@ type Config struct {
 	Monitor monitor.Options
 	Exec    *jobs.Options
 
+	// Shell configures the terminals (/ws/shell, package shell): grace
+	// time, scrollback, watermarks, caps. Its SSH settings and ceiling
+	// are Exec's; Node, Roles, Audit and Logger are set by the server.
+	Shell shell.Options
+
 	// Roles and host groups (team mode; roles.go). PolicyFile is the
 	// policy file (--policy, package policy); "" means none: users keep
 	// their own roles, and operators and admins reach every host within
@@ -228,7 +234,8 @@ type Server struct {
 	hub       *chat.Hub
 	monitor   *monitor.Monitor
 	roles     *roles // the roles' policy in force (roles.go)
-	team      *team  // users, login backoff, audit (team.go)
+	shell     *shell.Registry
+	team      *team // users, login backoff, audit (team.go)
 	http      *http.Server
 
 	// rp is the relying party of single sign-on, or nil (oidc.go).
@@ -417,6 +424,9 @@ func (s *Server) Metrics() *metrics.Registry { return s.metrics }
 
 // Hub returns the chat hub.
 func (s *Server) Hub() *chat.Hub { return s.hub }
+
+// Shell returns the terminals' registry.
+func (s *Server) Shell() *shell.Registry { return s.shell }
 
 // Monitor returns the monitor.
 func (s *Server) Monitor() *monitor.Monitor { return s.monitor }
