@@ -1,0 +1,113 @@
+package fleetmon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"wsdeck/internal/console/auth"
+	"wsdeck/internal/console/policy"
+	"wsdeck/internal/console/socket"
+	"wsdeck/internal/fleet/batch"
+	"wsdeck/internal/fleet/hostexpr"
+)
+
+// CodeDenied is the error code of a watch the user's role or the policy
+// refuses.
+const CodeDenied = "denied"
+
+// watchMessage asks for the hosts of an expression (as Exec's, with
+// @group terms).
+type watchMessage struct {
+	Expr string `json:"expr"`
+}
+
+type detailMessage struct {
+	Host string `json:"host"`
+}
+
+// ServeSocket runs a page's /ws/fleet connection. The page sends
+// {"type":"watch","expr":"..."} (again to change it) and
+// {"type":"detail","host":"..."}; it gets Hosts, then a Tick each
+// Interval, and History for a detail. Who may watch what is decided as
+// for an Exec run, on each watch: an admin any host within --allow-hosts,
+// an operator the hosts of its groups, a viewer none (opening sessions on
+// hosts is acting on them).
+func (f *Fleet) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
+	id, _ := auth.IdentityFrom(r.Context())
+	var v *viewer
+	defer func() { f.Unwatch(v) }()
+	return c.Run(ctx, func(msg socket.Message) error {
+		switch msg.Type {
+		case "watch":
+			var m watchMessage
+			if err := json.Unmarshal(msg.Data, &m); err != nil {
+				return socket.Errorf(socket.CodeInvalid, "watch: %v", err)
+			}
+			hosts, err := f.targets(id, m.Expr)
+			if err != nil {
+				return err
+			}
+			nv, err := f.Watch(ctx, c, hosts)
+			if err != nil {
+				return socket.Errorf(socket.CodeInternal, "%v", err)
+			}
+			f.Unwatch(v)
+			v = nv
+			c.SendJSON(Hosts{Type: "hosts", Expr: hostexpr.Fold(hosts), Hosts: v.hosts,
+				Stale: f.opts.Stale.Milliseconds(), Down: f.opts.Down.Milliseconds(), Period: f.opts.Interval.Milliseconds()})
+			return nil
+		case "detail":
+			var m detailMessage
+			if err := json.Unmarshal(msg.Data, &m); err != nil || v == nil {
+				return socket.Errorf(socket.CodeInvalid, "detail: watch hosts first")
+			}
+			h, err := f.Detail(ctx, v, m.Host)
+			if err != nil {
+				return socket.Errorf(socket.CodeInvalid, "%v", err)
+			}
+			c.SendJSON(h)
+			return nil
+		}
+		return socket.UnknownType(msg.Type)
+	})
+}
+
+// targets expands expr for the identity and checks its hosts, as Exec
+// does: refusals name the group or the hosts.
+func (f *Fleet) targets(id auth.Identity, expr string) ([]hostexpr.Host, error) {
+	p := f.roles
+	if f.opts.Roles != nil {
+		if rp := f.opts.Roles(); rp != nil {
+			p = rp
+		}
+	}
+	own := id.Role
+	if id.Method == auth.MethodOIDC {
+		own = 0
+	}
+	a := p.Access(policy.Subject{Name: id.User, Role: own, Groups: id.Groups})
+	if err := a.MayRun(); err != nil {
+		return nil, socket.Errorf(CodeDenied, "fleet: %v", err)
+	}
+	hosts, err := a.Expand(expr, &hostexpr.Options{MaxHosts: f.opts.MaxHosts})
+	switch {
+	case errors.Is(err, policy.ErrDenied), errors.Is(err, policy.ErrUnknownGroup):
+		return nil, socket.Errorf(CodeDenied, "%v", err)
+	case err != nil:
+		return nil, socket.Errorf(socket.CodeInvalid, "%v", err)
+	}
+	for _, h := range hosts {
+		if h.IsLocal() {
+			return nil, socket.Errorf(socket.CodeInvalid, "fleet: %s: the Monitor view shows this machine", h)
+		}
+	}
+	if err := a.Allowed(hosts); err != nil {
+		if errors.Is(err, batch.ErrNotAllowed) {
+			return nil, socket.Errorf(CodeDenied, "%v: start the console with --allow-hosts to reach them", err)
+		}
+		return nil, socket.Errorf(CodeDenied, "%v", err)
+	}
+	return hosts, nil
+}
