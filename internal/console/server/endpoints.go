@@ -63,6 +63,10 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	if err := s.openRoles(ctx, log); err != nil {
 		return err
 	}
+	// Recordings, before the terminals that are recorded.
+	if err := s.openRecordings(ctx); err != nil {
+		return err
+	}
 
 	// Exec: the jobs service, or an endpoint that says it is not
 	// configured. Every request is checked against the policy in force.
@@ -93,6 +97,9 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	shellOpts.Node, shellOpts.Roles, shellOpts.Audit = s.cfg.NodeName, s.Roles, log
 	if shellOpts.Logger == nil {
 		shellOpts.Logger = s.log
+	}
+	if shellOpts.Record == nil {
+		shellOpts.Record = s.RecordFactory() // every session recorded (recordings.go)
 	}
 	if s.cfg.Exec != nil {
 		shellOpts.SSH = s.cfg.Exec.Job
@@ -176,6 +183,7 @@ func (s *Server) shutdownEndpoints(ctx context.Context) {
 			s.log.Warn("shutdown: "+r.name, "err", err)
 		}
 	}
+	s.closeRecordings(ctx) // once the terminals have ended
 }
 
 // noShutdown is an endpoint that runs nothing of its own to stop.

@@ -28,6 +28,9 @@ func (s *Server) routes() http.Handler {
 	private.HandleFunc("GET /api/me", s.apiMe)
 	private.HandleFunc("GET /api/sessions", s.apiSessions)
 	private.Handle("POST /api/sessions/{key}/revoke", s.apiRevoke())
+	private.HandleFunc("GET /api/recordings", s.apiRecordings) // recordings.go
+	private.HandleFunc("GET /api/recordings/{id}", s.apiRecording)
+	private.HandleFunc("GET /api/recordings/{id}/cast", s.apiRecordingCast)
 	private.Handle("GET /", web.Handler())
 
 	root := http.NewServeMux()

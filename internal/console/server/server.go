@@ -42,6 +42,7 @@ import (
 	"wsdeck/internal/console/metrics"
 	"wsdeck/internal/console/monitor"
 	"wsdeck/internal/console/oidc"
+	"wsdeck/internal/console/recording"
 	"wsdeck/internal/console/shell"
 	"wsdeck/internal/console/socket"
 	"wsdeck/internal/console/users"
@@ -162,6 +163,10 @@ type Config struct {
 	// are Exec's; Node, Roles, Audit and Logger are set by the server.
 	Shell shell.Options
 
+	// Recordings configures the recordings of terminal sessions
+	// (recordings.go): input or not, size cap, retention.
+	Recordings recording.Options
+
 	// Roles and host groups (team mode; roles.go). PolicyFile is the
 	// policy file (--policy, package policy); "" means none: users keep
 	// their own roles, and operators and admins reach every host within
@@ -235,8 +240,10 @@ type Server struct {
 	monitor   *monitor.Monitor
 	roles     *roles // the roles' policy in force (roles.go)
 	shell     *shell.Registry
-	team      *team // users, login backoff, audit (team.go)
-	http      *http.Server
+	// recordings keeps the terminal sessions' recordings (recordings.go).
+	recordings *recording.Store
+	team       *team // users, login backoff, audit (team.go)
+	http       *http.Server
 
 	// rp is the relying party of single sign-on, or nil (oidc.go).
 	rp *oidc.RP

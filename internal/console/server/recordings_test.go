@@ -1,0 +1,100 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"wsdeck/internal/console/recording"
+	"wsdeck/internal/console/shell/record"
+	"wsdeck/internal/console/users"
+)
+
+// getAs GETs path as the session of cookie and returns the status and body.
+func (ts *testServer) getAs(t *testing.T, path string, cookie *http.Cookie) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", ts.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(cookie)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestRecordingsAccess: the recordings API answers by role: a viewer
+// nothing (403), an operator their own sessions' recordings only (another's
+// is a 404, and a filter by another user lists none), an admin all.
+func TestRecordingsAccess(t *testing.T) {
+	t.Parallel()
+	ts := startTeam(t, Config{})
+	addUser(t, ts, "alice", users.Admin, "alice-password")
+	addUser(t, ts, "olga", users.Operator, "olga-password")
+	addUser(t, ts, "vera", users.Viewer, "vera-password")
+
+	start := time.Now().Add(-time.Hour)
+	for _, m := range []record.SessionMeta{
+		{ID: "olga1", User: "olga", Host: "web1", Start: start, Cols: 80, Rows: 24},
+		{ID: "bob1", User: "bob", Host: "db1", Start: start.Add(time.Minute), Cols: 80, Rows: 24},
+	} {
+		r, err := ts.Recordings().Start(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Output(m.Start.Add(time.Second), []byte("hello from "+m.ID+"\r\n"))
+		r.Close(m.Start.Add(2 * time.Second))
+		<-r.Done()
+	}
+	ids := func(body string) string {
+		var list []recording.Info
+		if err := json.Unmarshal([]byte(body), &list); err != nil {
+			t.Fatalf("list %q: %v", body, err)
+		}
+		var out []string
+		for _, in := range list {
+			out = append(out, in.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	alice := ts.passwordLogin(t, "alice", "alice-password")
+	olga := ts.passwordLogin(t, "olga", "olga-password")
+	vera := ts.passwordLogin(t, "vera", "vera-password")
+
+	for _, tc := range []struct {
+		name   string
+		cookie *http.Cookie
+		path   string
+		status int
+		check  func(body string) bool
+	}{
+		{"admin lists all, newest first", alice, "/api/recordings", 200, func(b string) bool { return ids(b) == "bob1,olga1" }},
+		{"admin by host", alice, "/api/recordings?host=web1", 200, func(b string) bool { return ids(b) == "olga1" }},
+		{"admin by time", alice, "/api/recordings?since=" + start.Add(30*time.Second).UTC().Format(time.RFC3339), 200, func(b string) bool { return ids(b) == "bob1" }},
+		{"admin reads another's", alice, "/api/recordings/olga1/cast", 200, func(b string) bool { return strings.Contains(b, "hello from olga1") }},
+		{"operator lists own", olga, "/api/recordings", 200, func(b string) bool { return ids(b) == "olga1" }},
+		{"operator asking for another's list", olga, "/api/recordings?user=bob", 200, func(b string) bool { return ids(b) == "" }},
+		{"operator reads own", olga, "/api/recordings/olga1/cast", 200, func(b string) bool {
+			return strings.HasPrefix(b, `{"version":2`) && strings.Contains(b, "hello from olga1")
+		}},
+		{"operator's entry", olga, "/api/recordings/olga1", 200, func(b string) bool { return strings.Contains(b, `"user":"olga"`) }},
+		{"operator refused another's", olga, "/api/recordings/bob1/cast", 404, nil},
+		{"operator refused another's entry", olga, "/api/recordings/bob1", 404, nil},
+		{"unknown id", alice, "/api/recordings/nope", 404, nil},
+		{"bad time", alice, "/api/recordings?since=yesterday", 400, nil},
+		{"viewer refused the list", vera, "/api/recordings", 403, nil},
+		{"viewer refused a recording", vera, "/api/recordings/olga1/cast", 403, nil},
+	} {
+		status, body := ts.getAs(t, tc.path, tc.cookie)
+		if status != tc.status || (tc.check != nil && !tc.check(body)) {
+			t.Errorf("%s: GET %s: %d %q, want %d", tc.name, tc.path, status, body, tc.status)
+		}
+	}
+}
