@@ -53,7 +53,14 @@ func newH2Server(t testing.TB, h http.Handler, http2 bool) *h2Server {
 // standard library; users pass golang.org/x/net/http2's Transport.
 func h2Transport(t testing.TB, seed *httptest.Server) http.RoundTripper {
 	t.Helper()
-	cfg := seed.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	return h2RoundTripper(t, seed.Listener.Addr().String(), seed.Client().Transport.(*http.Transport).TLSClientConfig)
+}
+
+// h2RoundTripper is h2Transport for any HTTP/2 server at addr that cfg
+// trusts.
+func h2RoundTripper(t testing.TB, addr string, cfg *tls.Config) http.RoundTripper {
+	t.Helper()
+	cfg = cfg.Clone()
 	t1 := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
 	t1.CloseIdleConnections() // sets TLSNextProto up
 	next := t1.TLSNextProto["h2"]
@@ -62,7 +69,7 @@ func h2Transport(t testing.TB, seed *httptest.Server) http.RoundTripper {
 	}
 	cfg = cfg.Clone()
 	cfg.NextProtos = []string{"h2"}
-	tc, err := tls.Dial("tcp", seed.Listener.Addr().String(), cfg)
+	tc, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		t.Fatalf("dialing the seed connection: %v", err)
 	}
@@ -70,7 +77,7 @@ func h2Transport(t testing.TB, seed *httptest.Server) http.RoundTripper {
 		tc.Close()
 		t.Fatalf("the seed server negotiated %q, not h2", p)
 	}
-	rt := next(seed.Listener.Addr().String(), tc)
+	rt := next(addr, tc)
 	t.Cleanup(func() {
 		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections()
