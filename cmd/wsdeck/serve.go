@@ -128,8 +128,9 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	policyFlags(fs, &cfg) // --policy: roles and host groups, reloaded on SIGHUP (policyflags.go)
 	sshFlags(fs, &execOpts.Job)
 	oidcFlags(fs, &cfg)
-	loginFlags(fs, &cfg)       // --login-backoff-*: password login (loginflags.go)
-	shellFlags(fs, &cfg.Shell) // --shell-*: the terminals' limits (shellflags.go)
+	loginFlags(fs, &cfg)                // --login-backoff-*: password login (loginflags.go)
+	shellFlags(fs, &cfg.Shell)          // --shell-*: the terminals' limits (shellflags.go)
+	recordingFlags(fs, &cfg.Recordings) // --shell-record-input, --recording-*: recordings (recordingflags.go)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
