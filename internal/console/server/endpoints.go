@@ -7,10 +7,12 @@ import (
 
 	"wsdeck/internal/console/audit"
 	"wsdeck/internal/console/chat"
+	"wsdeck/internal/console/fleetmon"
 	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/monitor"
 	"wsdeck/internal/console/shell"
 	"wsdeck/internal/console/socket"
+	"wsdeck/internal/fleet/batch"
 )
 
 // An Endpoint serves one of the console's WebSocket protocols on the
@@ -135,6 +137,30 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 	}
 	s.monitor = mon
 	s.addEndpoint("monitor", s.monitor)
+
+	// Fleet: the Fleet Monitor, with Exec's SSH settings and ceiling
+	// (without Exec, the default --allow-hosts); who may watch what is
+	// checked against the policy in force, as Exec's runs are.
+	fleetOpts := s.cfg.Fleet
+	fleetOpts.Node, fleetOpts.Roles = s.cfg.NodeName, s.Roles
+	if fleetOpts.Logger == nil {
+		fleetOpts.Logger = s.log
+	}
+	fleetOpts.SSH.Policy = batch.DefaultPolicy()
+	if s.cfg.Exec != nil {
+		fleetOpts.SSH = s.cfg.Exec.Job
+		if s.cfg.Exec.Policy != nil {
+			fleetOpts.SSH.Policy = s.cfg.Exec.Policy
+		}
+		if fleetOpts.Fanout == 0 {
+			fleetOpts.Fanout = s.cfg.Exec.Job.Fanout
+		}
+	}
+	fl, err := fleetmon.New(ctx, s.engine, fleetOpts)
+	if err != nil {
+		return err
+	}
+	s.addEndpoint("fleet", fl)
 	s.watchPolicy() // once every endpoint is there to be told of a reload
 	return nil
 }

@@ -38,6 +38,7 @@ import (
 
 	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/chat"
+	"wsdeck/internal/console/fleetmon"
 	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/metrics"
 	"wsdeck/internal/console/monitor"
@@ -162,6 +163,11 @@ type Config struct {
 	// time, scrollback, watermarks, caps. Its SSH settings and ceiling
 	// are Exec's; Node, Roles, Audit and Logger are set by the server.
 	Shell shell.Options
+
+	// Fleet configures the Fleet Monitor (/ws/fleet, package fleetmon):
+	// its interval, history, stale and down times, caps. Its SSH settings
+	// and ceiling are Exec's; Node, Roles and Logger are set by the server.
+	Fleet fleetmon.Options
 
 	// Recordings configures the recordings of terminal sessions
 	// (recordings.go): input or not, size cap, retention.
