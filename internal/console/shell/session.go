@@ -345,3 +345,11 @@ func (s *Session) end(reason string) {
 		close(s.done)
 	})
 }
+
+// Paused reports whether the output is held back, and how many times it
+// has been: for tests and figures.
+func (s *Session) Paused() (paused bool, times int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused, s.pauses
+}
