@@ -131,6 +131,7 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	loginFlags(fs, &cfg)                // --login-backoff-*: password login (loginflags.go)
 	shellFlags(fs, &cfg.Shell)          // --shell-*: the terminals' limits (shellflags.go)
 	recordingFlags(fs, &cfg.Recordings) // --shell-record-input, --recording-*: recordings (recordingflags.go)
+	fleetFlags(fs, &cfg.Fleet)          // --fleet-*: the Fleet Monitor (fleetflags.go)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
