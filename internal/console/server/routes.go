@@ -23,7 +23,9 @@ func (s *Server) routes() http.Handler {
 	private := http.NewServeMux()
 	private.Handle("GET /metrics", s.metrics.Handler())
 	for _, r := range s.endpoints {
-		private.Handle("GET /ws/"+r.name, s.socketHandler(r.name, r.ep))
+		h := s.socketHandler(r.name, r.ep)
+		private.Handle("GET /ws/"+r.name, h)
+		private.Handle("CONNECT /ws/"+r.name, h) // over HTTP/2 (RFC 8441)
 	}
 	private.HandleFunc("GET /api/me", s.apiMe)
 	private.HandleFunc("GET /api/sessions", s.apiSessions)
@@ -142,6 +144,12 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 		// the new goroutine's stack, which the handler's deep calls never
 		// grew, stays small while the socket idles (the websocket
 		// package's doc, bench/RESULTS.md).
+		if r.ProtoMajor == 2 {
+			// Over HTTP/2 the socket is the request's stream, which
+			// ends when the handler returns.
+			s.serveSocket(name, ep, o, r)
+			return
+		}
 		go s.serveSocket(name, ep, o, r)
 	})
 }
@@ -200,6 +208,9 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, endpoint, limit
 // isUpgrade reports whether r asks for a WebSocket: "Connection: Upgrade"
 // and "Upgrade: websocket". Accept checks the rest of the handshake.
 func isUpgrade(r *http.Request) bool {
+	if r.ProtoMajor == 2 { // an RFC 8441 extended CONNECT
+		return r.Method == http.MethodConnect && strings.EqualFold(r.Header.Get(":protocol"), "websocket")
+	}
 	return headerHas(r.Header, "Connection", "upgrade") && headerHas(r.Header, "Upgrade", "websocket")
 }
 

@@ -317,7 +317,10 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: loading the TLS certificate: %w", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		// h2 first: browsers that ask get HTTP/2, and their sockets come
+		// as RFC 8441 streams when GODEBUG=http2xconnect=1 (websocket.Accept).
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"h2", "http/1.1"}}
 		s.tls = true
 		if maxAge := cmp.Or(cfg.HSTSMaxAge, DefaultHSTSMaxAge); maxAge > 0 {
 			s.hsts = "max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10)
@@ -383,7 +386,12 @@ func New(cfg Config) (*Server, error) {
 	s.sockCtx, s.stopSocket = context.WithCancel(context.Background())
 
 	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true) // WebSocket needs HTTP/1.1: no HTTP/2 over TLS
+	protocols.SetHTTP1(true)
+	// Under TLS, HTTP/2 for browsers that ask: with GODEBUG=http2xconnect=1
+	// net/http takes WebSockets over it (RFC 8441), several on one
+	// connection; without, it does not advertise them, and browsers open
+	// their sockets over HTTP/1.1.
+	protocols.SetHTTP2(s.tls)
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,

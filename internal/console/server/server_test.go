@@ -636,15 +636,15 @@ func TestTLS(t *testing.T) {
 	}
 	client := &http.Client{
 		Timeout:       testTimeout,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	resp, _ := get(t, client, ts.LoginURL(), nil)
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
 		t.Fatalf("login over TLS: %s, cookies %v: want a Secure cookie", resp.Status, resp.Cookies())
 	}
-	if resp.TLS == nil || resp.ProtoMajor != 1 {
-		t.Errorf("protocol %s: want HTTP/1.1 over TLS (WebSocket needs it)", resp.Proto)
+	if resp.TLS == nil || resp.ProtoMajor != 2 {
+		t.Errorf("protocol %s: want HTTP/2 over TLS for a client that asks", resp.Proto)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
