@@ -10,6 +10,7 @@ import { Chat } from "./chat.js";
 import { Monitor } from "./monitor.js";
 import { Exec } from "./exec.js";
 import { Sessions } from "./sessions.js";
+import { Recordings } from "./replay.js";
 import { session, endSession } from "./socket.js";
 
 const conn = document.getElementById("conn");
@@ -82,7 +83,9 @@ const chat = new Chat(document.getElementById("panel-chat"), (s, ch) => showStat
 const monitor = new Monitor(document.getElementById("panel-monitor"), (s, ch) => showState("monitor", ch));
 const exec = new Exec(document.getElementById("panel-exec"), (s, ch) => showState("exec", ch));
 const sessions = new Sessions(document.getElementById("panel-sessions"), chat.channel);
-const tabs = { chat, monitor, exec, sessions };
+const recordings = new Recordings(document.getElementById("panel-recordings"));
+recordings.channel = chat.channel; // no socket of its own
+const tabs = { chat, monitor, exec, sessions, recordings };
 
 function select(name) {
   if (!tabs[name] || document.getElementById("tab-" + name).hidden) name = "chat";
@@ -100,6 +103,7 @@ function select(name) {
   name === "monitor" ? monitor.show() : monitor.hide();
   name === "exec" ? exec.show() : exec.hide();
   name === "sessions" ? sessions.show() : sessions.hide();
+  name === "recordings" ? recordings.show() : recordings.hide();
   showState(name, tabs[name].channel);
   if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
 }
@@ -129,11 +133,14 @@ async function showMe() {
   whoami.hidden = false;
   document.getElementById("tab-sessions").hidden = !(me.team && me.role === "admin");
   if (location.hash === "#sessions") select("sessions");
+  // Recordings: operators see their own sessions', admins all (the server checks).
+  document.getElementById("tab-recordings").hidden = me.role === "viewer";
+  if (location.hash === "#recordings") select("recordings");
 }
 
 chat.start();
 select(location.hash.slice(1) || "chat");
 
 // For the browser console and the browser tests.
-window.wsdeck = { chat, monitor, exec, sessions, select, me };
+window.wsdeck = { chat, monitor, exec, sessions, recordings, select, me };
 showMe();
