@@ -9,6 +9,7 @@
 import { Chat } from "./chat.js";
 import { Monitor } from "./monitor.js";
 import { Exec } from "./exec.js";
+import { Shell } from "./shell.js";
 import { Sessions } from "./sessions.js";
 import { Recordings } from "./replay.js";
 import { session, endSession } from "./socket.js";
@@ -82,10 +83,11 @@ const chat = new Chat(document.getElementById("panel-chat"), (s, ch) => showStat
 });
 const monitor = new Monitor(document.getElementById("panel-monitor"), (s, ch) => showState("monitor", ch));
 const exec = new Exec(document.getElementById("panel-exec"), (s, ch) => showState("exec", ch));
+const shell = new Shell(document.getElementById("panel-shell"), (s, ch) => showState("shell", ch));
 const sessions = new Sessions(document.getElementById("panel-sessions"), chat.channel);
 const recordings = new Recordings(document.getElementById("panel-recordings"));
 recordings.channel = chat.channel; // no socket of its own
-const tabs = { chat, monitor, exec, sessions, recordings };
+const tabs = { chat, monitor, exec, shell, sessions, recordings };
 
 function select(name) {
   if (!tabs[name] || document.getElementById("tab-" + name).hidden) name = "chat";
@@ -102,6 +104,7 @@ function select(name) {
   }
   name === "monitor" ? monitor.show() : monitor.hide();
   name === "exec" ? exec.show() : exec.hide();
+  name === "shell" ? shell.show() : shell.hide();
   name === "sessions" ? sessions.show() : sessions.hide();
   name === "recordings" ? recordings.show() : recordings.hide();
   showState(name, tabs[name].channel);
@@ -142,5 +145,5 @@ chat.start();
 select(location.hash.slice(1) || "chat");
 
 // For the browser console and the browser tests.
-window.wsdeck = { chat, monitor, exec, sessions, recordings, select, me };
+window.wsdeck = { chat, monitor, exec, shell, sessions, recordings, select, me };
 showMe();
