@@ -89,7 +89,7 @@ func (f *Fleet) targets(id auth.Identity, expr string) ([]hostexpr.Host, error) 
 	}
 	a := p.Access(policy.Subject{Name: id.User, Role: own, Groups: id.Groups})
 	if err := a.MayRun(); err != nil {
-		return nil, socket.Errorf(CodeDenied, "fleet: %v", err)
+		return nil, socket.Errorf(CodeDenied, "fleet: watching hosts opens SSH sessions on them, which needs an operator or admin: %v", err)
 	}
 	hosts, err := a.Expand(expr, &hostexpr.Options{MaxHosts: f.opts.MaxHosts})
 	switch {
