@@ -88,9 +88,10 @@ type browser struct {
 	err    error         // how it exited; set before exited is closed
 }
 
-// startChromium starts headless Chromium on url, with a new profile. It is
-// stopped at cleanup, if not before; its output is logged if t failed.
-func startChromium(t *testing.T, chromium, url string) *browser {
+// startChromium starts headless Chromium on url, with a new profile and
+// the extra flags. It is stopped at cleanup, if not before; its output is
+// logged if t failed.
+func startChromium(t *testing.T, chromium, url string, extra ...string) *browser {
 	t.Helper()
 	profile := t.TempDir() // removed after the cleanup below, once Chromium is gone
 	logPath := filepath.Join(t.TempDir(), "chromium.log")
@@ -101,10 +102,10 @@ func startChromium(t *testing.T, chromium, url string) *browser {
 	defer log.Close()
 
 	ctx, cancel := context.WithTimeout(t.Context(), interopTimeout)
-	cmd := exec.CommandContext(ctx, chromium,
-		"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update",
-		"--disable-sync", "--disable-quic", "--user-data-dir="+profile, url)
+		"--disable-sync", "--disable-quic", "--user-data-dir=" + profile}, extra...)
+	cmd := exec.CommandContext(ctx, chromium, append(args, url)...)
 	cmd.Stdout = log
 	cmd.Stderr = log
 	// Kill Chromium's renderers and helpers with it: left alone, they
