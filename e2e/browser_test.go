@@ -354,6 +354,8 @@ type logRecord struct {
 	Reason string `json:"reason"`
 	Origin string `json:"origin"`
 	Err    string `json:"err"`
+	Remote string `json:"remote"`
+	Proto  string `json:"proto"`
 }
 
 // startConsole starts wsdeck serve with args on a free loopback port,
@@ -434,8 +436,8 @@ func startConsole(t *testing.T, bin, artifacts, name string, args ...string) *co
 	base, _, ok := strings.Cut(c.loginURL, "/?token=")
 	if team, isTeam := strings.CutSuffix(c.loginURL, "/login"); isTeam && strings.HasPrefix(team, "http://127.0.0.1:") {
 		base, ok = team, true // team mode: loginURL is the login page
-	} else if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(c.loginURL, "?token="+browserToken) {
-		t.Fatalf("printed %q: want http://127.0.0.1:PORT/?token=%s", c.loginURL, browserToken)
+	} else if !ok || !strings.HasPrefix(strings.Replace(base, "https:", "http:", 1), "http://127.0.0.1:") || !strings.HasSuffix(c.loginURL, "?token="+browserToken) {
+		t.Fatalf("printed %q: want http(s)://127.0.0.1:PORT/?token=%s", c.loginURL, browserToken)
 	}
 	c.base = base
 	return c
@@ -516,13 +518,13 @@ type browser struct {
 	ctx context.Context
 }
 
-func startBrowser(t *testing.T, chromium, artifacts string) *browser {
+func startBrowser(t *testing.T, chromium, artifacts string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	out, err := os.Create(filepath.Join(artifacts, "chromium.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -541,7 +543,7 @@ func startBrowser(t *testing.T, chromium, artifacts string) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 860),
 		chromedp.CombinedOutput(out),
-	)
+	}, extra...)...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
 		cancel()

@@ -138,7 +138,7 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 				o.sc.Close(CloseSessionEnded, "session ended")
 			}
 		}
-		s.log.Info("websocket open", "endpoint", name, "remote", r.RemoteAddr)
+		s.log.Info("websocket open", "endpoint", name, "remote", r.RemoteAddr, "proto", r.Proto)
 		// The connection is served from a goroutine of its own, and this
 		// handler returns: net/http lets go of the request's buffers, and
 		// the new goroutine's stack, which the handler's deep calls never

@@ -1,0 +1,131 @@
+//go:build unix
+
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"wsdeck/internal/testkit/testpeer"
+)
+
+// TestBrowserHTTP2 drives headless Chromium against the console under TLS,
+// started with GODEBUG=http2xconnect=1: the page loads over HTTP/2, and its
+// chat socket and two more it opens arrive at the console as HTTP/2
+// streams (RFC 8441) of one connection (the console's "websocket open"
+// log names the protocol and the remote address). The chat works over
+// them, permessage-deflate is agreed, and the extra sockets close cleanly
+// with 1000.
+func TestBrowserHTTP2(t *testing.T) {
+	chromium := testpeer.Chromium(t)
+	artifacts := artifactDir(t)
+	bin := buildWsdeck(t)
+	certFile, keyFile := selfSignedCert(t)
+	t.Setenv("GODEBUG", "http2xconnect=1") // the console's environment (startConsole)
+	console := startConsole(t, bin, artifacts, "console-h2", "--exec=false", "--tls-cert", certFile, "--tls-key", keyFile)
+	if !strings.HasPrefix(console.base, "https://") {
+		t.Fatalf("console at %s, want https", console.base)
+	}
+	b := startBrowser(t, chromium, artifacts, chromedp.Flag("ignore-certificate-errors", true))
+	p := b.newPage(t, "h2")
+	p.login(t, console.loginURL)
+	if proto := eval[string](t, p, `performance.getEntriesByType("navigation")[0].nextHopProtocol`); proto != "h2" {
+		t.Fatalf("the page loaded over %q, want h2", proto)
+	}
+	p.setNick(t, "h2")
+	p.say(t, "hello over HTTP/2")
+	p.waitMessage(t, "h2", "hello over HTTP/2")
+
+	// Two more sockets from the same page: the same connection carries them.
+	eval[bool](t, p, `(window.h2socks = [0, 1].map(() => {
+		const ws = new WebSocket(location.origin.replace("https:", "wss:") + "/ws/chat");
+		ws.onclose = e => { ws.closed = {code: e.code, clean: e.wasClean}; };
+		return ws;
+	})) && true`)
+	p.poll(t, "both extra sockets open", `window.h2socks.every(ws => ws.readyState === WebSocket.OPEN)`)
+	if ext := eval[string](t, p, `window.h2socks[0].extensions`); !strings.HasPrefix(ext, "permessage-deflate") {
+		t.Errorf("extensions %q, want permessage-deflate", ext)
+	}
+
+	var opens []logRecord
+	deadline := time.After(stepTimeout)
+	for len(opens) < 3 {
+		opens = opens[:0]
+		console.mu.Lock()
+		for _, r := range console.logs {
+			if r.Msg == "websocket open" {
+				opens = append(opens, r)
+			}
+		}
+		console.mu.Unlock()
+		if len(opens) >= 3 {
+			break
+		}
+		select {
+		case <-console.logc:
+		case <-deadline:
+			t.Fatalf("%d sockets logged open, want 3: %+v", len(opens), opens)
+		}
+	}
+	for _, r := range opens {
+		if r.Proto != "HTTP/2.0" || r.Remote != opens[0].Remote {
+			t.Errorf("socket opened over %s from %s; want HTTP/2.0, all from %s (one connection)", r.Proto, r.Remote, opens[0].Remote)
+		}
+	}
+
+	eval[bool](t, p, `window.h2socks.forEach(ws => ws.close(1000, "done")) || true`)
+	p.poll(t, "extra sockets closed with 1000, cleanly", `window.h2socks.every(ws => ws.closed && ws.closed.code === 1000 && ws.closed.clean)`)
+	// The page's own socket is still up.
+	p.say(t, "still here")
+	p.waitMessage(t, "h2", "still here")
+	console.stop(t)
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key as PEM
+// files.
+func selfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
