@@ -62,6 +62,8 @@ export class Player {
     this.next = 0; // index of the first event not yet written
     this.playing = false;
     this.timer = null;
+    this.pending = 0; // writes the terminal has not yet parsed
+    this.needReset = false;
     this.playBtn.addEventListener("click", () => (this.playing ? this.pause() : this.play()));
     this.speedSel.addEventListener("change", () => { if (this.playing) this.play(); });
     this.seekInput.addEventListener("input", () => this.seek(Number(this.seekInput.value)));
@@ -69,6 +71,21 @@ export class Player {
       e.preventDefault();
       const t = parseTime(this.jumpForm.elements.at.value);
       if (!Number.isNaN(t)) this.seek(t);
+    });
+  }
+
+  // settled says whether the terminal shows the screen at pos: every
+  // event up to it written and parsed (xterm.js parses writes later).
+  get settled() {
+    const evs = this.cast?.events ?? [];
+    return this.pending === 0 && !this.needReset && !(this.next < evs.length && evs[this.next][0] <= this.pos);
+  }
+
+  write(data) {
+    const term = this.term;
+    this.pending++;
+    term.write(data, () => {
+      if (term === this.term && --this.pending === 0) this.pump(); // not a disposed one's
     });
   }
 
@@ -82,6 +99,7 @@ export class Player {
     const last = events.length ? events[events.length - 1][0] : 0;
     this.cast = { header, events, duration: last };
     if (this.term) this.term.dispose();
+    this.pending = 0; // the old terminal's callbacks are ignored
     this.term = new Terminal({
       cols: header.width || 80, rows: header.height || 24, disableStdin: true, scrollback: 5000,
       fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace',
@@ -98,36 +116,39 @@ export class Player {
   // fed every event up to t at once.
   seek(t) {
     if (!this.cast) return;
-    t = Math.max(0, Math.min(t, this.duration));
-    const { header } = this.cast;
-    this.term.reset();
-    this.term.resize(header.width || 80, header.height || 24);
-    this.next = 0;
-    this.pos = t;
-    this.writeUntil(t);
+    this.pos = Math.max(0, Math.min(t, this.duration));
+    this.needReset = true;
+    this.pump();
     if (this.playing) this.play();
     this.showPos();
   }
 
-  // writeUntil writes the events up to t seconds not yet written, output
-  // joined into one write.
-  writeUntil(t) {
+  // pump brings the terminal to pos. A reset or a resize waits until the
+  // terminal has parsed what was written before it, so that the three
+  // happen in the recording's order.
+  pump() {
+    if (this.pending > 0) return; // the last write's callback pumps again
+    if (this.needReset) {
+      const { header } = this.cast;
+      this.term.reset();
+      this.term.resize(header.width || 80, header.height || 24);
+      this.next = 0;
+      this.needReset = false;
+    }
     const evs = this.cast.events;
     let out = "";
-    while (this.next < evs.length && evs[this.next][0] <= t) {
-      const [, kind, data] = evs[this.next++];
-      if (kind === "o") {
-        out += data;
-      } else if (kind === "r") {
+    while (this.next < evs.length && evs[this.next][0] <= this.pos) {
+      const [, kind, data] = evs[this.next];
+      if (kind === "r") {
         const m = /^(\d+)x(\d+)$/.exec(data);
-        if (m) {
-          if (out) this.term.write(out);
-          out = "";
-          this.term.resize(Number(m[1]), Number(m[2]));
-        }
+        if (m && out) break; // after what comes before it is parsed
+        if (m) this.term.resize(Number(m[1]), Number(m[2]));
+      } else if (kind === "o") {
+        out += data;
       }
+      this.next++;
     }
-    if (out) this.term.write(out);
+    if (out) this.write(out);
   }
 
   play() {
@@ -139,7 +160,7 @@ export class Player {
     const from = this.pos, wall = performance.now(), speed = this.speed;
     this.timer = setInterval(() => {
       this.pos = Math.min(from + ((performance.now() - wall) / 1000) * speed, this.duration);
-      this.writeUntil(this.pos);
+      this.pump();
       this.showPos();
       if (this.pos >= this.duration) this.pause();
     }, 30);
