@@ -27,10 +27,24 @@ type detailMessage struct {
 	Host string `json:"host"`
 }
 
+// foldMessage asks for hosts folded into one expression, as Exec folds
+// (hostexpr.Fold): what the page sends to the Exec tab.
+type foldMessage struct {
+	Hosts []string `json:"hosts"`
+}
+
+// Folded answers a fold.
+type Folded struct {
+	Type string `json:"type"` // "folded"
+	ID   string `json:"id,omitempty"`
+	Expr string `json:"expr"`
+}
+
 // ServeSocket runs a page's /ws/fleet connection. The page sends
 // {"type":"watch","expr":"..."} (again to change it) and
 // {"type":"detail","host":"..."}; it gets Hosts, then a Tick each
-// Interval, and History for a detail. Who may watch what is decided as
+// Interval, and History for a detail. {"type":"fold","id":"...","hosts":
+// [...]} gets Folded: the hosts as one expression, for the Exec tab. Who may watch what is decided as
 // for an Exec run, on each watch: an admin any host within --allow-hosts,
 // an operator the hosts of its groups, a viewer none (opening sessions on
 // hosts is acting on them).
@@ -69,9 +83,36 @@ func (f *Fleet) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request
 			}
 			c.SendJSON(h)
 			return nil
+		case "fold":
+			var m foldMessage
+			if err := json.Unmarshal(msg.Data, &m); err != nil {
+				return socket.Errorf(socket.CodeInvalid, "fold: %v", err)
+			}
+			expr, err := f.fold(m.Hosts)
+			if err != nil {
+				return err
+			}
+			c.SendJSON(Folded{Type: "folded", ID: msg.ID, Expr: expr})
+			return nil
 		}
 		return socket.UnknownType(msg.Type)
 	})
+}
+
+// fold folds hosts (at most MaxHosts, each one host as written).
+func (f *Fleet) fold(names []string) (string, error) {
+	if len(names) > f.opts.MaxHosts {
+		return "", socket.Errorf(socket.CodeInvalid, "fold: %d hosts, more than %d", len(names), f.opts.MaxHosts)
+	}
+	hosts := make([]hostexpr.Host, 0, len(names))
+	for _, n := range names {
+		h, err := hostexpr.Parse(n, nil)
+		if err != nil || len(h) != 1 {
+			return "", socket.Errorf(socket.CodeInvalid, "fold: %q is not one host", n)
+		}
+		hosts = append(hosts, h[0])
+	}
+	return hostexpr.Fold(hosts), nil
 }
 
 // targets expands expr for the identity and checks its hosts, as Exec

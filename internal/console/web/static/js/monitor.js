@@ -3,10 +3,12 @@
 // server's backfill, then one point per sample. A select lists the
 // console's nodes; the node serving the page is shown first, and picking
 // another reconnects with ?node=NAME. The socket is open only while the
-// tab is shown: a node samples only while someone watches it.
+// tab is shown: a node samples only while someone watches it. The Fleet
+// view (fleet.js) shows other hosts instead, over SSH.
 
 import * as echarts from "../vendor/echarts/echarts.esm.min.mjs";
 import { Channel } from "./socket.js";
+import { Fleet } from "./fleet.js";
 
 const GiB = 1024 ** 3;
 
@@ -29,18 +31,44 @@ export class Monitor {
       onMessage: (msg) => this.receive(msg),
       onState,
     });
+    this.fleet = new Fleet(el.querySelector("#fleet"), onState);
+    this.view = "local";
+    for (const v of ["local", "fleet"]) el.querySelector(`#monitor-view-${v}`).addEventListener("click", () => this.setView(v));
     this.perCore.addEventListener("change", () => this.showCores(this.perCore.checked));
     this.nodeSelect.addEventListener("change", () => this.watch(this.nodeSelect.value));
     window.addEventListener("resize", () => this.resize());
   }
 
   show() {
+    this.shown = true;
+    if (this.view === "fleet") {
+      this.fleet.show();
+      return;
+    }
     if (!this.charts) this.initCharts();
     this.resize();
     this.channel.start();
   }
 
-  hide() { this.channel.stop(); }
+  hide() {
+    this.shown = false;
+    this.channel.stop();
+    this.fleet.hide();
+  }
+
+  // setView shows this console's node ("local") or the Fleet view.
+  setView(view) {
+    this.view = view;
+    for (const child of this.el.children) {
+      if (child.classList.contains("monitor-views")) continue;
+      child.hidden = (child.id === "fleet") !== (view === "fleet");
+    }
+    for (const v of ["local", "fleet"]) this.el.querySelector(`#monitor-view-${v}`).setAttribute("aria-pressed", String(v === view));
+    if (this.shown) {
+      this.hide();
+      this.show();
+    }
+  }
 
   // watch shows node: the charts start again from its backfill.
   watch(node) {
