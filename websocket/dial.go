@@ -52,6 +52,13 @@ type DialOptions struct {
 	// makes an HTTP/1.1 handshake instead. TLSConfig, Proxy and
 	// NetDialContext do not apply to it: its own settings do. nil means
 	// HTTP/1.1 only.
+	//
+	// x/net/http2's Transport keeps a buffer of up to the server's
+	// SETTINGS_MAX_FRAME_SIZE, at most 512 KiB, for each socket while it
+	// lives (it is a request body still being sent): against net/http's
+	// server, whose default is 1 MiB, a socket costs the client over half
+	// a MiB unless the server sets HTTP2Config.MaxReadFrameSize lower
+	// (bench/RESULTS.md).
 	HTTP2 http.RoundTripper
 
 	// HandshakeTimeout bounds the whole handshake when ctx has no earlier
