@@ -1,0 +1,473 @@
+// Command fleetbench measures the Fleet Monitor: what one console costs
+// per monitored host at one sample a second, and what the sampling costs
+// the targets. It starts OpenSSH servers on N loopback addresses
+// (127.0.0.1-250, 127.0.1.1-250, ...: one sshd per 16 addresses,
+// OpenSSH's MAX_LISTEN_SOCKS, all on one port), the real wsdeck binary
+// with SSH settings for them, and a WebSocket client that watches all N
+// hosts in the Fleet view; once every host is up it measures, over a
+// window:
+//
+//   - the console's CPU (utime+stime of its process, the embedded engine
+//     included) and resident memory (VmRSS), beside the same console idle;
+//   - the targets' CPU: every process below the sshd listeners (the
+//     per-connection sshd, the shell loop, and the head, df and sleep it
+//     runs and reaps), which is what the hosts would pay, here all on one
+//     machine.
+//
+// It prints a Markdown table.
+//
+//	cd bench && go run ./cmd/fleetbench -hosts 100,1000
+//
+// It needs /usr/sbin/sshd and ssh-keygen (Debian: apt install
+// openssh-server), and listens on 127.0.0.0/8 only.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"wsdeck/websocket"
+)
+
+const token = "fleetbench-token-0123456789abcdef"
+
+func main() {
+	bin := flag.String("wsdeck", "", "wsdeck binary (default: build ../cmd/wsdeck)")
+	sizes := flag.String("hosts", "100,1000", "host counts to measure")
+	window := flag.Duration("window", 20*time.Second, "measuring window, once every host is up")
+	settle := flag.Duration("settle", 10*time.Second, "wait after every host is up, before the window")
+	upTimeout := flag.Duration("up-timeout", 3*time.Minute, "most time for every host to come up")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	if *bin == "" {
+		*bin = filepath.Join(os.TempDir(), "fleetbench-wsdeck")
+		cmd := exec.Command("go", "build", "-o", *bin, "./cmd/wsdeck")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			log.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	var rows []row
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			log.Fatalf("bad host count %q", s)
+		}
+		r, err := measure(*bin, n, *window, *settle, *upTimeout)
+		if err != nil {
+			log.Fatalf("%d hosts: %v", n, err)
+		}
+		rows = append(rows, r)
+	}
+	fmt.Print(markdown(rows, *window))
+}
+
+// row is one measurement.
+type row struct {
+	hosts            int
+	up               int     // hosts up at the end of the window
+	ticks            float64 // frames a second the client got
+	consoleCPU       float64 // cores
+	idleRSS, rss     int64   // bytes
+	targetCPU        float64 // cores
+	targetProcs      int
+	window           time.Duration
+	connectedInSecs  float64
+	consoleIdleCores float64
+}
+
+func measure(bin string, n int, window, settle, upTimeout time.Duration) (row, error) {
+	dir, err := os.MkdirTemp("", "fleetbench")
+	if err != nil {
+		return row{}, err
+	}
+	defer os.RemoveAll(dir)
+	t, err := setup(dir, n)
+	if err != nil {
+		return row{}, err
+	}
+	defer t.stop()
+	c, err := startConsole(bin, dir, t)
+	if err != nil {
+		return row{}, err
+	}
+	defer c.stop()
+	r := row{hosts: n, window: window}
+
+	// The console idle: its baseline.
+	time.Sleep(3 * time.Second)
+	cpu0 := procCPU(c.cmd.Process.Pid)
+	time.Sleep(5 * time.Second)
+	r.consoleIdleCores = (procCPU(c.cmd.Process.Pid) - cpu0).Seconds() / 5
+	r.idleRSS = procRSS(c.cmd.Process.Pid)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(c.base, "http")+"/ws/fleet",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err != nil {
+		return r, err
+	}
+	defer ws.CloseNow()
+	watch, _ := json.Marshal(map[string]string{"type": "watch", "expr": fold(addrs(n))})
+	if err := ws.Write(ctx, websocket.MessageText, watch); err != nil {
+		return r, err
+	}
+	type tick struct {
+		Type   string `json:"type"`
+		Counts [3]int `json:"counts"`
+		Error  string `json:"error"`
+	}
+	ticks := make(chan tick, 64)
+	go func() {
+		defer close(ticks)
+		for {
+			_, p, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			var tk tick
+			if json.Unmarshal(p, &tk) == nil && (tk.Type == "tick" || tk.Type == "error") {
+				select {
+				case ticks <- tk:
+				default:
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	deadline := time.After(upTimeout)
+	last := tick{}
+	for last.Counts[0] < n {
+		select {
+		case tk, ok := <-ticks:
+			if !ok {
+				return r, errors.New("the socket closed")
+			}
+			if tk.Type == "error" {
+				return r, fmt.Errorf("console: %s", tk.Error)
+			}
+			last = tk
+		case <-deadline:
+			return r, fmt.Errorf("after %v only %d of %d hosts up (%d stale, %d down)", upTimeout, last.Counts[0], n, last.Counts[1], last.Counts[2])
+		}
+	}
+	r.connectedInSecs = time.Since(start).Seconds()
+	log.Printf("%d hosts up in %.1f s; settling %v", n, r.connectedInSecs, settle)
+	drain(ticks, settle)
+
+	cpu0 = procCPU(c.cmd.Process.Pid)
+	tgt0 := t.targetCPU()
+	frames := drain(ticks, window)
+	r.consoleCPU = (procCPU(c.cmd.Process.Pid) - cpu0).Seconds() / window.Seconds()
+	tgt1 := t.targetCPU()
+	var tsum time.Duration
+	for pid, v := range tgt1 {
+		if v0, ok := tgt0[pid]; ok {
+			tsum += v - v0
+			r.targetProcs++
+		}
+	}
+	r.targetCPU = tsum.Seconds() / window.Seconds()
+	r.rss = procRSS(c.cmd.Process.Pid)
+	r.ticks = float64(len(frames)) / window.Seconds()
+	if len(frames) > 0 {
+		r.up = frames[len(frames)-1].Counts[0]
+	}
+	log.Printf("%d hosts: console %.3f cores, RSS %d MiB (idle %d MiB); targets %.3f cores", n, r.consoleCPU, r.rss>>20, r.idleRSS>>20, r.targetCPU)
+	return r, nil
+}
+
+// drain reads ticks for d and returns them.
+func drain[T any](ch <-chan T, d time.Duration) []T {
+	var out []T
+	end := time.After(d)
+	for {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return out
+			}
+			out = append(out, v)
+		case <-end:
+			return out
+		}
+	}
+}
+
+// targets are the OpenSSH servers.
+type targets struct {
+	dir, key, known string
+	port            int
+	sshds           []*exec.Cmd
+}
+
+// addrs returns n loopback addresses: 127.0.0.1-250, 127.0.1.1-250, ...
+func addrs(n int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		out = append(out, fmt.Sprintf("127.0.%d.%d", i/250, i%250+1))
+	}
+	return out
+}
+
+// fold writes the addresses as 127.0.0.1-250,127.0.1.1-250,...
+func fold(hosts []string) string {
+	var parts []string
+	for first := 0; first < len(hosts); first += 250 {
+		last := min(first+250, len(hosts)) - 1
+		a, b := hosts[first], hosts[last]
+		parts = append(parts, a+"-"+b[strings.LastIndexByte(b, '.')+1:])
+	}
+	return strings.Join(parts, ",")
+}
+
+func setup(dir string, n int) (*targets, error) {
+	t := &targets{dir: dir, key: filepath.Join(dir, "id_ed25519"), known: filepath.Join(dir, "known_hosts")}
+	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
+	for _, k := range []string{hostKey, t.key} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	pub, err := os.ReadFile(t.key + ".pub")
+	if err != nil {
+		return nil, err
+	}
+	authorized := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(authorized, pub, 0o600); err != nil {
+		return nil, err
+	}
+	hostPub, err := os.ReadFile(hostKey + ".pub")
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		os.MkdirAll("/run/sshd", 0o755)
+	}
+	for attempt := 0; ; attempt++ {
+		t.port = 20000 + rand.IntN(12000)
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", t.port)); err != nil {
+			continue
+		} else {
+			ln.Close()
+		}
+		line := fmt.Sprintf("[127.0.*]:%d %s", t.port, hostPub)
+		if err := os.WriteFile(t.known, []byte(line), 0o600); err != nil {
+			return nil, err
+		}
+		err = t.startSSHDs(addrs(n), hostKey, authorized)
+		if err == nil {
+			return t, nil
+		}
+		t.stop()
+		if attempt == 4 {
+			return nil, err
+		}
+		log.Printf("port %d: %v; trying another", t.port, err)
+	}
+}
+
+// startSSHDs starts one sshd per 16 addresses, as bench/exec does.
+func (t *targets) startSSHDs(all []string, hostKey, authorized string) error {
+	for first := 0; first < len(all); first += 16 {
+		group := all[first:min(first+16, len(all))]
+		var conf strings.Builder
+		fmt.Fprintf(&conf, "Port %d\n", t.port)
+		for _, a := range group {
+			fmt.Fprintf(&conf, "ListenAddress %s\n", a)
+		}
+		fmt.Fprintf(&conf, "HostKey %s\nAuthorizedKeysFile %s\nPidFile none\nStrictModes no\nUsePAM no\n"+
+			"PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"+
+			"MaxStartups 4000\nPerSourceMaxStartups none\nUseDNS no\nPrintMotd no\nPrintLastLog no\n"+
+			"LogLevel ERROR\nSetEnv SHLVL=1\n", hostKey, authorized)
+		path := filepath.Join(t.dir, fmt.Sprintf("sshd_config.%d", first))
+		if err := os.WriteFile(path, []byte(conf.String()), 0o600); err != nil {
+			return err
+		}
+		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		t.sshds = append(t.sshds, cmd)
+	}
+	// Every address answers before the console dials.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, a := range all {
+		for {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(a, strconv.Itoa(t.port)), time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s:%d: %v", a, t.port, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func (t *targets) stop() {
+	for _, c := range t.sshds {
+		c.Process.Signal(syscall.SIGTERM)
+		c.Wait()
+	}
+	t.sshds = nil
+}
+
+// targetCPU returns the CPU time of every process below the sshd
+// listeners, with what each has reaped, by pid.
+func (t *targets) targetCPU() map[int]time.Duration {
+	roots := map[int]bool{}
+	for _, c := range t.sshds {
+		roots[c.Process.Pid] = true
+	}
+	parent := map[int]int{}
+	cpu := map[int]time.Duration{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f := statFields(pid)
+		if len(f) < 15 {
+			continue
+		}
+		parent[pid], _ = strconv.Atoi(f[1])
+		cpu[pid] = ticks(f[11], f[12], f[13], f[14])
+	}
+	out := map[int]time.Duration{}
+	for pid := range parent {
+		for p := parent[pid]; p > 1; p = parent[p] {
+			if roots[p] {
+				out[pid] = cpu[pid]
+				break
+			}
+		}
+	}
+	return out
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+}
+
+// ticks sums clock ticks (USER_HZ, 100 on Linux).
+func ticks(fields ...string) time.Duration {
+	var total time.Duration
+	for _, s := range fields {
+		v, _ := strconv.ParseInt(s, 10, 64)
+		total += time.Duration(v) * 10 * time.Millisecond
+	}
+	return total
+}
+
+// procCPU returns a process's own CPU time.
+func procCPU(pid int) time.Duration {
+	f := statFields(pid)
+	if len(f) < 13 {
+		return 0
+	}
+	return ticks(f[11], f[12])
+}
+
+// procRSS returns a process's resident memory.
+func procRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// console is a running wsdeck serve.
+type console struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func startConsole(bin, dir string, t *targets) (*console, error) {
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--token", token, "--print-url",
+		"--state-dir", filepath.Join(dir, "state"), "--log-level", "warn",
+		"--port", strconv.Itoa(t.port), "--identity", t.key, "--known-hosts", t.known, "--ssh-config", "none")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SSH_AUTH_SOCK=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &console{cmd: cmd}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if _, u, ok := strings.Cut(sc.Text(), "wsdeck console: open "); ok {
+			c.base = u[:strings.Index(u, "/?")]
+			go io.Copy(io.Discard, out)
+			return c, nil
+		}
+	}
+	c.stop()
+	return nil, errors.New("the console printed no URL")
+}
+
+func (c *console) stop() {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Wait()
+}
+
+func markdown(rows []row, window time.Duration) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s; window %v after every host was up.\n\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"), window)
+	b.WriteString("| hosts | up | frames/s | console CPU (cores) | per host | console RSS | idle RSS | RSS per host | targets' CPU (cores) | per host | all up in |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %d | %.2f | %.3f | %.2f ms/s | %.1f MiB | %.1f MiB | %.1f KiB | %.3f | %.2f ms/s | %.1f s |\n",
+			r.hosts, r.up, r.ticks, r.consoleCPU, 1000*r.consoleCPU/float64(r.hosts),
+			float64(r.rss)/(1<<20), float64(r.idleRSS)/(1<<20), float64(r.rss-r.idleRSS)/1024/float64(r.hosts),
+			r.targetCPU, 1000*r.targetCPU/float64(r.hosts), r.connectedInSecs)
+	}
+	return b.String()
+}
