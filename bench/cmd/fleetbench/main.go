@@ -55,6 +55,7 @@ func main() {
 	window := flag.Duration("window", 20*time.Second, "measuring window, once every host is up")
 	settle := flag.Duration("settle", 10*time.Second, "wait after every host is up, before the window")
 	upTimeout := flag.Duration("up-timeout", 3*time.Minute, "most time for every host to come up")
+	kind := flag.String("targets", "sshd", "sshd: OpenSSH on every address, running the loop; emulated: an SSH server of this process answering with this machine's /proc, to measure the console alone where the machine cannot run N real targets")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if *bin == "" {
@@ -71,13 +72,13 @@ func main() {
 		if err != nil || n < 1 {
 			log.Fatalf("bad host count %q", s)
 		}
-		r, err := measure(*bin, n, *window, *settle, *upTimeout)
+		r, err := measure(*bin, *kind, n, *window, *settle, *upTimeout)
 		if err != nil {
 			log.Fatalf("%d hosts: %v", n, err)
 		}
 		rows = append(rows, r)
 	}
-	fmt.Print(markdown(rows, *window))
+	fmt.Print(markdown(rows, *window, *kind))
 }
 
 // row is one measurement.
@@ -94,13 +95,30 @@ type row struct {
 	consoleIdleCores float64
 }
 
-func measure(bin string, n int, window, settle, upTimeout time.Duration) (row, error) {
+// hostSet is the targets, real or emulated.
+type hostSet interface {
+	credentials() (key, known string, port int)
+	cpu() map[int]time.Duration // nil when not measured
+	stop()
+}
+
+func (t *targets) credentials() (string, string, int)  { return t.key, t.known, t.port }
+func (t *targets) cpu() map[int]time.Duration          { return t.targetCPU() }
+func (e *emulated) credentials() (string, string, int) { return e.key, e.known, e.port }
+func (e *emulated) cpu() map[int]time.Duration         { return nil }
+
+func measure(bin, kind string, n int, window, settle, upTimeout time.Duration) (row, error) {
 	dir, err := os.MkdirTemp("", "fleetbench")
 	if err != nil {
 		return row{}, err
 	}
 	defer os.RemoveAll(dir)
-	t, err := setup(dir, n)
+	var t hostSet
+	if kind == "emulated" {
+		t, err = startEmulated(dir, n)
+	} else {
+		t, err = setup(dir, n)
+	}
 	if err != nil {
 		return row{}, err
 	}
@@ -175,10 +193,10 @@ func measure(bin string, n int, window, settle, upTimeout time.Duration) (row, e
 	drain(ticks, settle)
 
 	cpu0 = procCPU(c.cmd.Process.Pid)
-	tgt0 := t.targetCPU()
+	tgt0 := t.cpu()
 	frames := drain(ticks, window)
 	r.consoleCPU = (procCPU(c.cmd.Process.Pid) - cpu0).Seconds() / window.Seconds()
-	tgt1 := t.targetCPU()
+	tgt1 := t.cpu()
 	var tsum time.Duration
 	for pid, v := range tgt1 {
 		if v0, ok := tgt0[pid]; ok {
@@ -187,6 +205,9 @@ func measure(bin string, n int, window, settle, upTimeout time.Duration) (row, e
 		}
 	}
 	r.targetCPU = tsum.Seconds() / window.Seconds()
+	if tgt1 == nil {
+		r.targetCPU = -1
+	}
 	r.rss = procRSS(c.cmd.Process.Pid)
 	r.ticks = float64(len(frames)) / window.Seconds()
 	if len(frames) > 0 {
@@ -419,10 +440,11 @@ type console struct {
 	base string
 }
 
-func startConsole(bin, dir string, t *targets) (*console, error) {
+func startConsole(bin, dir string, t hostSet) (*console, error) {
+	key, known, port := t.credentials()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--token", token, "--print-url",
 		"--state-dir", filepath.Join(dir, "state"), "--log-level", "warn",
-		"--port", strconv.Itoa(t.port), "--identity", t.key, "--known-hosts", t.known, "--ssh-config", "none")
+		"--port", strconv.Itoa(port), "--identity", key, "--known-hosts", known, "--ssh-config", "none")
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SSH_AUTH_SOCK=") {
@@ -457,17 +479,21 @@ func (c *console) stop() {
 	c.cmd.Wait()
 }
 
-func markdown(rows []row, window time.Duration) string {
+func markdown(rows []row, window time.Duration, kind string) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s; window %v after every host was up.\n\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"), window)
+	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s; targets: %s; window %v after every host was up.\n\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"), kind, window)
 	b.WriteString("| hosts | up | frames/s | console CPU (cores) | per host | console RSS | idle RSS | RSS per host | targets' CPU (cores) | per host | all up in |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %d | %d | %.2f | %.3f | %.2f ms/s | %.1f MiB | %.1f MiB | %.1f KiB | %.3f | %.2f ms/s | %.1f s |\n",
+		tgt, per := "–", "–"
+		if r.targetCPU >= 0 {
+			tgt, per = fmt.Sprintf("%.3f", r.targetCPU), fmt.Sprintf("%.2f ms/s", 1000*r.targetCPU/float64(r.hosts))
+		}
+		fmt.Fprintf(&b, "| %d | %d | %.2f | %.3f | %.2f ms/s | %.1f MiB | %.1f MiB | %.1f KiB | %s | %s | %.1f s |\n",
 			r.hosts, r.up, r.ticks, r.consoleCPU, 1000*r.consoleCPU/float64(r.hosts),
 			float64(r.rss)/(1<<20), float64(r.idleRSS)/(1<<20), float64(r.rss-r.idleRSS)/1024/float64(r.hosts),
-			r.targetCPU, 1000*r.targetCPU/float64(r.hosts), r.connectedInSecs)
+			tgt, per, r.connectedInSecs)
 	}
 	return b.String()
 }
