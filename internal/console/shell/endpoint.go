@@ -223,8 +223,8 @@ func (p *page) open(m inMsg) error {
 				return
 			}
 			_, err = p.c.add(func(ch byte) (*attachment, error) {
-				return s.attach(p.c, ch, true, true, func(a *attachment) {
-					reply.Sessions[i] = p.hello(m.ID, a)
+				return s.attach(p.c, ch, true, true, func(a *attachment, replay int) {
+					reply.Sessions[i] = p.hello(m.ID, a, replay)
 				})
 			})
 			if err != nil {
@@ -266,7 +266,7 @@ func (p *page) attach(m inMsg) error {
 		return err
 	}
 	att, err := p.c.add(func(ch byte) (*attachment, error) {
-		return s.attach(p.c, ch, owner, owner, func(a *attachment) { p.hello(m.ID, a) })
+		return s.attach(p.c, ch, owner, owner, func(a *attachment, replay int) { p.hello(m.ID, a, replay) })
 	})
 	if err != nil {
 		return err
@@ -290,11 +290,12 @@ func (p *page) list(m inMsg) {
 }
 
 // hello claims a's channel and tells the page of it ("attached", before
-// any of its output), from the session's attach with its lock held.
-func (p *page) hello(id string, a *attachment) sessionInfo {
+// any of its output, with the length of the scrollback that follows),
+// from the session's attach with its lock held.
+func (p *page) hello(id string, a *attachment, replay int) sessionInfo {
 	p.c.claim(a)
 	info := p.infoLocked(a.s)
-	info.Ch = a.ch
+	info.Ch, info.Replay = a.ch, replay
 	p.c.send(attachedMsg{Type: "attached", ID: id, Session: info})
 	return info
 }

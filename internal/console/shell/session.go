@@ -164,19 +164,20 @@ func (s *Session) resumeLocked() {
 }
 
 // attach adds a page: hello is called first (with s.mu held: it may
-// queue to v, and must not call s's methods), then the scrollback is
-// queued, then the live output. The grace timer stops.
-func (s *Session) attach(v viewer, ch byte, write, pacing bool, hello func(a *attachment)) (*attachment, error) {
+// queue to v, and must not call s's methods) with the length of the
+// scrollback, which is queued next, then the live output. The grace timer stops.
+func (s *Session) attach(v viewer, ch byte, write, pacing bool, hello func(a *attachment, replay int)) (*attachment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return nil, errEnded
 	}
 	a := &attachment{s: s, v: v, ch: ch, write: write, pacing: pacing}
+	back := s.ring.bytes()
 	if hello != nil {
-		hello(a)
+		hello(a, len(back))
 	}
-	if back := s.ring.bytes(); len(back) > 0 {
+	if len(back) > 0 {
 		a.inflight = int64(len(back))
 		v.output(ch, back)
 	}

@@ -37,6 +37,10 @@ type sessionInfo struct {
 	Write    bool      `json:"write"`    // the page may type (owner, or shared to type)
 	Share    Share     `json:"share"`    // who else may attach
 	Attached int       `json:"attached"` // pages attached, on this node
+	// Replay is the length of the scrollback sent next on the channel
+	// (attached only): a page draws it without answering the terminal
+	// queries it holds, which were answered when they were live.
+	Replay int `json:"replay,omitempty"`
 }
 
 // attachedMsg comes before any output of the session on its channel.

@@ -239,6 +239,11 @@ export class Shell {
       t = this.newTerm(info, view);
     }
     t.ch = info.ch;
+    // The scrollback comes first: drawn without answering the terminal
+    // queries it holds (a program asked them long ago, and had its
+    // answers; answered again they would be typed into the shell).
+    t.replay = info.replay || 0;
+    t.muted = t.replay > 0;
     t.write = info.write;
     t.owner = info.owner;
     t.term.options.disableStdin = !info.write;
@@ -348,7 +353,7 @@ export class Shell {
   // typed sends what was typed into t: to every pane of the broadcast
   // when t is in it, else to t alone.
   typed(t, data) {
-    if (!t.write || t.ended) return;
+    if (!t.write || t.ended || t.muted) return;
     if (t.view.group && t.inBroadcast) this.sendInput(0, data);
     else this.sendInput(t.ch, data);
   }
@@ -367,7 +372,15 @@ export class Shell {
       this.ack(ch, n);
       return;
     }
-    t.term.write(frame.subarray(1), () => this.ack(ch, n));
+    let last = false;
+    if (t.replay > 0) {
+      t.replay -= n;
+      last = t.replay <= 0;
+    }
+    t.term.write(frame.subarray(1), () => {
+      if (last) t.muted = false;
+      this.ack(ch, n);
+    });
   }
 
   ack(ch, n) {

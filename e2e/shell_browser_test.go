@@ -1,0 +1,173 @@
+//go:build unix
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"golang.org/x/crypto/ssh"
+
+	"wsdeck/internal/testkit/sshtest"
+	"wsdeck/internal/testkit/testpeer"
+)
+
+// shellText is the shown terminal's buffer, as xterm.js holds it.
+const shellText = `wsdeck.shell.text()`
+
+// TestShellBrowser drives the Shell tab in headless Chromium against the
+// real sshd: typed keys reach the remote shell and its answer is read
+// from xterm.js's buffer; vim opens (the alternate screen) and quits; a
+// narrower viewport narrows the remote terminal (tput cols); a reload
+// reattaches with the screen as it was; a watcher the owner shares with
+// sees the session and cannot type into it.
+func TestShellBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts wsdeck, sshd and Chromium")
+	}
+	chromium := testpeer.Chromium(t)
+	artifacts := artifactDir(t)
+	bin := buildWsdeck(t)
+
+	hostSigner, hostPEM := sshtest.NewKey(t)
+	key, keyPEM := sshtest.NewKey(t)
+	srv := sshtest.StartOpenSSH(t, 1, hostPEM, string(ssh.MarshalAuthorizedKey(key.PublicKey())))
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "id_ed25519")
+	known := filepath.Join(dir, "known_hosts")
+	os.WriteFile(keyFile, keyPEM, 0o600)
+	os.WriteFile(known, []byte(sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.*]:%d", srv.Port), hostSigner.PublicKey())), 0o600)
+
+	state := t.TempDir()
+	userAddState(t, bin, state, "ann", "operator", "ann-password")
+	userAddState(t, bin, state, "olga", "operator", "olga-password")
+	console := startConsole(t, bin, artifacts, "shell-console", "--state-dir", state,
+		"--port", strconv.Itoa(srv.Port), "--identity", keyFile, "--known-hosts", known, "--ssh-config", "none")
+	b := startBrowser(t, chromium, artifacts)
+	ann := b.newPage(t, "ann")
+	ann.passwordLogin(t, console.base, "ann", "ann-password")
+	if _, err := chromedp.Run(ann.step(t), chromedp.EmulateViewport(1200, 800)); err != nil {
+		t.Fatal(err)
+	}
+	ann.click(t, "#tab-shell")
+	ann.poll(t, "shell connected", `wsdeck.shell.channel.state === "open"`)
+
+	ann.do(t, chromedp.SendKeys(chromedp.CSS("#shell-host"), "127.0.0.1"))
+	ann.click(t, "#shell-open")
+	ann.poll(t, "a terminal attached", `wsdeck.shell.current?.terms[0]?.ch > 0 && wsdeck.shell.current.terms[0].write`)
+	typeInto := func(p *page, keys string) {
+		t.Helper()
+		// As a keyboard types in Chromium: rawKeyDown, then char with the
+		// text. (chromedp's keyDown and char would each be typed by
+		// xterm.js.)
+		raw := func(k *input.DispatchKeyEventParams) {
+			if k.Type == kb.KeyDown {
+				k.Type = kb.KeyRawDown
+			}
+		}
+		p.do(t, chromedp.Focus(chromedp.CSS(".shell-view:not([hidden]) .xterm-helper-textarea")), chromedp.KeyEvent(keys, raw))
+	}
+	hasLine := func(line string) string {
+		return fmt.Sprintf(`%s.split("\n").some(l => l.trimEnd() === %q)`, shellText, line)
+	}
+
+	t.Run("Typed", func(t *testing.T) {
+		defer func() {
+			if t.Failed() {
+				t.Logf("DEBUG text: %q", eval[string](t, ann, shellText))
+				t.Logf("DEBUG: %s", eval[string](t, ann, `JSON.stringify({ch: wsdeck.shell.current.terms[0].ch, status: document.getElementById("shell-status").textContent, n: wsdeck.shell.views.length})`))
+			}
+		}()
+		typeInto(ann, "echo $((6*7))"+kb.Enter)
+		ann.poll(t, "42 in the terminal", hasLine("42"))
+	})
+
+	t.Run("Vim", func(t *testing.T) {
+		if _, err := exec.LookPath("vim"); err != nil {
+			testpeer.Need(t, "vim", "apt-get install vim", err)
+		}
+		typeInto(ann, "vim -u NONE -c 'set nocp'"+kb.Enter)
+		ann.poll(t, "vim on the alternate screen", `wsdeck.shell.current.terms[0].term.buffer.active.type === "alternate"`)
+		typeInto(ann, "ihello from vim"+kb.Escape)
+		ann.poll(t, "the text typed in vim", `wsdeck.shell.text().includes("hello from vim")`)
+		typeInto(ann, ":q!"+kb.Enter)
+		ann.poll(t, "vim gone, the normal screen back", `wsdeck.shell.current.terms[0].term.buffer.active.type === "normal"`)
+		if got := eval[bool](t, ann, hasLine("42")); !got {
+			t.Error("after vim the normal screen lost its earlier output")
+		}
+	})
+
+	t.Run("Resize", func(t *testing.T) {
+		cols := func() int {
+			t.Helper()
+			typeInto(ann, "clear; echo cols=$(tput cols)"+kb.Enter)
+			want := eval[int](t, ann, `wsdeck.shell.current.terms[0].term.cols`)
+			ann.poll(t, "tput cols as xterm.js has it", hasLine(fmt.Sprintf("cols=%d", want)))
+			return want
+		}
+		wide := cols()
+		if _, err := chromedp.Run(ann.step(t), chromedp.EmulateViewport(700, 800)); err != nil {
+			t.Fatal(err)
+		}
+		ann.poll(t, "the terminal narrower", fmt.Sprintf(`wsdeck.shell.current.terms[0].term.cols < %d`, wide))
+		narrow := cols()
+		t.Logf("tput cols: %d, then %d after the viewport went from 1200 to 700 px", wide, narrow)
+		if narrow >= wide {
+			t.Errorf("tput cols %d after narrowing, was %d", narrow, wide)
+		}
+		chromedp.Run(ann.step(t), chromedp.EmulateViewport(1200, 800))
+	})
+
+	t.Run("ReloadReattaches", func(t *testing.T) {
+		typeInto(ann, "echo before-$((5*5))"+kb.Enter)
+		ann.poll(t, "before-25", hasLine("before-25"))
+		session := eval[string](t, ann, `wsdeck.shell.current.terms[0].session`)
+		ann.do(t, chromedp.Reload()) // the page comes back on the Shell tab (#shell)
+		ann.poll(t, "the same session attached again", fmt.Sprintf(`wsdeck.shell.current?.terms[0]?.session === %q && wsdeck.shell.current.terms[0].ch > 0`, session))
+		ann.poll(t, "the screen back (scrollback replayed)", hasLine("before-25"))
+		typeInto(ann, "echo after-$((6*6))"+kb.Enter)
+		ann.poll(t, "after-36", hasLine("after-36"))
+	})
+
+	t.Run("WatcherCannotType", func(t *testing.T) {
+		// ann lets others watch.
+		eval[bool](t, ann, `(() => { const s = document.querySelector(".shell-view:not([hidden]) .share");
+			s.value = "watch"; s.dispatchEvent(new Event("change")); return true })()`)
+		olga := b.newPage(t, "olga")
+		olga.passwordLogin(t, console.base, "olga", "olga-password")
+		olga.click(t, "#tab-shell")
+		olga.poll(t, "shell connected", `wsdeck.shell.channel.state === "open"`)
+		olga.click(t, "#shell-refresh")
+		olga.poll(t, "ann's session listed", `document.querySelector("#shell-list button")?.textContent === "Watch"`)
+		olga.click(t, "#shell-list button")
+		olga.poll(t, "watching, read-only", `wsdeck.shell.current?.terms[0]?.ch > 0 && !wsdeck.shell.current.terms[0].write`)
+		olga.poll(t, "ann's screen", hasLine("after-36"))
+		typeInto(olga, "echo olga-typed"+kb.Enter)
+		// Forged past the page: the server refuses it too.
+		eval[bool](t, olga, `(() => { const t = wsdeck.shell.current.terms[0]; wsdeck.shell.sendInput(t.ch, "echo olga-forged\r"); return true })()`)
+		olga.poll(t, "the refusal shown", `document.getElementById("shell-status").textContent.includes("read-only")`)
+		typeInto(ann, "echo ann-$((2+3))"+kb.Enter)
+		ann.poll(t, "ann-5 at ann's", hasLine("ann-5"))
+		olga.poll(t, "ann-5 at olga's", hasLine("ann-5"))
+		for _, p := range []*page{ann, olga} {
+			if text := eval[string](t, p, shellText); strings.Contains(text, "olga-typed") || strings.Contains(text, "olga-forged") {
+				t.Errorf("%s's terminal shows the watcher's input:\n%s", p.name, text)
+			}
+		}
+		olga.screenshot(t, artifacts, "shell-watcher")
+	})
+	ann.screenshot(t, artifacts, "shell")
+
+	// Close ends the session: no sshd session is left.
+	ann.click(t, ".shell-view:not([hidden]) .close")
+	ann.poll(t, "the session ended", `wsdeck.shell.current.terms[0].ended`)
+	sshtest.Eventually(t, stepTimeout, "sshd sessions left", func() bool { return len(srv.Descendants()) == 0 })
+}
