@@ -67,7 +67,7 @@ func TestEndpointsServedAndShutDownInOrder(t *testing.T) {
 	for _, r := range ts.endpoints {
 		names = append(names, r.name)
 	}
-	if want := []string{"exec", "chat", "monitor"}; !slices.Equal(names, want) {
+	if want := []string{"exec", "shell", "chat", "monitor", "fleet"}; !slices.Equal(names, want) {
 		t.Fatalf("endpoints %v, want %v", names, want)
 	}
 	var conns []*websocket.Conn
@@ -131,7 +131,7 @@ func TestEndpointsShutDownWhenNotServed(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run wrote the login URL into a directory that does not exist")
 	}
-	if want := []string{"exec", "chat", "monitor"}; !slices.Equal(log.shutdown, want) {
+	if want := []string{"exec", "shell", "chat", "monitor", "fleet"}; !slices.Equal(log.shutdown, want) {
 		t.Errorf("shut down %v, want %v", log.shutdown, want)
 	}
 }
