@@ -40,7 +40,7 @@ type Folded struct {
 	Expr string `json:"expr"`
 }
 
-// ServeSocket runs a page's /ws/fleet connection. The page sends
+// ServeSocket runs a page's /ws/fleet connection. It gets a Hello; it sends
 // {"type":"watch","expr":"..."} (again to change it) and
 // {"type":"detail","host":"..."}; it gets Hosts, then a Tick each
 // Interval, and History for a detail. {"type":"fold","id":"...","hosts":
@@ -50,6 +50,8 @@ type Folded struct {
 // hosts is acting on them).
 func (f *Fleet) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
 	id, _ := auth.IdentityFrom(r.Context())
+	c.SendJSON(Hello{Type: "hello", MaxHosts: f.opts.MaxHosts, Period: f.opts.Interval.Milliseconds(),
+		Stale: f.opts.Stale.Milliseconds(), Down: f.opts.Down.Milliseconds()})
 	var v *viewer
 	defer func() { f.Unwatch(v) }()
 	return c.Run(ctx, func(msg socket.Message) error {

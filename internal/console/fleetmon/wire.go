@@ -50,6 +50,16 @@ type Record struct {
 	Fig   *procstat.Figures `json:"fig,omitempty"`
 }
 
+// Hello is the first message of a connection: the limits and times in
+// force.
+type Hello struct {
+	Type     string `json:"type"` // "hello"
+	MaxHosts int    `json:"max_hosts"`
+	Period   int64  `json:"interval_ms"`
+	Stale    int64  `json:"stale_ms"`
+	Down     int64  `json:"down_ms"`
+}
+
 // Hosts answers a page's watch: the hosts, in the order of every frame's
 // figures, and the expression they fold to.
 type Hosts struct {
