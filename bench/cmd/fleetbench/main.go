@@ -93,6 +93,9 @@ type row struct {
 	window           time.Duration
 	connectedInSecs  float64
 	consoleIdleCores float64
+	// The Go runtime's figures from /metrics, idle and at the end.
+	idleHeap, heap, idleStack, stack int64
+	idleGoroutines, goroutines       int64
 }
 
 // hostSet is the targets, real or emulated.
@@ -136,6 +139,7 @@ func measure(bin, kind string, n int, window, settle, upTimeout time.Duration) (
 	time.Sleep(5 * time.Second)
 	r.consoleIdleCores = (procCPU(c.cmd.Process.Pid) - cpu0).Seconds() / 5
 	r.idleRSS = procRSS(c.cmd.Process.Pid)
+	r.idleHeap, r.idleStack, r.idleGoroutines = c.goFigures()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -209,6 +213,7 @@ func measure(bin, kind string, n int, window, settle, upTimeout time.Duration) (
 		r.targetCPU = -1
 	}
 	r.rss = procRSS(c.cmd.Process.Pid)
+	r.heap, r.stack, r.goroutines = c.goFigures()
 	r.ticks = float64(len(frames)) / window.Seconds()
 	if len(frames) > 0 {
 		r.up = frames[len(frames)-1].Counts[0]
@@ -474,6 +479,36 @@ func startConsole(bin, dir string, t hostSet) (*console, error) {
 	return nil, errors.New("the console printed no URL")
 }
 
+// goFigures reads the console's Go heap in use, stacks in use and
+// goroutines from its /metrics.
+func (c *console) goFigures() (heap, stack, goroutines int64) {
+	req, _ := http.NewRequest("GET", c.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, _ := strconv.ParseFloat(v, 64)
+		switch name {
+		case "go_memstats_heap_inuse_bytes":
+			heap = int64(f)
+		case "go_memstats_stack_inuse_bytes":
+			stack = int64(f)
+		case "go_goroutines":
+			goroutines = int64(f)
+		}
+	}
+	return heap, stack, goroutines
+}
+
 func (c *console) stop() {
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	c.cmd.Wait()
@@ -483,16 +518,18 @@ func markdown(rows []row, window time.Duration, kind string) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s; targets: %s; window %v after every host was up.\n\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"), kind, window)
-	b.WriteString("| hosts | up | frames/s | console CPU (cores) | per host | console RSS | idle RSS | RSS per host | targets' CPU (cores) | per host | all up in |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| hosts | up | frames/s | console CPU (cores) | per host | console RSS | idle RSS | RSS per host | Go heap per host | stacks per host | goroutines per host | targets' CPU (cores) | per host | all up in |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		tgt, per := "–", "–"
 		if r.targetCPU >= 0 {
 			tgt, per = fmt.Sprintf("%.3f", r.targetCPU), fmt.Sprintf("%.2f ms/s", 1000*r.targetCPU/float64(r.hosts))
 		}
-		fmt.Fprintf(&b, "| %d | %d | %.2f | %.3f | %.2f ms/s | %.1f MiB | %.1f MiB | %.1f KiB | %s | %s | %.1f s |\n",
+		perHost := func(a, b int64) float64 { return float64(a-b) / 1024 / float64(r.hosts) }
+		fmt.Fprintf(&b, "| %d | %d | %.2f | %.3f | %.2f ms/s | %.1f MiB | %.1f MiB | %.1f KiB | %.1f KiB | %.1f KiB | %.1f | %s | %s | %.1f s |\n",
 			r.hosts, r.up, r.ticks, r.consoleCPU, 1000*r.consoleCPU/float64(r.hosts),
-			float64(r.rss)/(1<<20), float64(r.idleRSS)/(1<<20), float64(r.rss-r.idleRSS)/1024/float64(r.hosts),
+			float64(r.rss)/(1<<20), float64(r.idleRSS)/(1<<20), perHost(r.rss, r.idleRSS),
+			perHost(r.heap, r.idleHeap), perHost(r.stack, r.idleStack), float64(r.goroutines-r.idleGoroutines)/float64(r.hosts),
 			tgt, per, r.connectedInSecs)
 	}
 	return b.String()
