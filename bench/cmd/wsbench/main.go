@@ -29,7 +29,7 @@ func main() {
 	var cfg harness.Config
 	var servers, measure, sizes, csizes, idle, profile string
 	flag.StringVar(&servers, "servers", defaultServers(), "servers to compare; wsdeck is the baseline; floor and floor-epoll are references")
-	flag.StringVar(&measure, "measure", "echo,compressed,idle,broadcast,micro", "measurements to run (fanout, not in the default, runs wsdeck's chat beside Centrifugo: -fanout-* flags)")
+	flag.StringVar(&measure, "measure", "echo,compressed,idle,broadcast,micro", "measurements to run (fanout, not in the default, runs wsdeck's chat beside Centrifugo: -fanout-* flags; terminal, alone, wsdeck's Shell beside WeTTY: -terminal-* flags)")
 	flag.StringVar(&sizes, "sizes", "64,1024,16384,1048576", "echo payload sizes in bytes")
 	flag.StringVar(&csizes, "compressed-sizes", "", "payload sizes of the compressed rows (default: -sizes)")
 	flag.IntVar(&cfg.Conns, "conns", 1000, "echo connections (fewer for large payloads, to keep 64 MiB in flight)")
@@ -59,6 +59,11 @@ func main() {
 	flag.StringVar(&profile, "profile", "wsdeck", "servers to profile with -cpuprofile")
 	flag.BoolVar(&cfg.Quick, "quick", false, "short windows and few rounds (~2 minutes), for the flags not given")
 	flag.DurationVar(&cfg.Timeout, "timeout", time.Hour, "bound on the whole run")
+	var term harness.TerminalConfig
+	flag.IntVar(&term.Keystrokes, "terminal-keystrokes", 500, "terminal: keystrokes timed per round")
+	flag.Int64Var(&term.CatBytes, "terminal-cat-bytes", 64<<20, "terminal: size of the file cat prints")
+	flag.IntVar(&term.Rounds, "terminal-rounds", 3, "terminal: rounds, the servers alternating")
+	wettyJS := flag.String("wetty", "", "terminal: WeTTY's build/main.js (default $WSDECK_WETTY, else /tmp/wetty/node_modules/wetty/build/main.js)")
 	serve := flag.String("serve", "", "run as this library's server (the harness's subprocess)")
 	mode := flag.String("mode", "echo", "with -serve: echo or broadcast")
 	compress := flag.Bool("compress", false, "with -serve: enable permessage-deflate")
@@ -74,6 +79,19 @@ func main() {
 	}
 
 	cfg.Args = os.Args[1:]
+	if measure == "terminal" { // its own run and report: wsdeck's Shell beside WeTTY
+		term.Args = cfg.Args
+		term.Out = "TERMINAL-RESULTS.md"
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "o" {
+				term.Out = cfg.Out
+			}
+		})
+		if err := runTerminal(term, cfg.Fanout.Bins.Wsdeck, *wettyJS); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	cfg.Servers, cfg.Measure, cfg.Profile = list(servers), list(measure), list(profile)
 	cfg.Sizes, cfg.IdleConns = ints(sizes), ints(idle)
 	if csizes == "" {
