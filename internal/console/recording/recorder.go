@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,10 +40,11 @@ type segment struct {
 }
 
 // Start begins the recording of the session meta describes: its index
-// entry is written before it returns. Its id is the session's id when that
-// is a valid one (letters, digits, - and _), else a random one.
+// entry is written before it returns. Its id is the session's id with its
+// dots as dashes when that is a valid one (letters, digits, - and _), else a
+// random one.
 func (s *Store) Start(meta record.SessionMeta) (*Recording, error) {
-	id := meta.ID
+	id := strings.ReplaceAll(meta.ID, ".", "-")
 	if !validID(id) {
 		var b [12]byte
 		rand.Read(b[:])

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,9 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"wsdeck/internal/console/audit"
+	"wsdeck/internal/console/auth"
+	"wsdeck/internal/console/jobs"
 	"wsdeck/internal/console/recording"
+	"wsdeck/internal/console/shell"
 	"wsdeck/internal/console/shell/record"
 	"wsdeck/internal/console/users"
+	"wsdeck/internal/testkit/poll"
+	"wsdeck/websocket"
 )
 
 // getAs GETs path as the session of cookie and returns the status and body.
@@ -97,4 +104,97 @@ func TestRecordingsAccess(t *testing.T) {
 			t.Errorf("%s: GET %s: %d %q, want %d", tc.name, tc.path, status, body, tc.status)
 		}
 	}
+}
+
+// TestShellSessionRecorded: a terminal opened on /ws/shell (a local shell)
+// is recorded: once it exits, its recording is listed (admin, local, ended)
+// and holds what the shell printed, and the session's end record in the
+// audit stream names the recording.
+func TestShellSessionRecorded(t *testing.T) {
+	t.Parallel()
+	ts := start(t, Config{Exec: &jobs.Options{}, Shell: shell.Options{LocalShell: "/bin/sh"}})
+	c := ts.mustDial(t, "/ws/shell")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	open, _ := json.Marshal(map[string]any{"type": "open", "id": "1", "host": "local", "cols": 80, "rows": 24})
+	if err := c.Write(ctx, websocket.MessageText, open); err != nil {
+		t.Fatal(err)
+	}
+	var ch byte
+	var out strings.Builder
+	typed := false
+	for !strings.Contains(out.String(), "42") || !typed {
+		typ, p, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("reading the terminal (so far %q): %v", out.String(), err)
+		}
+		if typ == websocket.MessageBinary {
+			if len(p) > 0 && p[0] == ch {
+				out.Write(p[1:])
+			}
+			continue
+		}
+		var m struct {
+			Type, Error string
+			Session     struct{ Ch byte }
+		}
+		json.Unmarshal(p, &m)
+		switch m.Type {
+		case "attached":
+			ch = m.Session.Ch
+		case "error":
+			t.Fatalf("open: %s", p)
+		case "opened":
+			if err := c.Write(ctx, websocket.MessageBinary, append([]byte{ch}, "echo $((6*7))\n"...)); err != nil {
+				t.Fatal(err)
+			}
+			typed = true
+		}
+	}
+	if err := c.Write(ctx, websocket.MessageBinary, append([]byte{ch}, "exit\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	var in recording.Info
+	poll.Until(t, testTimeout, "the session's recording stored whole", func() bool {
+		list := ts.Recordings().List(recording.Filter{Host: "local"})
+		if len(list) == 1 && list[0].Done {
+			in = list[0]
+			return true
+		}
+		return false
+	})
+	if in.User != auth.TokenUser || in.Cols != 80 || in.Rows != 24 {
+		t.Errorf("index entry = %+v", in)
+	}
+	rc, _, err := ts.Recordings().Open(ctx, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	cast, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("reading recording %+v: %v", in, err)
+	}
+	var output strings.Builder
+	for line := range strings.Lines(string(cast)) {
+		var ev []any
+		if json.Unmarshal([]byte(line), &ev) == nil && len(ev) == 3 && ev[1] == "o" {
+			output.WriteString(ev[2].(string))
+		}
+	}
+	if !strings.Contains(output.String(), "42\r\n") { // the typed line is not 42: $((6*7))
+		t.Errorf("the recording %+v holds no output line 42:\n%s", in, cast)
+	}
+	poll.Until(t, testTimeout, "the shell_end audit record naming the recording", func() bool {
+		recs, err := audit.Read(ctx, ts.roles.audit.Stream(), 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Event == audit.EventShellEnd && r.Recording == in.ID {
+				return true
+			}
+		}
+		return false
+	})
 }
