@@ -248,10 +248,11 @@ func (p *h2Pipe) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// errNoExtendedConnect marks a server that cannot take WebSockets over
-// HTTP/2 (it did not negotiate HTTP/2, or did not advertise
-// SETTINGS_ENABLE_CONNECT_PROTOCOL): Dial then uses HTTP/1.1.
-var errNoExtendedConnect = errors.New("server does not take WebSockets over HTTP/2")
+// errNoExtendedConnect marks an HTTP/2 attempt that got no response: the
+// server did not negotiate HTTP/2 or advertise
+// SETTINGS_ENABLE_CONNECT_PROTOCOL, or could not be reached (net/http's
+// errors do not tell these apart). Dial then uses HTTP/1.1.
+var errNoExtendedConnect = errors.New("no WebSocket over HTTP/2")
 
 // dialH2 opens a WebSocket as an extended CONNECT on an HTTP/2 connection
 // of o.HTTP2, which it shares with the transport's other requests to the
@@ -351,9 +352,9 @@ func dialH2(ctx context.Context, u *url.URL, o *DialOptions) (*Conn, *http.Respo
 			deflate = newDeflateState(agreed, o.Compression)
 		}
 	}
-	rd := &streamDeadline{cut: func() { resp.Body.Close() }}
+	body := resp.Body // the caller gets resp with NoBody
+	rd := &streamDeadline{cut: func() { body.Close() }}
 	wd := &streamDeadline{cut: func() { pr.CloseWithError(errStreamDeadline) }}
-	body := resp.Body
 	s := &h2Stream{
 		r:      &h2Body{ReadCloser: body, rd: rd},
 		w:      &h2Pipe{pw: pw, wd: wd},

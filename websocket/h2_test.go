@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // needXConnect skips a test whose server needs net/http's extended CONNECT,
@@ -263,5 +264,90 @@ func TestH2ConfigRefused(t *testing.T) {
 	_, _, err := Dial(connTestCtx(t), wssURL(s.Server), &DialOptions{HTTP2: tr})
 	if err == nil || !strings.Contains(err.Error(), "x/net/http2") {
 		t.Fatalf("Dial: %v, want the transport refused", err)
+	}
+}
+
+// TestH2ReadInterrupted: a Read whose ctx ends is cut short on both sides
+// of an HTTP/2 stream (a deadline of the client's own timer; net/http's
+// read deadline on the server), reports ctx's error and closes the Conn.
+func TestH2ReadInterrupted(t *testing.T) {
+	needXConnect(t)
+	serverErr := make(chan error, 1)
+	var n atomic.Int32
+	s := newH2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			serverErr <- err
+			return
+		}
+		ctx := context.Background() // the second socket: the client cuts
+		if n.Add(1) == 1 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+		}
+		_, _, err = c.Read(ctx)
+		<-c.Done()
+		serverErr <- err
+	}), true)
+	c, _, err := Dial(connTestCtx(t), wssURL(s.Server), &DialOptions{HTTP2: h2Transport(t, s.Server)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.CloseNow()
+	if err := <-serverErr; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("server Read: %v, want context.DeadlineExceeded", err)
+	}
+
+	c2, _, err := Dial(connTestCtx(t), wssURL(s.Server), &DialOptions{HTTP2: h2Transport(t, s.Server)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c2.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := c2.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("client Read: %v, want context.DeadlineExceeded", err)
+	}
+	select {
+	case <-c2.Done():
+	case <-connTestCtx(t).Done():
+		t.Fatal("the client Conn stayed open after its read was cut")
+	}
+	if err := <-serverErr; err == nil {
+		t.Fatal("the server's Read returned no error after the client's cut")
+	}
+}
+
+// TestH2WriteInterrupted: a client Write that the stream's flow control
+// holds up (the server reads nothing) is cut short when its ctx ends, and
+// closes the Conn.
+func TestH2WriteInterrupted(t *testing.T) {
+	needXConnect(t)
+	release := make(chan struct{})
+	s := newH2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		<-release
+	}), true)
+	defer close(release)
+	c, _, err := Dial(connTestCtx(t), wssURL(s.Server), &DialOptions{HTTP2: h2Transport(t, s.Server)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	big := make([]byte, 8<<20) // beyond the stream's and the connection's windows
+	if err := c.Write(ctx, MessageBinary, big); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Write: %v, want context.DeadlineExceeded", err)
+	}
+	select {
+	case <-c.Done():
+	case <-connTestCtx(t).Done():
+		t.Fatal("the Conn stayed open after its write was cut")
 	}
 }
