@@ -17,7 +17,8 @@ import (
 // io.EOF. Close sends StatusNormalClosure.
 //
 // Deadlines apply to the underlying connection. A read deadline that
-// passes interrupts Read, which can be called again; a write deadline that
+// passes interrupts Read, which can be called again (not over HTTP/2, where
+// it ends the stream: see the package doc); a write deadline that
 // passes cuts a frame short and so closes the connection. ctx bounds every
 // read and write, as for Conn.Reader and Conn.Write.
 func NetConn(ctx context.Context, c *Conn, typ MessageType) net.Conn {
