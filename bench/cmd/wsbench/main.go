@@ -81,7 +81,7 @@ func main() {
 	cfg.Args = os.Args[1:]
 	if measure == "terminal" { // its own run and report: wsdeck's Shell beside WeTTY
 		term.Args = cfg.Args
-		term.Out = "TERMINAL-RESULTS.md"
+		term.Out = harness.TerminalResults
 		flag.Visit(func(f *flag.Flag) {
 			if f.Name == "o" {
 				term.Out = cfg.Out

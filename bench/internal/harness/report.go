@@ -58,6 +58,8 @@ func (r *report) write(path string) error {
 		appendResults(&b, filepath.Join(filepath.Dir(path), FanoutResults), "Chat fan-out: wsdeck beside Centrifugo",
 			"`cd bench && go run ./cmd/wsbench -measure fanout`")
 		appendExecResults(&b, filepath.Join(filepath.Dir(path), "EXEC-RESULTS.md"))
+		appendResults(&b, filepath.Join(filepath.Dir(path), TerminalResults), "Terminal: wsdeck's Shell beside WeTTY",
+			"`cd bench && go run ./cmd/wsbench -measure terminal`")
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }

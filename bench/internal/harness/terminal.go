@@ -23,6 +23,10 @@ import (
 	"wsdeck/websocket"
 )
 
+// TerminalResults is the report of -measure terminal, which every full
+// run copies into RESULTS.md.
+const TerminalResults = "TERMINAL-RESULTS.md"
+
 // TerminalConfig configures the terminal measurement: keystroke-to-echo
 // latency and output throughput through a web terminal to a loopback
 // OpenSSH, wsdeck's /ws/shell beside WeTTY's socket.io.
@@ -651,7 +655,7 @@ func (c *socketIO) close() { c.ws.CloseNow() }
 
 func writeTerminalReport(cfg TerminalConfig, results []termResult) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Terminal: keystroke-to-echo latency and output throughput (issue 14)\n\n")
+	fmt.Fprintf(&b, "# Terminal: keystroke-to-echo latency and output throughput (issue 14)\n\n")
 	fmt.Fprintf(&b, "`cd bench && go run ./cmd/wsbench %s`, %s, on %s.\n\n", strings.Join(cfg.Args, " "), time.Now().UTC().Format("2006-01-02 15:04 UTC"), termMachine())
 	fmt.Fprintf(&b, "Each web terminal logs in over SSH to the same loopback OpenSSH as the same user with the same key; "+
 		"the client is a Go program speaking each one's page protocol (wsdeck's /ws/shell binary frames with their acks; "+
