@@ -39,7 +39,7 @@ func TestShellBrowser(t *testing.T) {
 
 	hostSigner, hostPEM := sshtest.NewKey(t)
 	key, keyPEM := sshtest.NewKey(t)
-	srv := sshtest.StartOpenSSH(t, 1, hostPEM, string(ssh.MarshalAuthorizedKey(key.PublicKey())))
+	srv := sshtest.StartOpenSSH(t, 3, hostPEM, string(ssh.MarshalAuthorizedKey(key.PublicKey())))
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "id_ed25519")
 	known := filepath.Join(dir, "known_hosts")
@@ -165,6 +165,55 @@ func TestShellBrowser(t *testing.T) {
 		olga.screenshot(t, artifacts, "shell-watcher")
 	})
 	ann.screenshot(t, artifacts, "shell")
+
+	t.Run("Broadcast", func(t *testing.T) {
+		eval[bool](t, ann, `(document.getElementById("shell-host").value = "", true)`)
+		ann.do(t, chromedp.SendKeys(chromedp.CSS("#shell-host"), "127.0.0.1-3"))
+		ann.click(t, "#shell-many")
+		ann.click(t, "#shell-open")
+		ann.poll(t, "three panes in a grid", `wsdeck.shell.current.group && wsdeck.shell.current.terms.length === 3 &&
+			wsdeck.shell.current.terms.every(t => t.ch > 0) && document.querySelectorAll(".shell-view.grid:not([hidden]) .shell-pane").length === 3`)
+		pane := func(i int, line string) string {
+			return fmt.Sprintf(`wsdeck.shell.text(%d).split("\n").some(l => l.trimEnd() === %q)`, i, line)
+		}
+		typeInPane := func(i int, keys string) {
+			t.Helper()
+			sel := fmt.Sprintf(".shell-view:not([hidden]) .shell-pane:nth-child(%d) .xterm-helper-textarea", i+1)
+			raw := func(k *input.DispatchKeyEventParams) {
+				if k.Type == kb.KeyDown {
+					k.Type = kb.KeyRawDown
+				}
+			}
+			ann.do(t, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(keys, raw))
+		}
+		// Typed once into the first pane, run in each: each says where it is.
+		typeInPane(0, `set -- $SSH_CONNECTION; echo "at-$3"`+kb.Enter)
+		defer func() {
+			if t.Failed() {
+				for i := range 3 {
+					t.Logf("pane %d: %q", i, eval[string](t, ann, fmt.Sprintf("wsdeck.shell.current.terms[%d].host + ': ' + wsdeck.shell.text(%[1]d).trimEnd()", i)))
+				}
+			}
+		}()
+		ann.poll(t, "each pane ran it on its host", `wsdeck.shell.current.terms.every((t, i) =>
+			wsdeck.shell.text(i).split("\n").some(l => l.trimEnd() === "at-" + t.host)) &&
+			new Set(wsdeck.shell.current.terms.map(t => t.host)).size === 3`)
+		// The second pane out of the broadcast: typed into alone.
+		ann.click(t, ".shell-view:not([hidden]) .shell-pane:nth-child(2) .bcast input")
+		typeInPane(0, "echo all-$((2*5))"+kb.Enter)
+		ann.poll(t, "panes 1 and 3 ran it", pane(0, "all-10")+" && "+pane(2, "all-10"))
+		typeInPane(1, "echo alone-$((3*5))"+kb.Enter)
+		ann.poll(t, "pane 2 ran its own", pane(1, "alone-15"))
+		if eval[bool](t, ann, pane(1, "all-10")+" || "+pane(0, "alone-15")+" || "+pane(2, "alone-15")) {
+			t.Error("the broadcast reached the pane taken out of it, or the pane's own input reached the others")
+		}
+		ann.screenshot(t, artifacts, "shell-broadcast")
+		for i := range 3 {
+			typeInPane(i, "exit"+kb.Enter)
+		}
+		ann.poll(t, "the three ended", `wsdeck.shell.current.terms.every(t => t.ended)`)
+		ann.do(t, chromedp.Click(chromedp.CSS(".shell-tab"), chromedp.NodeVisible)) // back to the first terminal
+	})
 
 	// Close ends the session: no sshd session is left.
 	ann.click(t, ".shell-view:not([hidden]) .close")
