@@ -17,5 +17,6 @@ func shellFlags(fs *flag.FlagSet, o *shell.Options) {
 	fs.Int64Var(&o.WatcherLimit, "shell-watcher-limit", shell.DefaultWatcherLimit, "Shell: bytes a read-only watcher may fall behind before it is detached (watchers never pause the output)")
 	fs.IntVar(&o.MaxSessions, "shell-max-sessions", shell.DefaultMaxSessions, "Shell: terminals running at once on this node")
 	fs.IntVar(&o.MaxBroadcast, "shell-max-broadcast", shell.DefaultMaxBroadcast, "Shell: most hosts of one broadcast (one pane each, typed into at once)")
+	fs.Float64Var(&o.ControlRate, "shell-control-rate", shell.DefaultControlRate, "Shell: control messages a second one page's socket may send (bursts of twice that; acks and typing are not counted)")
 	fs.StringVar(&o.LocalShell, "shell-local", "", "Shell: the `program` of a local terminal, for admins (default $SHELL, else /bin/sh)")
 }

@@ -94,3 +94,17 @@ func TestAccess(t *testing.T) {
 		}
 	}
 }
+
+// TestControlRate: control messages over the rate are refused, and the
+// socket goes on.
+func TestControlRate(t *testing.T) {
+	reg := NewRegistry(Options{Node: "n1", ControlRate: 5, LocalShell: "/bin/sh"})
+	url := serve(t, reg)
+	c := dial(t, url, "admin")
+	for range 30 {
+		c.send(map[string]any{"type": "list"})
+	}
+	if m := c.expect("error"); m["code"] != CodeRateLimited {
+		t.Errorf("30 lists at once with a rate of 5: %v", m)
+	}
+}

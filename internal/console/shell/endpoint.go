@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"wsdeck/internal/console/auth"
 	"wsdeck/internal/console/socket"
@@ -16,11 +17,12 @@ import (
 
 // Error codes of the protocol's error messages.
 const (
-	CodeDenied    = "denied"
-	CodeInvalid   = "invalid"
-	CodeNotFound  = "not_found"
-	CodeElsewhere = "elsewhere" // the session runs on another node
-	CodeFailed    = "failed"
+	CodeDenied      = "denied"
+	CodeInvalid     = "invalid"
+	CodeNotFound    = "not_found"
+	CodeElsewhere   = "elsewhere" // the session runs on another node
+	CodeFailed      = "failed"
+	CodeRateLimited = "rate_limited"
 )
 
 var (
@@ -50,7 +52,8 @@ func (r *Registry) ServeWS(ctx context.Context, ws *websocket.Conn, req *http.Re
 	if len(ua) > 256 {
 		ua = strings.ToValidUTF8(ua[:256], "")
 	}
-	p := &page{reg: r, c: newConn(ws), id: id, remote: req.RemoteAddr, ua: ua, bcast: map[byte]bool{}}
+	p := &page{reg: r, c: newConn(ws), id: id, remote: req.RemoteAddr, ua: ua, bcast: map[byte]bool{},
+		tokens: 2 * r.opts.ControlRate, last: time.Now()}
 	go p.c.writeLoop()
 	stop := context.AfterFunc(ctx, func() { ws.Close(websocket.StatusGoingAway, "server shutting down") })
 	defer stop()
@@ -67,6 +70,8 @@ type page struct {
 	id         auth.Identity
 	remote, ua string
 	bcast      map[byte]bool // the channels channel 0 types into
+	tokens     float64       // the control messages' rate limit (a token bucket)
+	last       time.Time     // when tokens was last filled
 }
 
 func (p *page) readLoop() error {
@@ -85,13 +90,31 @@ func (p *page) readLoop() error {
 		}
 		var m inMsg
 		if err := json.Unmarshal(b, &m); err != nil {
-			p.fail("", "", coded(CodeInvalid, "not a JSON control message: %v", err))
+			if p.allow(time.Now()) { // a flood of them is dropped unanswered
+				p.fail("", "", coded(CodeInvalid, "not a JSON control message: %v", err))
+			}
+			continue
+		}
+		if m.Type != "ack" && !p.allow(time.Now()) { // acks pace the output: never dropped
+			p.fail(m.ID, m.Type, coded(CodeRateLimited, "over %g control messages a second: message dropped", p.reg.opts.ControlRate))
 			continue
 		}
 		if err := p.handle(m); err != nil {
 			p.fail(m.ID, m.Type, err)
 		}
 	}
+}
+
+// allow takes a token from the control messages' bucket, if one is left.
+func (p *page) allow(now time.Time) bool {
+	rate := p.reg.opts.ControlRate
+	p.tokens = min(2*rate, p.tokens+now.Sub(p.last).Seconds()*rate)
+	p.last = now
+	if p.tokens < 1 {
+		return false
+	}
+	p.tokens--
+	return true
 }
 
 func (p *page) fail(id, typ string, err error) {

@@ -30,6 +30,7 @@ const (
 	DefaultMaxSessions  = 64
 	DefaultMaxBroadcast = 16
 	DefaultReadSize     = 32 << 10
+	DefaultControlRate  = 50 // control messages a second, per socket
 	DefaultCols         = 80
 	DefaultRows         = 24
 	MaxCols, MaxRows    = 1000, 500
@@ -59,6 +60,12 @@ type Options struct {
 	MaxBroadcast int
 	// ReadSize is the buffer of one read from a terminal.
 	ReadSize int
+	// ControlRate is how many control (text) messages a second one
+	// socket may send on average, with bursts of twice that; one over
+	// it is answered with an error and dropped. Terminal input (binary)
+	// is not counted: it is bounded by the message size and by the
+	// terminal taking it.
+	ControlRate float64
 	// SSH holds the SSH settings (user, port, keys, known_hosts, ssh
 	// config, timeouts), as Exec's jobs use them; Policy is the ceiling
 	// (--allow-hosts), checked again for every address dialled.
@@ -121,6 +128,9 @@ func NewRegistry(opts Options) *Registry {
 	}
 	if o.ReadSize <= 0 {
 		o.ReadSize = DefaultReadSize
+	}
+	if o.ControlRate <= 0 {
+		o.ControlRate = DefaultControlRate
 	}
 	if o.LocalShell == "" {
 		if o.LocalShell = os.Getenv("SHELL"); o.LocalShell == "" {
