@@ -266,7 +266,7 @@ export class Shell {
     view.tab = document.createElement("button");
     view.tab.type = "button";
     view.tab.className = "shell-tab";
-    view.tab.textContent = group ? `⧉ ${title}` : title;
+    view.tab.textContent = group ? `${title} (broadcast)` : title;
     view.tab.addEventListener("click", () => this.select(view));
     this.tabsEl.append(view.tab);
     this.views.push(view);
