@@ -26,7 +26,7 @@ export class Monitor {
     this.nodeSelect = el.querySelector("#monitor-node");
     this.note = el.querySelector("#monitor-note");
     this.charts = null;
-    this.channel = new Channel("/ws/monitor", {
+    this.localChannel = new Channel("/ws/monitor", {
       params: () => ({ node: this.node }),
       onMessage: (msg) => this.receive(msg),
       onState,
@@ -47,12 +47,16 @@ export class Monitor {
     }
     if (!this.charts) this.initCharts();
     this.resize();
-    this.channel.start();
+    this.localChannel.start();
   }
+
+  // channel is the socket of the view shown: the header's indicator
+  // follows it.
+  get channel() { return this.view === "fleet" ? this.fleet.channel : this.localChannel; }
 
   hide() {
     this.shown = false;
-    this.channel.stop();
+    this.localChannel.stop();
     this.fleet.hide();
   }
 
@@ -77,9 +81,9 @@ export class Monitor {
     this.samples = [];
     this.backfilled = -1;
     this.render();
-    if (this.channel.wanted) {
-      this.channel.stop();
-      this.channel.start();
+    if (this.localChannel.wanted) {
+      this.localChannel.stop();
+      this.localChannel.start();
     }
   }
 
