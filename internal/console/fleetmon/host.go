@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -71,6 +72,7 @@ func (f *Fleet) session(ctx context.Context, h hostexpr.Host, tok string) (sampl
 		return false
 	}
 	defer sess.Close()
+	sess.Stderr = discard{} // the loop sends nothing there (2>/dev/null)
 	out, err := sess.StdoutPipe()
 	if err != nil {
 		return false
@@ -108,5 +110,28 @@ func (f *Fleet) publish(ctx context.Context, tok string, rec Record) {
 	defer cancel()
 	if _, err := f.stream.Publish(ctx, subject(tok), b, ""); err != nil && ctx.Err() == nil {
 		f.log.Debug("fleetmon: record not stored", "host", rec.Host, "err", fmt.Sprint(err))
+	}
+}
+
+// discard drops what is written to it, and reads with a small buffer of
+// its own: x/crypto/ssh copies a session's stderr to its Stderr in a
+// goroutine for the session's life, and io.Discard's ReadFrom holds an
+// 8 KiB buffer from its pool all that time, for each host.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func (discard) ReadFrom(r io.Reader) (int64, error) {
+	var buf [256]byte
+	var n int64
+	for {
+		m, err := r.Read(buf[:])
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 	}
 }
