@@ -1,4 +1,4 @@
-module wsdeck
+module github.com/wsdeck/wsdeck
 
 go 1.26.0
 

@@ -1,4 +1,4 @@
-module wsdeck/bench
+module github.com/wsdeck/wsdeck/bench
 
 go 1.26.0
 
@@ -9,7 +9,7 @@ require (
 	github.com/lxzan/gws v1.8.9
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.60.0
-	wsdeck v0.0.0
+	github.com/wsdeck/wsdeck v0.0.0
 )
 
 require (
@@ -147,6 +147,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
-replace wsdeck => ../
+replace github.com/wsdeck/wsdeck => ../
 
 tool github.com/centrifugal/centrifugo/v6

@@ -28,8 +28,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"wsdeck/internal/testkit/testpeer"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 const (

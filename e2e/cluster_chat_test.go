@@ -17,8 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"wsdeck/internal/testkit/cluster"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/testkit/cluster"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // chatEvent is what a chat client keeps of an event: a message's sequence,

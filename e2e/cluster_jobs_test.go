@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/cluster"
-	"wsdeck/internal/testkit/sshtest"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/testkit/cluster"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // execFrame is any /ws/exec message from the server, as far as these

@@ -19,11 +19,11 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/testkit/cluster"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/internal/testkit/sshtest"
-	"wsdeck/internal/testkit/testpeer"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/testkit/cluster"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 const clusterToken = "cluster-test-token-0123456789"

@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // execHosts is how many loopback addresses the Exec test's OpenSSH

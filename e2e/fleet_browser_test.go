@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/fleet/hostexpr"
-	"wsdeck/internal/testkit/sshtest"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // fleetHosts is how many loopback addresses the Fleet test's OpenSSH

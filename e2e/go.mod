@@ -1,4 +1,4 @@
-module wsdeck/e2e
+module github.com/wsdeck/wsdeck/e2e
 
 go 1.26.0
 
@@ -7,7 +7,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/zitadel/oidc/v3 v3.52.0
 	golang.org/x/crypto v0.58.0
-	wsdeck v0.0.0-00010101000000-000000000000
+	github.com/wsdeck/wsdeck v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -47,4 +47,4 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 )
 
-replace wsdeck => ../
+replace github.com/wsdeck/wsdeck => ../

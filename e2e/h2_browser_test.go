@@ -19,7 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // TestBrowserHTTP2 drives headless Chromium against the console under TLS,

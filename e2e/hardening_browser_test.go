@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // forgeCommand prints, on local, a red error line, then on the next line

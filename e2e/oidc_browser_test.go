@@ -12,8 +12,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"wsdeck/e2e/oidcop"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/e2e/oidcop"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // TestOIDCBrowser logs in to a console through single sign-on in

@@ -10,10 +10,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"wsdeck/internal/console/recording"
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/console/recording"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // TestReplayBrowser: a terminal session recorded (through the Go API, on

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/cluster"
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/cluster"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // TestRestart kills a console (its engine embedded) with SIGKILL while

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"testing"
 
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // rolesPolicy is the policy of TestRolesBrowser: web and db are loopback

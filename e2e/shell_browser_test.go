@@ -16,8 +16,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/testkit/sshtest"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // shellText is the shown terminal's buffer, as xterm.js holds it.

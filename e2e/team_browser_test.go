@@ -16,10 +16,10 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/testkit/cluster"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/testkit/cluster"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 const teamToken = "team-test-token-0123456789abcdef"

@@ -4,8 +4,8 @@ import (
 	"io"
 	"sync"
 
-	"wsdeck/websocket/internal/deflate"
-	"wsdeck/websocket/internal/inflate"
+	"github.com/wsdeck/wsdeck/websocket/internal/deflate"
+	"github.com/wsdeck/wsdeck/websocket/internal/inflate"
 )
 
 // CompressionOptions configure permessage-deflate (RFC 7692). The zero

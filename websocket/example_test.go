@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // An echo server: every message goes back as it came. The client closes

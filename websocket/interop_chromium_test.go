@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropChromium runs the interop scenarios with headless Chromium as

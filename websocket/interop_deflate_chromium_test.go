@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropDeflateChromium runs the deflate echo with headless Chromium

@@ -20,8 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"wsdeck/websocket"
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // The deflate interop tests run an echo over connections that negotiated

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket"
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // h2ChromiumPage opens three WebSockets at once from a page loaded over

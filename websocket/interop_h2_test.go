@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // h2PeerTimeout bounds a run of a Python peer.

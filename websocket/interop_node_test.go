@@ -3,7 +3,7 @@ package websocket_test
 import (
 	"testing"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropNode runs the interop scenarios against Node's ws, installed

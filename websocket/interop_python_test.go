@@ -3,7 +3,7 @@ package websocket_test
 import (
 	"testing"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // TestInteropPython runs the interop scenarios against python3-websockets:

@@ -21,7 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // The interop tests prove this package against independent WebSocket

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // queued is the number of goroutines waiting for m.

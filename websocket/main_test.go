@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // TestMain fails the run if goroutines of this package, or started by its
@@ -23,5 +23,5 @@ func TestMain(m *testing.M) {
 		env := append(os.Environ(), "GODEBUG="+strings.TrimPrefix(g+",http2xconnect=1", ","))
 		syscall.Exec(os.Args[0], os.Args, env) // returns only on failure
 	}
-	os.Exit(wstest.Main(m, "wsdeck/websocket."))
+	os.Exit(wstest.Main(m, "github.com/wsdeck/wsdeck/websocket."))
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // readUntilEnd reads from c until the connection ends, and reports the
@@ -287,7 +287,7 @@ func TestKeepalive(t *testing.T) {
 			t.Errorf("Close = %v", err)
 		}
 		<-read
-		wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn).keepalive")
+		wstest.CheckLeaks(t, "github.com/wsdeck/wsdeck/websocket.(*Conn).keepalive")
 	})
 
 	t.Run("unanswered", func(t *testing.T) {
@@ -309,7 +309,7 @@ func TestKeepalive(t *testing.T) {
 		if err := <-read; err == nil || !strings.Contains(err.Error(), "keepalive") {
 			t.Errorf("the reader got %v, want a keepalive error", err)
 		}
-		wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn).keepalive")
+		wstest.CheckLeaks(t, "github.com/wsdeck/wsdeck/websocket.(*Conn).keepalive")
 	})
 
 	t.Run("both sides", func(t *testing.T) {
@@ -332,7 +332,7 @@ func TestKeepalive(t *testing.T) {
 		}
 		<-srvRead
 		<-cliRead
-		wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn).keepalive")
+		wstest.CheckLeaks(t, "github.com/wsdeck/wsdeck/websocket.(*Conn).keepalive")
 	})
 }
 
@@ -394,7 +394,7 @@ func TestPingFloodReadCtx(t *testing.T) {
 				t.Fatalf("Read still blocked %v after its ctx of %v ended", connTestTimeout, d)
 			}
 			waitDone(t, c, connTestTimeout)
-			wstest.CheckLeaks(t, "wsdeck/websocket.(*Conn)")
+			wstest.CheckLeaks(t, "github.com/wsdeck/wsdeck/websocket.(*Conn)")
 		})
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"net"
 	"time"
 
-	"wsdeck/websocket/internal/wstest"
+	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
 // Helpers that put frames on the wire, and take them off it, by hand. The

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"wsdeck/websocket/internal/inflate"
+	"github.com/wsdeck/wsdeck/websocket/internal/inflate"
 )
 
 // aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.

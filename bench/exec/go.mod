@@ -1,3 +1,3 @@
-module wsdeck/bench/exec
+module github.com/wsdeck/wsdeck/bench/exec
 
 go 1.26.0

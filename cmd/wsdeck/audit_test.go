@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/engine"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 func runAuditArgs(ctx context.Context, o auditOptions, args ...string) (string, error) {

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"strings"
 
-	"wsdeck/internal/tools/wscat"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/tools/wscat"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 var clientCmd = &command{

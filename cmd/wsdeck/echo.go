@@ -5,7 +5,7 @@ import (
 	"errors"
 	"flag"
 
-	"wsdeck/internal/tools/echo"
+	"github.com/wsdeck/wsdeck/internal/tools/echo"
 )
 
 var echoCmd = &command{

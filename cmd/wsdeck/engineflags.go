@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/internal/engine"
-	"wsdeck/internal/lockfile"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/lockfile"
 )
 
 // engineFlags defines on fs the flags of the tools that open the console's

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"wsdeck/internal/fleet/hostexpr"
-	"wsdeck/internal/tools/execcli"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/tools/execcli"
 )
 
 var execCmd = &command{

@@ -3,7 +3,7 @@ package main
 import (
 	"flag"
 
-	"wsdeck/internal/console/fleetmon"
+	"github.com/wsdeck/wsdeck/internal/console/fleetmon"
 )
 
 // fleetFlags defines the Fleet Monitor's settings (package fleetmon) on

@@ -4,8 +4,8 @@ import (
 	"flag"
 	"fmt"
 
-	"wsdeck/internal/console/server"
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/server"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // loginFlags registers the flags of password login (team mode): the

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/oidc"
-	"wsdeck/internal/console/server"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/oidc"
+	"github.com/wsdeck/wsdeck/internal/console/server"
 )
 
 // oidcFlags registers the flags of single sign-on with OpenID Connect.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/server"
+	"github.com/wsdeck/wsdeck/internal/console/server"
 )
 
 func parseOIDC(t *testing.T, args ...string) (*server.Config, error) {

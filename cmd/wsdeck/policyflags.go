@@ -8,7 +8,7 @@ import (
 	"strings"
 	"syscall"
 
-	"wsdeck/internal/console/server"
+	"github.com/wsdeck/wsdeck/internal/console/server"
 )
 
 // policyFlags registers --policy, the roles' policy file of team mode

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"wsdeck/internal/console/recording"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/recording"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 var recordingCmd = &command{

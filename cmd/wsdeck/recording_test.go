@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/recording"
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/console/recording"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // recordingRun runs wsdeck recording with args on the state directory dir,

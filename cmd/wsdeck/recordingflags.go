@@ -3,7 +3,7 @@ package main
 import (
 	"flag"
 
-	"wsdeck/internal/console/recording"
+	"github.com/wsdeck/wsdeck/internal/console/recording"
 )
 
 // recordingFlags defines the recordings' settings (package recording) on

@@ -9,16 +9,16 @@ import (
 	"strconv"
 	"strings"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/chat"
-	"wsdeck/internal/console/jobs"
-	"wsdeck/internal/console/monitor"
-	"wsdeck/internal/console/server"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/chat"
+	"github.com/wsdeck/wsdeck/internal/console/jobs"
+	"github.com/wsdeck/wsdeck/internal/console/monitor"
+	"github.com/wsdeck/wsdeck/internal/console/server"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 var serveCmd = &command{

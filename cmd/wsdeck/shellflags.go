@@ -3,7 +3,7 @@ package main
 import (
 	"flag"
 
-	"wsdeck/internal/console/shell"
+	"github.com/wsdeck/wsdeck/internal/console/shell"
 )
 
 // shellFlags defines the Shell tab's limits (package shell) on fs, into o.

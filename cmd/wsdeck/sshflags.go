@@ -3,7 +3,7 @@ package main
 import (
 	"flag"
 
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // sshFlags defines the SSH settings that wsdeck exec and the console's Exec

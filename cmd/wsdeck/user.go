@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/term"
 
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 var userCmd = &command{

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // userRun runs wsdeck user with args (the action first) on the state

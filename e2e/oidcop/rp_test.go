@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/e2e/oidcop"
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/oidc"
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/e2e/oidcop"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/oidc"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // The provider's accounts: alice is in ops (operators), carol in

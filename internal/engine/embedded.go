@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"wsdeck/internal/lockfile"
+	"github.com/wsdeck/wsdeck/internal/lockfile"
 )
 
 // openEmbedded starts the NATS server on cfg.StateDir and connects to it

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/leakcheck"
+	"github.com/wsdeck/wsdeck/internal/testkit/leakcheck"
 )
 
 func TestEmbeddedOpenPublishReadShutdown(t *testing.T) {

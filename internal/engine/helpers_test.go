@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
 )
 
 // logBuffer collects a log for a test to search; it may be written after

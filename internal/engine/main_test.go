@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/testkit/leakcheck"
+	"github.com/wsdeck/wsdeck/internal/testkit/leakcheck"
 )
 
 // TestMain fails the run if a goroutine of ours, of the NATS client or of
@@ -14,7 +14,7 @@ import (
 // all.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, substr := range []string{"wsdeck/", "nats-io/"} {
+	for _, substr := range []string{"github.com/wsdeck/wsdeck/", "nats-io/"} {
 		if leaked := leakcheck.Leaked(substr, leakcheck.Wait); len(leaked) > 0 {
 			fmt.Fprintf(os.Stderr, "%d goroutine(s) mentioning %q left running after the tests:\n\n%s\n",
 				len(leaked), substr, strings.Join(leaked, "\n\n"))

@@ -44,7 +44,7 @@ import (
 	"syscall"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 const token = "fleetbench-token-0123456789abcdef"

@@ -37,7 +37,7 @@ import (
 
 	"golang.org/x/net/http2"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 func main() {

@@ -23,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 func main() {

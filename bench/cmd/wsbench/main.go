@@ -21,8 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/bench/internal/harness"
-	"wsdeck/bench/internal/server"
+	"github.com/wsdeck/wsdeck/bench/internal/harness"
+	"github.com/wsdeck/wsdeck/bench/internal/server"
 )
 
 func main() {

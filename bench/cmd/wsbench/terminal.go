@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"wsdeck/bench/internal/harness"
+	"github.com/wsdeck/wsdeck/bench/internal/harness"
 )
 
 // runTerminal runs -measure terminal: keystroke latency and output

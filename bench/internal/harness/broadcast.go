@@ -6,8 +6,8 @@ import (
 	"log"
 	"time"
 
-	"wsdeck/bench/internal/load"
-	"wsdeck/bench/internal/server"
+	"github.com/wsdeck/wsdeck/bench/internal/load"
+	"github.com/wsdeck/wsdeck/bench/internal/server"
 )
 
 var broadcastMetrics = []metric{

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"wsdeck/bench/internal/load"
+	"github.com/wsdeck/wsdeck/bench/internal/load"
 )
 
 // The chat servers of the fan-out run are real programs, run as

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/bench/internal/load"
-	"wsdeck/bench/internal/server"
+	"github.com/wsdeck/wsdeck/bench/internal/load"
+	"github.com/wsdeck/wsdeck/bench/internal/server"
 )
 
 // maxInFlight bounds the bytes in flight in each direction of an echo run:

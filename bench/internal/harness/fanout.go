@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/bench/internal/load"
+	"github.com/wsdeck/wsdeck/bench/internal/load"
 )
 
 // FanoutLoad is one load of the fan-out run: subscribers in one room and

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // TestFanout runs the chat fan-out end to end on a small load for each

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"wsdeck/bench/internal/load"
-	"wsdeck/bench/internal/server"
+	"github.com/wsdeck/wsdeck/bench/internal/load"
+	"github.com/wsdeck/wsdeck/bench/internal/server"
 )
 
 var idleMetrics = []metric{

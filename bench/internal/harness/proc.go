@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"wsdeck/bench/internal/server"
+	"github.com/wsdeck/wsdeck/bench/internal/server"
 )
 
 // proc is a server running in a subprocess of its own, so that its CPU

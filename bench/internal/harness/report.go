@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/bench/internal/server"
+	"github.com/wsdeck/wsdeck/bench/internal/server"
 )
 
 type section struct {

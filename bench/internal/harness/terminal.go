@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // TerminalResults is the report of -measure terminal, which every full

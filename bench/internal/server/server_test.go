@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/bench/internal/load"
-	"wsdeck/bench/internal/server"
+	"github.com/wsdeck/wsdeck/bench/internal/load"
+	"github.com/wsdeck/wsdeck/bench/internal/server"
 )
 
 // start serves the named library on a loopback port for the test's

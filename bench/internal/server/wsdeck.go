@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // serveWsdeck is our package as its documentation recommends for servers

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"strings"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // ConsoleOptions say how to read the audit log through a running

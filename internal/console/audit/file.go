@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/lockfile"
+	"github.com/wsdeck/wsdeck/internal/lockfile"
 )
 
 // File appends records to a file as JSON lines, each chained to the

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 func TestAuditLog(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Stream names the audit stream; SubjectJobs is where job records go.

@@ -3,7 +3,7 @@ package audit
 import (
 	"time"
 
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // Events of a Record.

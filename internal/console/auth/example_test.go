@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // A browser opens the login URL once; the token becomes a session cookie

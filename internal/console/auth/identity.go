@@ -3,7 +3,7 @@ package auth
 import (
 	"context"
 
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // Ways a person logs in, as Identity.Method and the audit records name them.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Bucket is the key-value bucket a KVStore keeps its sessions in: an

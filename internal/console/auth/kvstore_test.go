@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // openEngine opens an embedded engine on dir, shut down at the test's end.

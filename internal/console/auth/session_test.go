@@ -3,13 +3,13 @@ package auth
 import (
 	"context"
 	"errors"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"wsdeck/internal/console/users"
 )
 
 // clock is a settable clock for Options.Now.

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // startSession runs StartSession for id on a request with cookie (nil:

@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
 )
 
 // MaxNickRunes is the longest nickname, in characters.

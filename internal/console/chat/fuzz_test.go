@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
 )
 
 // FuzzHandle feeds arbitrary messages to the hub, from a member, and checks

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"wsdeck/internal/console/topic"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/topic"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Defaults for Options.

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sync"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // peer is where a member's frames go: a *socket.Conn.

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
 )
 
 // withTestIdentity puts in req's context the identity its query names

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
 )
 
 // TestPresenceBurstIsBatched: members joining at once are each announced,

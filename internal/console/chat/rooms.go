@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // DefaultRoom is the room every console has, and the one a member joins

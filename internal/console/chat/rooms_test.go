@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
 )
 
 // TestRooms: a member creates a room, every member hears of it, messages

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/topic"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/topic"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // engineTimeout bounds one call to the engine on a member's behalf, and

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // testTimeout bounds every wait: generous, for a loaded machine.

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
 )
 
 // openEngine opens an embedded engine on dir; the caller shuts it down.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // CodeUnavailable is the error code of a message the chat could not store

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"testing"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // TestTargets: who may watch what is decided as for an Exec run: an admin

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // engineTimeout bounds one call to the engine.

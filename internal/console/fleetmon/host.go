@@ -9,9 +9,9 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
-	"wsdeck/internal/fleet/procstat"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/procstat"
 )
 
 // sample keeps a session on h running the loop, and publishes its

@@ -10,11 +10,11 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/engine/enginetest"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // TestTwoNodes: two nodes of one console (one engine) whose pages watch

@@ -7,10 +7,10 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
-	"wsdeck/internal/fleet/procstat"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/procstat"
 )
 
 // Defaults for the zero values of Options.

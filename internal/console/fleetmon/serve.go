@@ -6,11 +6,11 @@ import (
 	"errors"
 	"net/http"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // CodeDenied is the error code of a watch the user's role or the policy

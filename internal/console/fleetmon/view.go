@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"wsdeck/internal/engine"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // A Viewer is where a page's frames go: *socket.Conn is one. SendOwn must

@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
-	"wsdeck/internal/fleet/procstat"
+	"github.com/wsdeck/wsdeck/internal/fleet/procstat"
 )
 
 // Names in the engine.

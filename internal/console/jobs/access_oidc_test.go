@@ -3,9 +3,9 @@ package jobs
 import (
 	"testing"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // TestAccessOIDCOnlyByBindings: a user of single sign-on has only what the

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/topic"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/topic"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // maxAuditRead is the most records one audit reply holds.

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"testing"
 
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // TestOutputCapAtLine: the console's viewers get the engine's cut between

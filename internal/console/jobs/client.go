@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
 )
 
 // maxUserAgent bounds the User-Agent kept in an audit record.

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
 )
 
 // TestAuditClient: the audit records of a job name the client as well as

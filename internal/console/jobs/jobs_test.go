@@ -13,15 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 const testTimeout = 30 * time.Second

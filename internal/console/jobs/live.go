@@ -6,9 +6,9 @@ import (
 	"errors"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // heartbeat rewrites the records of this node's running jobs every

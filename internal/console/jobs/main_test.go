@@ -6,12 +6,12 @@ import (
 	"os"
 	"testing"
 
-	"wsdeck/internal/testkit/leakcheck"
+	"github.com/wsdeck/wsdeck/internal/testkit/leakcheck"
 )
 
 // TestMain fails the run if a goroutine of ours (a job, its flusher, the
 // engine's) outlives the tests.
-func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m, "wsdeck/")) }
+func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m, "github.com/wsdeck/wsdeck/")) }
 
 func discardLogger() *slog.Logger {
 	if os.Getenv("JOBS_TEST_LOG") != "" {

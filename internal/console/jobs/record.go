@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
 )
 
 // States of a job.

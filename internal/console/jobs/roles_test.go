@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // teamPolicy: web and db are loopback addresses, here is the console's

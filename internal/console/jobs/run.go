@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // publishTimeout bounds one publish of a job's events or record.

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // The running jobs of the console are one value, slotsKey in the

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Engine names of the jobs' state.

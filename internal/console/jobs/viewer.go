@@ -6,9 +6,9 @@ import (
 	"errors"
 	"sync"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/topic"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/topic"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // maxReplayEntries bounds the entries of a job read for a viewer who opens

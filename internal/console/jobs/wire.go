@@ -2,7 +2,7 @@ package jobs
 
 import (
 	"encoding/json"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // The messages of /ws/exec (docs/protocol.md has them all).

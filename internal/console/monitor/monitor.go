@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/topic"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/topic"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Defaults for Options.

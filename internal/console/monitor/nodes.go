@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // putSelf writes this node's entry in the node list.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // sampler samples this node while some node's viewers ask it to: while a

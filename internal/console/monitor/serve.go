@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/topic"
-	"wsdeck/internal/engine"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/topic"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // A Viewer is where the monitor sends a viewer's frames: *socket.Conn is

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // records is an Auditor that keeps what it is given.

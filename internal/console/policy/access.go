@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 var (

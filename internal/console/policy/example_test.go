@@ -3,9 +3,9 @@ package policy_test
 import (
 	"fmt"
 
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 func Example() {

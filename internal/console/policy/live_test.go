@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 const liveWeb = `groups:

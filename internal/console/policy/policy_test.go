@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // example is the file most tests evaluate. Line numbers matter to

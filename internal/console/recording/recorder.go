@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Recording is one session's recording in progress. It implements

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Names of the engine's object store and index bucket.

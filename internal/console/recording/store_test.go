@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
-	"wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
 )
 
 func openStore(t *testing.T, e *engine.Engine, o Options) *Store {

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
 )
 
 // announce tells the user where the console is. The login URL holds the

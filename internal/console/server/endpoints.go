@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"net/http"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/chat"
-	"wsdeck/internal/console/fleetmon"
-	"wsdeck/internal/console/jobs"
-	"wsdeck/internal/console/monitor"
-	"wsdeck/internal/console/shell"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/chat"
+	"github.com/wsdeck/wsdeck/internal/console/fleetmon"
+	"github.com/wsdeck/wsdeck/internal/console/jobs"
+	"github.com/wsdeck/wsdeck/internal/console/monitor"
+	"github.com/wsdeck/wsdeck/internal/console/shell"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // An Endpoint serves one of the console's WebSocket protocols on the

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // endpointLog records, for every endpoint, the sockets it served and when

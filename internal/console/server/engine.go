@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // sessionsBucket is the engine's bucket of login sessions.

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/jobs"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/jobs"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // openAccepted reads up to the accepted message of a run and opens its job,

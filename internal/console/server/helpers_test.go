@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/chat"
-	"wsdeck/internal/console/monitor"
+	"github.com/wsdeck/wsdeck/internal/console/chat"
+	"github.com/wsdeck/wsdeck/internal/console/monitor"
 )
 
 func chatOptions(maxText int) chat.Options { return chat.Options{MaxText: maxText} }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // wantFull checks a refusal for a cap: 503, Retry-After, and which cap.

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/chat"
-	"wsdeck/internal/console/socket"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/chat"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // TestLoad1000ChatClients connects 1 000 chat clients over loopback, has

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/console/web"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/web"
 )
 
 // The login page of team mode (GET /login) and its form (POST /login): a

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"strings"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/oidc"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/oidc"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // openOIDC builds the relying party of single sign-on when Config.OIDC

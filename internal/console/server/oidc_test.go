@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/oidc"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/oidc"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
 )
 
 // TestOIDCWired: a console with single sign-on configured is in team

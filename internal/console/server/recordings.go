@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"time"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/recording"
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/recording"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // The recordings of terminal sessions (package recording), behind the

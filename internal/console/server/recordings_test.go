@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/jobs"
-	"wsdeck/internal/console/recording"
-	"wsdeck/internal/console/shell"
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/jobs"
+	"github.com/wsdeck/wsdeck/internal/console/recording"
+	"github.com/wsdeck/wsdeck/internal/console/shell"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // getAs GETs path as the session of cookie and returns the status and body.

@@ -6,11 +6,11 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 )
 
 // roles is the roles' policy in force (--policy) and the loop that reads

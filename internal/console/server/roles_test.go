@@ -8,15 +8,15 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/jobs"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/jobs"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 const rolesPolicy = `groups:

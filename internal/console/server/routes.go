@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/console/web"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/console/web"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // routes returns the console's handler: /healthz open to all, /logout and

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/internal/engine"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 const (

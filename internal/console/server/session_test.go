@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // testClock is a settable clock for Config.now.

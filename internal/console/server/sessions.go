@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
 )
 
 // sessionCheckInterval returns how often open sockets' sessions are

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/users"
 )
 
 // The page's JSON endpoints of identity and sessions, behind the Guard:

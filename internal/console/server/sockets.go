@@ -4,8 +4,8 @@ import (
 	"context"
 	"sync"
 
-	"wsdeck/internal/console/socket"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // CloseSessionEnded is the close code of a socket whose login session

@@ -9,10 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // Team mode is decided live: every node watches the engine's users bucket

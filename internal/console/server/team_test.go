@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/engine"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // fastHash makes the tests' users cheap to check; the server's store

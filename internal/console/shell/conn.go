@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // writeTimeout bounds the writing of one frame: a page that takes none

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/socket"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/socket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // Error codes of the protocol's error messages.

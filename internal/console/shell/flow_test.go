@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
 )
 
 // TestFlowControl: `yes` into a page that does not ack what it draws

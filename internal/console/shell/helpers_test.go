@@ -16,12 +16,12 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/console/auth"
-	"wsdeck/internal/console/users"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/internal/testkit/sshtest"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/auth"
+	"github.com/wsdeck/wsdeck/internal/console/users"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // sshHosts starts the real sshd on n loopback addresses and returns the

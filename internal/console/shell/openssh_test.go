@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/poll"
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // TestOpenSSH drives terminals over the real sshd through /ws/shell, as a

@@ -13,11 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/policy"
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/policy"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // Defaults for Options.

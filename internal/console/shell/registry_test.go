@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/console/audit"
-	"wsdeck/internal/console/shell/record"
-	"wsdeck/internal/testkit/poll"
+	"github.com/wsdeck/wsdeck/internal/console/audit"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
 )
 
 type auditLog struct {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/console/shell/record"
+	"github.com/wsdeck/wsdeck/internal/console/shell/record"
 )
 
 // Share says who besides the owner (and admins, who may always watch) may

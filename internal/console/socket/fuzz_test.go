@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // FuzzParse: any message parses to a typed message or to an *Error for the

@@ -22,8 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"wsdeck/internal/console/metrics"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/console/metrics"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // CloseSlowConsumer is the close code of a connection dropped because its

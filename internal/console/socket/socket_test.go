@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // testTimeout bounds every wait in these tests: generous, for a loaded

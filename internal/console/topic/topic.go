@@ -21,8 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"wsdeck/internal/engine"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // A Sink receives a topic's live entries. *socket.Conn is one. Send must

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // sink records what a topic queues to it.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // BackoffBucketName is the engine bucket that holds the failure counters.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/engine"
-	"wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
 )
 
 // memBucket is a Bucket in memory with the engine's compare-and-set

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/engine"
+	"github.com/wsdeck/wsdeck/internal/engine"
 )
 
 // BucketName is the engine bucket that holds the users.

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/web"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/console/web"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // vendored is a line of vendor.txt.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/console/web"
+	"github.com/wsdeck/wsdeck/internal/console/web"
 )
 
 // TestNothingFromTheNetwork: the page's own files load nothing from

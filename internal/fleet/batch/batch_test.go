@@ -17,8 +17,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
-	"wsdeck/internal/fleet/hostexpr"
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // recorder is a handler that keeps every event and checks the contract of

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // runAsync runs the job in a goroutine; wait returns its recorder and

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // Defaults for the zero values of Config.

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/testkit/sshtest"
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // mapResolver resolves the names it holds, as a hosts file would.

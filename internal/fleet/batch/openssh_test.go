@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/testkit/leakcheck"
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/leakcheck"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // checkClean checks that nothing of a job is left: no goroutine of
@@ -20,7 +20,7 @@ import (
 func checkClean(t testing.TB, s *sshtest.OpenSSH, marker string) {
 	t.Helper()
 	leakcheck.Check(t, "golang.org/x/crypto/ssh")
-	leakcheck.Check(t, "wsdeck/internal/batch.(*job)")
+	leakcheck.Check(t, "github.com/wsdeck/wsdeck/internal/batch.(*job)")
 	sshtest.Eventually(t, 10*time.Second, "sshd connection processes left", func() bool { return len(s.Descendants()) == 0 })
 	if marker != "" {
 		sshtest.Eventually(t, 10*time.Second, "remote commands left running", func() bool { return len(sshtest.ProcessesWith(marker)) == 0 })

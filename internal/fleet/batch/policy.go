@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // DefaultAllowHosts is the policy of a console started without

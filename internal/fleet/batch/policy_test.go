@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 func TestPolicy(t *testing.T) {

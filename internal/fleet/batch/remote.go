@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // runRemote runs the command on h over SSH and fills in res.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // job is one Run: its configuration and what it loaded once for all hosts.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/kevinburke/ssh_config"
 
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // sshConfig is what the ssh config files say: only HostName, User, Port

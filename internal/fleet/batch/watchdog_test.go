@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/sshtest"
+	"github.com/wsdeck/wsdeck/internal/testkit/sshtest"
 )
 
 // startWrapped runs command under the watchdog as sshd would: the login

@@ -3,7 +3,7 @@ package hostexpr_test
 import (
 	"fmt"
 
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 func ExampleParse() {

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // TestHAProxyConfig: haproxy accepts the configuration Config writes.

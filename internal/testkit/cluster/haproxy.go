@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // HAProxy is an haproxy process balancing HTTP and WebSockets over wsdeck

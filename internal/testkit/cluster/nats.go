@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // NATS is a cluster of nats-server processes with JetStream, on loopback.

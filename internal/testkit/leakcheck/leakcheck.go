@@ -16,7 +16,7 @@ import (
 const Wait = 10 * time.Second
 
 // Main runs the tests and then the leak check, and returns the exit code
-// for os.Exit. substr selects the goroutines that count ("wsdeck/" for all
+// for os.Exit. substr selects the goroutines that count ("github.com/wsdeck/wsdeck/" for all
 // of ours).
 func Main(m *testing.M, substr string) int {
 	code := m.Run()
@@ -66,7 +66,7 @@ func mentioning(substr string) []string {
 	stacks := strings.Split(string(buf), "\n\n")[1:] // the first is the caller's own
 	var out []string
 	for _, s := range stacks {
-		if strings.Contains(s, substr) && !strings.Contains(s, "wsdeck/internal/leakcheck.") {
+		if strings.Contains(s, substr) && !strings.Contains(s, "github.com/wsdeck/wsdeck/internal/leakcheck.") {
 			out = append(out, s)
 		}
 	}

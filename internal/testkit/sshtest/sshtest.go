@@ -37,7 +37,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"wsdeck/internal/testkit/testpeer"
+	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
 // NewKey returns a new Ed25519 signer and its private key in OpenSSH

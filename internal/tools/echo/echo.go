@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // Config configures the echo server. The zero value listens on

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // TestEchoAndShutdown: messages come back with their type and bytes, and

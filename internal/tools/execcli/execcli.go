@@ -13,8 +13,8 @@ import (
 	"os"
 	"strings"
 
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // Config configures one wsdeck exec run. Hosts and Command are required.

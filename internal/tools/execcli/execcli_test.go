@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // feed runs the printer over synthetic events for hosts, so the output

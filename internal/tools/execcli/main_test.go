@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"wsdeck/internal/testkit/leakcheck"
+	"github.com/wsdeck/wsdeck/internal/testkit/leakcheck"
 )
 
-func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m, "wsdeck/")) }
+func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m, "github.com/wsdeck/wsdeck/")) }

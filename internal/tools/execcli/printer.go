@@ -8,8 +8,8 @@ import (
 	"io"
 	"strings"
 
-	"wsdeck/internal/fleet/batch"
-	"wsdeck/internal/fleet/hostexpr"
+	"github.com/wsdeck/wsdeck/internal/fleet/batch"
+	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 )
 
 // palette colors the host prefixes: ANSI red, green, yellow, blue,

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // Config configures a client session. URL is required.

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"wsdeck/internal/tools/echo"
-	"wsdeck/websocket"
+	"github.com/wsdeck/wsdeck/internal/tools/echo"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 func wsURL(s *httptest.Server) string { return "ws" + strings.TrimPrefix(s.URL, "http") }

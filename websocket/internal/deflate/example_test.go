@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"wsdeck/websocket/internal/deflate"
+	"github.com/wsdeck/wsdeck/websocket/internal/deflate"
 )
 
 // Compress messages as permessage-deflate does with context takeover and
