@@ -158,6 +158,13 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 // matching subject ("": any), as the stream's leader has it, or 0 if there
 // is none.
 func (s *Stream) lastSeq(ctx context.Context, subject string) (uint64, error) {
+	return s.LastSeq(ctx, subject)
+}
+
+// LastSeq returns the sequence of the stream's newest entry on subjects
+// matching subject ("": any), as the stream's leader has it, or 0 if there
+// is none: one request, without a consumer.
+func (s *Stream) LastSeq(ctx context.Context, subject string) (uint64, error) {
 	if subject == "" {
 		info, err := s.Info(ctx)
 		return info.LastSeq, err

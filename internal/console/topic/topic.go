@@ -422,6 +422,22 @@ func (t *Topic) joinKept(ctx context.Context, s Sink, from From, first func(Back
 	if err != nil {
 		return false, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
 	}
+	// What the stream stored before the join began is in the backlog,
+	// as a read would have it: the subscription may not have delivered
+	// the newest entries yet (a page that had its message acknowledged
+	// and then opens another expects to see it there).
+	if t.opts.Subject != "" {
+		last, err := t.stream.LastSeq(ctx, t.opts.Subject)
+		if err != nil {
+			return false, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, keptCatchUp)
+		err = t.Delivered(wctx, last)
+		cancel()
+		if err != nil {
+			return false, nil // not delivered in time: read the stream
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -436,6 +452,11 @@ func (t *Topic) joinKept(ctx context.Context, s Sink, from From, first func(Back
 	t.sinks[s] = struct{}{}
 	return true, nil
 }
+
+// keptCatchUp bounds how long a join served from the kept entries waits
+// for the subscription to deliver what the stream already holds; past it,
+// the join reads the stream.
+const keptCatchUp = 2 * time.Second
 
 // dropKeptBefore drops the kept entries numbered before first, the
 // stream's first sequence: the stream holds none before it. t.mu is held.
