@@ -97,11 +97,12 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
 	}
-	defer func() {
+	drop := func(c jetstream.Consumer) {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = s.s.DeleteConsumer(dctx, c.CachedInfo().Name)
-	}()
+	}
+	defer func() { drop(c) }()
 	// The consumer may sit on a replica that has not yet caught up with
 	// the stream's leader: read up to the leader's last entry as it was
 	// when the read began, waiting a little for a replica that lags.
@@ -116,6 +117,11 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 	// The last sequence fetched, or, before the first pull, the one
 	// before where the consumer starts (past the end: nothing to read).
 	seen := c.CachedInfo().Delivered.Stream
+	// The consumer's own sequence of the last entry fetched: its entries
+	// are numbered 1, 2, 3 ... with no gap, so a gap says that some went
+	// to a pull that had already given up (a Fetch that timed out on our
+	// side while the server still sent to it).
+	var cseq uint64
 	for len(out) < limit && seen < upTo {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.name, err)
@@ -128,12 +134,23 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
 		}
-		got, err := s.take(batch, upTo, &seen, &out)
+		got, err := s.take(batch, upTo, &seen, &cseq, &out)
 		if err == nil && got == 0 {
 			batch, err = c.Fetch(n, jetstream.FetchMaxWait(replicaLagWait))
 			if err == nil {
-				got, err = s.take(batch, upTo, &seen, &out)
+				got, err = s.take(batch, upTo, &seen, &cseq, &out)
 			}
+		}
+		if errors.Is(err, errConsumerGap) {
+			// Entries were lost on the way: read on from the last one
+			// taken, with a consumer of its own.
+			drop(c)
+			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverByStartSequencePolicy, seen+1, nil
+			if c, err = s.s.CreateConsumer(ctx, cfg); err != nil {
+				return nil, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
+			}
+			cseq = 0
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -185,15 +202,24 @@ const replicaLagWait = 500 * time.Millisecond
 
 // take appends to out the entries of batch up to sequence upTo, records
 // the last sequence fetched in seen, and returns how many it fetched.
-func (s *Stream) take(batch jetstream.MessageBatch, upTo uint64, seen *uint64, out *[]Msg) (int, error) {
+func (s *Stream) take(batch jetstream.MessageBatch, upTo uint64, seen, cseq *uint64, out *[]Msg) (int, error) {
 	got := 0
 	for m := range batch.Messages() {
+		md, err := m.Metadata()
+		if err != nil {
+			return got, fmt.Errorf("read %s: %w", s.name, err)
+		}
+		if md.Sequence.Consumer != *cseq+1 {
+			for range batch.Messages() { // let the batch end
+			}
+			return got, errConsumerGap
+		}
 		msg, err := fromJS(m)
 		if err != nil {
 			return got, fmt.Errorf("read %s: %w", s.name, err)
 		}
 		got++
-		*seen = msg.Seq
+		*seen, *cseq = msg.Seq, md.Sequence.Consumer
 		if msg.Seq <= upTo {
 			*out = append(*out, msg)
 		}
@@ -203,3 +229,7 @@ func (s *Stream) take(batch jetstream.MessageBatch, upTo uint64, seen *uint64, o
 	}
 	return got, nil
 }
+
+// errConsumerGap says that a read's consumer skipped some of its own
+// sequence numbers: entries it sent that the read did not get.
+var errConsumerGap = errors.New("entries lost between the consumer and the read")

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// fakeMsg is an entry as a pull delivers it: its stream and consumer
+// sequences are all take looks at.
+type fakeMsg struct {
+	jetstream.Msg
+	stream, consumer uint64
+}
+
+func (m fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.stream, Consumer: m.consumer}}, nil
+}
+func (m fakeMsg) Data() []byte         { return nil }
+func (m fakeMsg) Subject() string      { return "s" }
+func (m fakeMsg) Headers() nats.Header { return nil }
+
+type fakeBatch struct{ c chan jetstream.Msg }
+
+func (b fakeBatch) Messages() <-chan jetstream.Msg { return b.c }
+func (b fakeBatch) Error() error                   { return nil }
+
+func batchOf(msgs ...fakeMsg) fakeBatch {
+	c := make(chan jetstream.Msg, len(msgs))
+	for _, m := range msgs {
+		c <- m
+	}
+	close(c)
+	return fakeBatch{c}
+}
+
+// TestTakeFindsLostEntries: a read takes a pull's entries while the
+// consumer's own sequence runs on without a gap, and stops at a gap (the
+// entries sent to a pull that had given up), leaving seen at the last one
+// taken so that the read goes on from there.
+func TestTakeFindsLostEntries(t *testing.T) {
+	s := &Stream{name: "T"}
+	var seen, cseq uint64
+	var out []Msg
+	got, err := s.take(batchOf(fakeMsg{stream: 10, consumer: 1}, fakeMsg{stream: 12, consumer: 2}), 100, &seen, &cseq, &out)
+	if err != nil || got != 2 || seen != 12 || cseq != 2 || len(out) != 2 {
+		t.Fatalf("contiguous pull: got %d, seen %d, cseq %d, %d kept, %v", got, seen, cseq, len(out), err)
+	}
+	// Consumer entries 3 and 4 went to a pull that had timed out.
+	got, err = s.take(batchOf(fakeMsg{stream: 15, consumer: 5}, fakeMsg{stream: 16, consumer: 6}), 100, &seen, &cseq, &out)
+	if !errors.Is(err, errConsumerGap) || got != 0 || seen != 12 || len(out) != 2 {
+		t.Fatalf("after a gap: got %d, seen %d, %d kept, %v; want errConsumerGap, seen still 12", got, seen, len(out), err)
+	}
+}
