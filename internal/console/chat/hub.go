@@ -198,13 +198,15 @@ func (h *Hub) topics(room string) (msgs, pres *topic.Topic, err error) {
 	}
 	msgs, ok := h.msgTopics[room]
 	if !ok {
-		// Not topic.Options.Keep (joins served from memory): with it,
-		// TestCluster/ChatUnderFaults once found two clients whose
-		// welcome lacked four messages in the middle (seq 519-522, before
-		// any fault), served from one node's kept entries; until that is
-		// understood, every join reads the stream.
-		msgs = topic.New(h.msgs, topic.Options{Subject: msgSubject(room), Encode: encode, Log: h.log})
-		pres = topic.New(h.pres, topic.Options{Subject: presenceSubject(room), Encode: encode, Log: h.log})
+		// Each keeps what a joining page is given (the newest History
+		// messages and PresenceHistory presence events): the pages that
+		// join a room with members on this node cost the engine two
+		// small requests, not a consumer's read each. (A CI run once
+		// found a welcome served from kept entries with a hole in it;
+		// the hole came from the read that seeded them, which now
+		// notices entries lost to a timed-out pull: engine read.go.)
+		msgs = topic.New(h.msgs, topic.Options{Subject: msgSubject(room), Encode: encode, Log: h.log, Keep: h.opts.History})
+		pres = topic.New(h.pres, topic.Options{Subject: presenceSubject(room), Encode: encode, Log: h.log, Keep: h.opts.PresenceHistory})
 		h.msgTopics[room], h.preTopics[room] = msgs, pres
 	}
 	return msgs, h.preTopics[room], nil
