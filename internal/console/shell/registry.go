@@ -241,11 +241,16 @@ func (r *Registry) Open(ctx context.Context, st Start) (*Session, error) {
 	return s, nil
 }
 
-// ended takes a session out and audits its end.
-func (r *Registry) ended(s *Session, end time.Time, reason, recording string) {
+// forget takes the session with id out of the registry.
+func (r *Registry) forget(id string) {
 	r.mu.Lock()
-	delete(r.sessions, s.Meta.ID)
+	delete(r.sessions, id)
 	r.mu.Unlock()
+}
+
+// ended takes a session out, if it is still in, and audits its end.
+func (r *Registry) ended(s *Session, end time.Time, reason, recording string) {
+	r.forget(s.Meta.ID)
 	r.audit(audit.Record{
 		Time: end, Event: audit.EventShellEnd, Job: s.Meta.ID, Client: "web", Expression: s.Meta.Host, Hosts: 1,
 		Node: r.opts.Node, State: reason, ElapsedMS: end.Sub(s.Meta.Start).Milliseconds(),

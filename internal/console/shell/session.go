@@ -317,6 +317,9 @@ func (s *Session) Close(reason string) {
 func (s *Session) end(reason string) {
 	s.endOnce.Do(func() {
 		end := time.Now()
+		// Out of the registry before any page hears of the end: a page
+		// told "ended" finds it neither listed nor attachable.
+		s.reg.forget(s.Meta.ID)
 		s.mu.Lock()
 		if s.reason == "" {
 			s.reason = reason
