@@ -132,7 +132,7 @@ func main() {
 		}
 	}
 	if slices.Contains(cfg.Measure, "micro") {
-		dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "wsdeck").Output()
+		dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/wsdeck/wsdeck").Output()
 		if err != nil {
 			log.Fatalf("finding the wsdeck module (run from bench/): %v", err)
 		}
@@ -157,7 +157,7 @@ func fanoutSetup(cfg *harness.Config, loads, nodes string) error {
 	}
 	b := &cfg.Fanout.Bins
 	if b.Wsdeck == "" {
-		dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "wsdeck").Output()
+		dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/wsdeck/wsdeck").Output()
 		if err != nil {
 			return fmt.Errorf("finding the wsdeck module (run from bench/): %w", err)
 		}

@@ -22,7 +22,7 @@ func runTerminal(cfg harness.TerminalConfig, wsdeckBin, wettyJS string) error {
 	}
 	defer os.RemoveAll(dir)
 	if wsdeckBin == "" {
-		root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "wsdeck").Output()
+		root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/wsdeck/wsdeck").Output()
 		if err != nil {
 			return fmt.Errorf("finding the wsdeck module (run from bench/): %w", err)
 		}

@@ -72,7 +72,7 @@ func TestFanout(t *testing.T) {
 // version bench/go.mod pins) into a directory of t's, side by side.
 func testBinaries(t *testing.T) (wsdeck, centrifugo string) {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "wsdeck").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/wsdeck/wsdeck").Output()
 	if err != nil {
 		t.Fatalf("finding the wsdeck module: %v", err)
 	}
