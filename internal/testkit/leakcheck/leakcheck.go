@@ -16,14 +16,17 @@ import (
 const Wait = 10 * time.Second
 
 // Main runs the tests and then the leak check, and returns the exit code
-// for os.Exit. substr selects the goroutines that count ("github.com/wsdeck/wsdeck/" for all
-// of ours).
-func Main(m *testing.M, substr string) int {
+// for os.Exit. Each of substrs selects goroutines that count
+// ("github.com/wsdeck/wsdeck/" for all of ours; a library's path for its
+// own, such as "golang.org/x/crypto/ssh").
+func Main(m *testing.M, substrs ...string) int {
 	code := m.Run()
-	if leaked := Leaked(substr, Wait); len(leaked) > 0 {
-		fmt.Fprintf(os.Stderr, "%d goroutine(s) left running after the tests:\n\n%s\n",
-			len(leaked), strings.Join(leaked, "\n\n"))
-		code = 1
+	for _, substr := range substrs {
+		if leaked := Leaked(substr, Wait); len(leaked) > 0 {
+			fmt.Fprintf(os.Stderr, "%d goroutine(s) mentioning %s left running after the tests:\n\n%s\n",
+				len(leaked), substr, strings.Join(leaked, "\n\n"))
+			code = 1
+		}
 	}
 	return code
 }
@@ -66,7 +69,7 @@ func mentioning(substr string) []string {
 	stacks := strings.Split(string(buf), "\n\n")[1:] // the first is the caller's own
 	var out []string
 	for _, s := range stacks {
-		if strings.Contains(s, substr) && !strings.Contains(s, "github.com/wsdeck/wsdeck/internal/leakcheck.") {
+		if strings.Contains(s, substr) && !strings.Contains(s, "github.com/wsdeck/wsdeck/internal/testkit/leakcheck.") {
 			out = append(out, s)
 		}
 	}
