@@ -106,7 +106,7 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 	// The consumer may sit on a replica that has not yet caught up with
 	// the stream's leader: read up to the leader's last entry as it was
 	// when the read began, waiting a little for a replica that lags.
-	last, err := s.lastSeq(ctx, subject)
+	last, err := s.LastSeq(ctx, subject)
 	if err != nil || last == 0 {
 		return nil, err
 	}
@@ -169,13 +169,6 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		}
 	}
 	return out, nil
-}
-
-// lastSeq returns the sequence of the stream's newest entry on subjects
-// matching subject ("": any), as the stream's leader has it, or 0 if there
-// is none.
-func (s *Stream) lastSeq(ctx context.Context, subject string) (uint64, error) {
-	return s.LastSeq(ctx, subject)
 }
 
 // LastSeq returns the sequence of the stream's newest entry on subjects
