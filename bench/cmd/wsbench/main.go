@@ -63,7 +63,8 @@ func main() {
 	flag.IntVar(&term.Keystrokes, "terminal-keystrokes", 500, "terminal: keystrokes timed per round")
 	flag.Int64Var(&term.CatBytes, "terminal-cat-bytes", 64<<20, "terminal: size of the file cat prints")
 	flag.IntVar(&term.Rounds, "terminal-rounds", 3, "terminal: rounds, the servers alternating")
-	wettyJS := flag.String("wetty", "", "terminal: WeTTY's build/main.js (default $WSDECK_WETTY, else /tmp/wetty/node_modules/wetty/build/main.js)")
+	wettyJS := flag.String("wetty", "", "terminal: WeTTY's build/main.js (default $WSDECK_WETTY, else the WeTTY bench/wetty pins, installed with npm into -wetty-cache)")
+	wettyCache := flag.String("wetty-cache", defaultWettyCache(), "terminal: the directory the pinned WeTTY is installed into (once per lock file)")
 	serve := flag.String("serve", "", "run as this library's server (the harness's subprocess)")
 	mode := flag.String("mode", "echo", "with -serve: echo or broadcast")
 	compress := flag.Bool("compress", false, "with -serve: enable permessage-deflate")
@@ -87,7 +88,7 @@ func main() {
 				term.Out = cfg.Out
 			}
 		})
-		if err := runTerminal(term, cfg.Fanout.Bins.Wsdeck, *wettyJS); err != nil {
+		if err := runTerminal(term, cfg.Fanout.Bins.Wsdeck, *wettyJS, *wettyCache); err != nil {
 			log.Fatal(err)
 		}
 		return

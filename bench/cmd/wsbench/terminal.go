@@ -13,9 +13,9 @@ import (
 
 // runTerminal runs -measure terminal: keystroke latency and output
 // throughput of wsdeck's Shell beside WeTTY's, to a loopback OpenSSH.
-// wettyJS is WeTTY's build/main.js; "" looks in $WSDECK_WETTY and
-// /tmp/wetty (npm install --prefix /tmp/wetty wetty@2.7.0).
-func runTerminal(cfg harness.TerminalConfig, wsdeckBin, wettyJS string) error {
+// wettyJS is WeTTY's build/main.js; "" means $WSDECK_WETTY, else the
+// WeTTY bench/wetty pins, installed into wettyCache (see installWetty).
+func runTerminal(cfg harness.TerminalConfig, wsdeckBin, wettyJS, wettyCache string) error {
 	dir, err := os.MkdirTemp("", "wsbench-terminal-bin-")
 	if err != nil {
 		return err
@@ -32,24 +32,31 @@ func runTerminal(cfg harness.TerminalConfig, wsdeckBin, wettyJS string) error {
 		}
 	}
 	cfg.WsdeckBin = wsdeckBin
-	cfg.WettyBin, cfg.WettyWhy = findWetty(wettyJS)
+	cfg.WettyBin, cfg.WettyWhy = findWetty(wettyJS, wettyCache)
+	if cfg.WettyBin != "" && wettyJS == "" && os.Getenv("WSDECK_WETTY") == "" {
+		cfg.WettyNote = "WeTTY as bench/wetty/package-lock.json pins it (2.7.0), installed by the bench (`npm ci`, then `npm rebuild node-pty`) into " + filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(cfg.WettyBin)))) + "."
+	}
 	return harness.RunTerminal(context.Background(), cfg)
 }
 
-// findWetty returns WeTTY's main script, or why there is none.
-func findWetty(js string) (string, string) {
+// findWetty returns WeTTY's main script, or why there is none: js, else
+// $WSDECK_WETTY, else the pinned install (made if need be).
+func findWetty(js, cache string) (string, string) {
 	if _, err := exec.LookPath("node"); err != nil {
-		return "", "no node on PATH"
+		return "", "no node on PATH (Debian: apt-get install nodejs npm)"
 	}
-	var tried []string
-	for _, p := range []string{js, os.Getenv("WSDECK_WETTY"), "/tmp/wetty/node_modules/wetty/build/main.js"} {
+	for _, p := range []string{js, os.Getenv("WSDECK_WETTY")} {
 		if p == "" {
 			continue
 		}
-		if _, err := os.Stat(p); err == nil {
-			return p, ""
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Sprintf("WeTTY's main script: %v", err)
 		}
-		tried = append(tried, p)
+		return p, ""
 	}
-	return "", fmt.Sprintf("WeTTY is not installed (looked for %s): npm install --prefix /tmp/wetty wetty@2.7.0 (node-pty's install script must run)", strings.Join(tried, ", "))
+	p, err := installWetty(cache)
+	if err != nil {
+		return "", "installing WeTTY: " + err.Error()
+	}
+	return p, ""
 }

@@ -37,6 +37,7 @@ type TerminalConfig struct {
 	WsdeckBin  string // wsdeck binary (built by the caller)
 	WettyBin   string // WeTTY's bin/wetty.js; "" when not installed (WettyWhy says why)
 	WettyWhy   string
+	WettyNote  string // how WeTTY was installed, for the report
 	Out        string // report file (markdown)
 	Args       []string
 }
@@ -668,6 +669,8 @@ func writeTerminalReport(cfg TerminalConfig, results []termResult) error {
 		cfg.Keystrokes, cfg.CatBytes>>20, cfg.Rounds)
 	if cfg.WettyBin == "" {
 		fmt.Fprintf(&b, "WeTTY was not measured: %s\n\n", cfg.WettyWhy)
+	} else if cfg.WettyNote != "" {
+		fmt.Fprintf(&b, "%s\n\n", cfg.WettyNote)
 	}
 	b.WriteString("| server | round | latency p50 | p99 | max | throughput | RSS before cat | RSS max during | RSS after |\n|---|---|---|---|---|---|---|---|---|\n")
 	rounds := map[string]int{}
