@@ -55,12 +55,22 @@ func main() {
 	window := flag.Duration("window", 20*time.Second, "measuring window, once every host is up")
 	settle := flag.Duration("settle", 10*time.Second, "wait after every host is up, before the window")
 	upTimeout := flag.Duration("up-timeout", 3*time.Minute, "most time for every host to come up")
+	profiles := flag.String("profiles", "", "if set, a directory to write the console's heap profile (after a GC) and goroutine dump to, at the end of each window (needs the binary fleetbench builds)")
 	kind := flag.String("targets", "sshd", "sshd: OpenSSH on every address, running the loop; emulated: an SSH server of this process answering with this machine's /proc, to measure the console alone where the machine cannot run N real targets")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if *bin == "" {
+		tmp, err := os.MkdirTemp("", "fleetbench-build")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(tmp)
+		overlay, err := writeOverlay(tmp, "../cmd/wsdeck")
+		if err != nil {
+			log.Fatal(err)
+		}
 		*bin = filepath.Join(os.TempDir(), "fleetbench-wsdeck")
-		cmd := exec.Command("go", "build", "-o", *bin, "./cmd/wsdeck")
+		cmd := exec.Command("go", "build", "-overlay", overlay, "-o", *bin, "./cmd/wsdeck")
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			log.Fatalf("go build: %v\n%s", err, out)
@@ -72,7 +82,7 @@ func main() {
 		if err != nil || n < 1 {
 			log.Fatalf("bad host count %q", s)
 		}
-		r, err := measure(*bin, *kind, n, *window, *settle, *upTimeout)
+		r, err := measure(*bin, *kind, n, *window, *settle, *upTimeout, *profiles)
 		if err != nil {
 			log.Fatalf("%d hosts: %v", n, err)
 		}
@@ -96,6 +106,9 @@ type row struct {
 	// The Go runtime's figures from /metrics, idle and at the end.
 	idleHeap, heap, idleStack, stack int64
 	idleGoroutines, goroutines       int64
+	// The live heap just after a forced GC, idle and at the end (0: the
+	// console has no debug handlers).
+	idleLive, live int64
 }
 
 // hostSet is the targets, real or emulated.
@@ -110,7 +123,7 @@ func (t *targets) cpu() map[int]time.Duration          { return t.targetCPU() }
 func (e *emulated) credentials() (string, string, int) { return e.key, e.known, e.port }
 func (e *emulated) cpu() map[int]time.Duration         { return nil }
 
-func measure(bin, kind string, n int, window, settle, upTimeout time.Duration) (row, error) {
+func measure(bin, kind string, n int, window, settle, upTimeout time.Duration, profiles string) (row, error) {
 	dir, err := os.MkdirTemp("", "fleetbench")
 	if err != nil {
 		return row{}, err
@@ -126,7 +139,7 @@ func measure(bin, kind string, n int, window, settle, upTimeout time.Duration) (
 		return row{}, err
 	}
 	defer t.stop()
-	c, err := startConsole(bin, dir, t)
+	c, err := startConsole(bin, dir, t, profiles != "")
 	if err != nil {
 		return row{}, err
 	}
@@ -140,6 +153,9 @@ func measure(bin, kind string, n int, window, settle, upTimeout time.Duration) (
 	r.consoleIdleCores = (procCPU(c.cmd.Process.Pid) - cpu0).Seconds() / 5
 	r.idleRSS = procRSS(c.cmd.Process.Pid)
 	r.idleHeap, r.idleStack, r.idleGoroutines = c.goFigures()
+	if m, ok := c.mem(); ok {
+		r.idleLive = m.HeapAlloc
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -214,6 +230,15 @@ func measure(bin, kind string, n int, window, settle, upTimeout time.Duration) (
 	}
 	r.rss = procRSS(c.cmd.Process.Pid)
 	r.heap, r.stack, r.goroutines = c.goFigures()
+	// Last: a forced GC changes what the figures above would show.
+	if m, ok := c.mem(); ok {
+		r.live = m.HeapAlloc
+	}
+	if profiles != "" {
+		if err := c.saveProfiles(profiles, n); err != nil {
+			log.Printf("profiles: %v", err)
+		}
+	}
 	r.ticks = float64(len(frames)) / window.Seconds()
 	if len(frames) > 0 {
 		r.up = frames[len(frames)-1].Counts[0]
@@ -441,11 +466,12 @@ func procRSS(pid int) int64 {
 
 // console is a running wsdeck serve.
 type console struct {
-	cmd  *exec.Cmd
-	base string
+	cmd   *exec.Cmd
+	base  string
+	debug string // host:port of its debug handlers (see debug.go)
 }
 
-func startConsole(bin, dir string, t hostSet) (*console, error) {
+func startConsole(bin, dir string, t hostSet, profiles bool) (*console, error) {
 	key, known, port := t.credentials()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--token", token, "--print-url",
 		"--state-dir", filepath.Join(dir, "state"), "--log-level", "warn",
@@ -456,7 +482,15 @@ func startConsole(bin, dir string, t hostSet) (*console, error) {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = env
+	debug, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = append(env, debugEnv+"="+debug)
+	if profiles {
+		// A finer heap profile: one sample per 4 KiB allocated, not 512.
+		cmd.Env = append(cmd.Env, debugEnv+"_MEMPROFILERATE=4096")
+	}
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	out, err := cmd.StdoutPipe()
@@ -466,7 +500,7 @@ func startConsole(bin, dir string, t hostSet) (*console, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &console{cmd: cmd}
+	c := &console{cmd: cmd, debug: debug}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if _, u, ok := strings.Cut(sc.Text(), "wsdeck console: open "); ok {
@@ -518,18 +552,22 @@ func markdown(rows []row, window time.Duration, kind string) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s; targets: %s; window %v after every host was up.\n\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"), kind, window)
-	b.WriteString("| hosts | up | frames/s | console CPU (cores) | per host | console RSS | idle RSS | RSS per host | Go heap per host | stacks per host | goroutines per host | targets' CPU (cores) | per host | all up in |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| hosts | up | frames/s | console CPU (cores) | per host | console RSS | idle RSS | RSS per host | Go heap per host | live heap per host | stacks per host | goroutines per host | targets' CPU (cores) | per host | all up in |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		tgt, per := "–", "–"
 		if r.targetCPU >= 0 {
 			tgt, per = fmt.Sprintf("%.3f", r.targetCPU), fmt.Sprintf("%.2f ms/s", 1000*r.targetCPU/float64(r.hosts))
 		}
 		perHost := func(a, b int64) float64 { return float64(a-b) / 1024 / float64(r.hosts) }
-		fmt.Fprintf(&b, "| %d | %d | %.2f | %.3f | %.2f ms/s | %.1f MiB | %.1f MiB | %.1f KiB | %.1f KiB | %.1f KiB | %.1f | %s | %s | %.1f s |\n",
+		live := "–"
+		if r.live > 0 {
+			live = fmt.Sprintf("%.1f KiB", perHost(r.live, r.idleLive))
+		}
+		fmt.Fprintf(&b, "| %d | %d | %.2f | %.3f | %.2f ms/s | %.1f MiB | %.1f MiB | %.1f KiB | %.1f KiB | %s | %.1f KiB | %.1f | %s | %s | %.1f s |\n",
 			r.hosts, r.up, r.ticks, r.consoleCPU, 1000*r.consoleCPU/float64(r.hosts),
 			float64(r.rss)/(1<<20), float64(r.idleRSS)/(1<<20), perHost(r.rss, r.idleRSS),
-			perHost(r.heap, r.idleHeap), perHost(r.stack, r.idleStack), float64(r.goroutines-r.idleGoroutines)/float64(r.hosts),
+			perHost(r.heap, r.idleHeap), live, perHost(r.stack, r.idleStack), float64(r.goroutines-r.idleGoroutines)/float64(r.hosts),
 			tgt, per, r.connectedInSecs)
 	}
 	return b.String()
