@@ -95,13 +95,19 @@ type Config struct {
 // withDefaults returns a copy of c with the defaults filled in.
 func (c Config) withDefaults() (Config, error) {
 	c.Targets = slices.Clone(c.Targets)
-	c.Identities = slices.Clone(c.Identities)
 	if len(c.Targets) == 0 {
 		return c, errors.New("batch: no targets")
 	}
 	if c.Command == "" {
 		return c, errors.New("batch: no command")
 	}
+	return c.withSSHDefaults()
+}
+
+// withSSHDefaults fills in the defaults of the fields a connection uses
+// (all but Targets and Command), in c, a copy.
+func (c Config) withSSHDefaults() (Config, error) {
+	c.Identities = slices.Clone(c.Identities)
 	if c.Port < 0 || c.Port > 65535 {
 		return c, fmt.Errorf("batch: port %d out of range", c.Port)
 	}

@@ -99,10 +99,20 @@ func (j *job) connect(ctx context.Context, e endpoint, out *output) (*remote, St
 // clears it once its session is set up). verified is set once the host key
 // passed.
 func (j *job) handshake(dctx context.Context, e endpoint, verified *atomic.Bool) (*ssh.Client, net.Conn, error) {
+	c, chans, reqs, conn, err := j.handshakeConn(dctx, e, verified)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ssh.NewClient(c, chans, reqs), conn, nil
+}
+
+// handshakeConn is handshake without the ssh.Client: the bare connection,
+// whose requests and channel opens the caller takes.
+func (j *job) handshakeConn(dctx context.Context, e endpoint, verified *atomic.Bool) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, net.Conn, error) {
 	addr := e.addr()
 	conn, err := j.dial(dctx, e)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	deadline, _ := dctx.Deadline()
 	conn.SetDeadline(deadline)
@@ -124,9 +134,9 @@ func (j *job) handshake(dctx context.Context, e endpoint, verified *atomic.Bool)
 	}
 	if err != nil {
 		conn.Close()
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return ssh.NewClient(c, chans, reqs), conn, nil
+	return c, chans, reqs, conn, nil
 }
 
 // remote is a command running over SSH.
