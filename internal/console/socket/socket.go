@@ -81,7 +81,8 @@ type Endpoint interface {
 // Close may be called from any goroutine; Run is called once.
 //
 // An idle connection holds one goroutine, Run's reader: the writer runs
-// only while frames wait to be written, and the pings go from a timer.
+// only while frames wait to be written (on a goroutine shared with other
+// connections, see idleWriters), and the pings go from a timer.
 type Conn struct {
 	ws      *websocket.Conn
 	opts    Options
@@ -192,7 +193,7 @@ func (c *Conn) startWriterLocked() {
 	}
 	c.writing = true
 	c.writers.Add(1)
-	go c.writeLoop()
+	startWriter(c)
 }
 
 // Close starts closing the connection with code and reason, without

@@ -427,6 +427,55 @@ func TestWriterRunsOnlyWhileFramesWait(t *testing.T) {
 	}
 }
 
+// idleWriterGoroutines counts the writer goroutines waiting for a
+// connection to write for.
+func idleWriterGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "socket.writer(") && !strings.Contains(g, "socket.(*Conn).writeLoop(") {
+			n++
+		}
+	}
+	return n
+}
+
+// A writer that has written one connection's frames writes the next
+// connection's, rather than a new goroutine starting for each: after the
+// first connection, a broadcast to many starts none. Not parallel: it counts
+// the writers of the whole process.
+func TestWritersAreReused(t *testing.T) {
+	h := serve(t, Options{}, echoHandler)
+	const conns = 5
+	clients := make([]*websocket.Conn, conns)
+	servers := make([]*Conn, conns)
+	for i := range conns {
+		clients[i] = dial(t, h.url)
+		servers[i] = h.conn(t)
+	}
+	for i := range conns {
+		// One connection at a time, each once the previous writer is
+		// idle again: every write finds that writer waiting.
+		if !servers[i].SendOwn([]byte(fmt.Sprintf(`{"type":"n","n":%d}`, i))) {
+			t.Fatal("frame not queued")
+		}
+		if m := readJSON(t, clients[i]); m["n"] != float64(i) {
+			t.Fatalf("conn %d: frame %v", i, m)
+		}
+		deadline := time.Now().Add(testTimeout)
+		for writers() != 0 || idleWriterGoroutines() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("conn %d: %d writing, %d idle writers", i, writers(), idleWriterGoroutines())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if n := idleWriterGoroutines(); n != 1 {
+			t.Fatalf("after conn %d: %d idle writer goroutines, want the one reused", i, n)
+		}
+	}
+}
+
 // Keepalive: a client that answers pings keeps its connection; one that
 // stops reading (so answers none) is cut once PingTimeout passes, and Run
 // says why.
