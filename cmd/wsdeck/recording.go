@@ -80,7 +80,7 @@ func runRecording(ctx context.Context, stdout io.Writer, fs *flag.FlagSet, pos [
 		return err
 	}
 	defer shutdown()
-	s, err := recording.Open(ctx, e, recording.Options{PruneEvery: -1})
+	s, err := recording.Open(ctx, e, recording.Options{PruneEvery: -1, Heartbeat: -1})
 	if err != nil {
 		return err
 	}
@@ -99,6 +99,8 @@ func listRecordings(w io.Writer, list []recording.Info) error {
 		switch {
 		case !in.Done:
 			state = "recording"
+		case in.Interrupted:
+			state = "interrupted"
 		case in.Truncated:
 			state = "truncated"
 		}

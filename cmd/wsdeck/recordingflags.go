@@ -14,5 +14,6 @@ func recordingFlags(fs *flag.FlagSet, o *recording.Options) {
 	fs.IntVar(&o.Keep, "recording-keep", recording.DefaultKeep, "Shell: recordings kept (the oldest go first)")
 	fs.Int64Var(&o.KeepBytes, "recording-keep-bytes", recording.DefaultKeepBytes, "Shell: bytes of recordings kept in all (the oldest go first)")
 	fs.DurationVar(&o.KeepAge, "recording-keep-age", recording.DefaultKeepAge, "Shell: how long a recording is kept")
+	fs.DurationVar(&o.Heartbeat, "recording-heartbeat", recording.DefaultHeartbeat, "Shell: how often a node marks its recordings in progress alive; another node marks one interrupted after three missed (so within four)")
 	fs.DurationVar(&o.Flush, "recording-flush", recording.DefaultFlush, "Shell: how often a recording in progress is stored (what a node that dies loses at most)")
 }

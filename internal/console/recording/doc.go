@@ -17,4 +17,12 @@
 // beyond that is dropped and counted. A recording stops growing at
 // Options.MaxBytes (marked truncated). Retention (Options.Keep, KeepBytes,
 // KeepAge) is applied when a recording ends and every Options.PruneEvery.
+//
+// A node rewrites the index entries of its recordings in progress every
+// Options.Heartbeat. A recording whose node dies (no Close) is marked
+// interrupted (Info.Interrupted) by another node, or by the same one after
+// a restart, once its entry has had no new revision for Options.Lapse: a
+// compare-and-set, so one node does it, that ends the recording as what
+// was stored (all but at most its last Options.Flush), within Lapse +
+// Heartbeat of its last heartbeat (20 seconds by default).
 package recording

@@ -190,10 +190,19 @@ func (r *Recording) pump() {
 	defer close(r.done)
 	t := time.NewTicker(r.s.opts.Flush)
 	defer t.Stop()
+	var beat <-chan time.Time // nil (never) for a Store that marks nothing
+	if r.s.opts.Heartbeat > 0 {
+		b := time.NewTicker(r.s.opts.Heartbeat)
+		defer b.Stop()
+		beat = b.C
+	}
 	for {
 		select {
 		case sg := <-r.full:
 			r.put(sg)
+			continue
+		case <-beat:
+			r.beat()
 			continue
 		case <-t.C:
 		case <-r.kick:
@@ -234,6 +243,22 @@ func (r *Recording) pump() {
 	}
 }
 
+// beat rewrites the index entry as it stands: a new revision, which tells
+// every node this one still records it (see Store.reap).
+func (r *Recording) beat() {
+	r.mu.Lock()
+	in := r.info
+	r.mu.Unlock()
+	if in.Done {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(r.s.opts.Heartbeat, 5*time.Second))
+	defer cancel()
+	if err := r.storeIndex(ctx, in); err != nil {
+		r.s.opts.Logf("recording %s: heartbeat: %v", in.ID, err)
+	}
+}
+
 // put stores sg and then the index entry as it stands.
 func (r *Recording) put(sg segment) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -250,7 +275,12 @@ func (r *Recording) put(sg segment) {
 	}
 }
 
+// storeIndex writes in as the recording's index entry, with the time as
+// its Beat while it records.
 func (r *Recording) storeIndex(ctx context.Context, in Info) error {
+	if !in.Done {
+		in.Beat = time.Now().UTC()
+	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("recording %s: index entry: %w", in.ID, err)

@@ -32,6 +32,7 @@ const (
 	DefaultKeepBytes    = 4 << 30
 	DefaultKeepAge      = 90 * 24 * time.Hour
 	DefaultPruneEvery   = time.Hour
+	DefaultHeartbeat    = 5 * time.Second
 )
 
 // Options configure a Store. The zero value means the defaults.
@@ -56,6 +57,13 @@ type Options struct {
 	// PruneEvery is how often retention is applied besides at each
 	// recording's end; negative means never (a tool that only reads).
 	PruneEvery time.Duration
+	// Heartbeat is how often a node rewrites the index entries of its
+	// recordings in progress; Lapse is how long an entry in progress may
+	// go without a new revision before another node (or this one, after
+	// a restart) marks it interrupted. 0 means DefaultHeartbeat and three
+	// heartbeats; a negative Heartbeat means this Store marks nothing (a
+	// tool that only reads).
+	Heartbeat, Lapse time.Duration
 	// Replicas is how many engine servers keep a copy (0: the engine's
 	// default).
 	Replicas int
@@ -86,6 +94,12 @@ func (o Options) withDefaults() Options {
 	if o.KeepAge <= 0 {
 		o.KeepAge = DefaultKeepAge
 	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.Lapse <= 0 {
+		o.Lapse = 3 * o.Heartbeat // unused when Heartbeat < 0
+	}
 	if o.PruneEvery == 0 {
 		o.PruneEvery = DefaultPruneEvery
 	}
@@ -114,6 +128,12 @@ type Info struct {
 	Truncated bool      `json:"truncated,omitempty"` // stopped at MaxBytes
 	Dropped   int64     `json:"dropped,omitempty"`   // events lost to a slow store
 	Done      bool      `json:"done"`                // the session has ended
+	// Interrupted says the node recording it stopped heartbeating before
+	// the session ended: the recording is what was stored by then.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Beat is when its node last rewrote the entry while recording (for
+	// people: nodes go by the entry's revisions).
+	Beat time.Time `json:"beat,omitzero"`
 }
 
 // Filter selects recordings; zero fields select all.
@@ -143,16 +163,18 @@ type Store struct {
 	active map[string]*Recording // recordings of this node not yet stored whole; guarded by mu
 	closed bool                  // guarded by mu
 
-	stop chan struct{}
-	done chan struct{}
-	wg   sync.WaitGroup // recordings' pumps
+	stop   chan struct{}
+	done   chan struct{}  // closed when pruneLoop has returned
+	reaped chan struct{}  // closed when reapLoop has returned
+	wg     sync.WaitGroup // recordings' pumps
 }
 
 // known is an index entry and its revision.
 type known struct {
 	Info
 	rev  uint64
-	gone bool // deleted by this node
+	seen time.Time // when this node learnt of revision rev
+	gone bool      // deleted by this node
 }
 
 // Open opens (creating them if need be) the recordings' object store and
@@ -168,7 +190,7 @@ func Open(ctx context.Context, e *engine.Engine, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("recordings: %w", err)
 	}
 	s := &Store{opts: opts, objs: objs, index: index, known: map[string]known{}, active: map[string]*Recording{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), reaped: make(chan struct{})}
 	s.w, err = index.Watch(context.WithoutCancel(ctx), "", s.note)
 	if err != nil {
 		return nil, fmt.Errorf("recordings: %w", err)
@@ -180,6 +202,7 @@ func Open(ctx context.Context, e *engine.Engine, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("recordings: reading the index: %w", ctx.Err())
 	}
 	go s.pruneLoop()
+	go s.reapLoop()
 	return s, nil
 }
 
@@ -197,7 +220,7 @@ func (s *Store) note(en engine.Entry) {
 	}
 	var in Info
 	if json.Unmarshal(en.Value, &in) == nil {
-		s.known[en.Key] = known{Info: in, rev: en.Revision}
+		s.known[en.Key] = known{Info: in, rev: en.Revision, seen: time.Now()}
 	}
 }
 
@@ -220,7 +243,7 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	close(s.stop)
 	waited := make(chan struct{})
-	go func() { s.wg.Wait(); <-s.done; close(waited) }()
+	go func() { s.wg.Wait(); <-s.done; <-s.reaped; close(waited) }()
 	var err error
 	select {
 	case <-waited:

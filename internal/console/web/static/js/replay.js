@@ -234,7 +234,7 @@ export class Recordings {
       cell(tr, r.user);
       cell(tr, r.host);
       cell(tr, fmt.format(new Date(r.start)));
-      cell(tr, r.done ? clock(r.duration) : "live");
+      cell(tr, r.done ? clock(r.duration) + (r.interrupted ? " (interrupted)" : "") : "live");
       cell(tr, `${(r.size / 1024).toFixed(1)} KiB${r.truncated ? " (truncated)" : ""}`);
       const td = cell(tr, "");
       const btn = document.createElement("button");
