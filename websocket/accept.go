@@ -3,7 +3,6 @@ package websocket
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -46,12 +45,10 @@ type AcceptOptions struct {
 	// ResponseHeader holds extra headers for the 101 response.
 	ResponseHeader http.Header
 
-	// HandshakeTimeout bounds reading the request in AcceptRaw, and
-	// writing the response. 0 means DefaultHandshakeTimeout.
+	// HandshakeTimeout bounds writing the response. 0 means
+	// DefaultHandshakeTimeout. Reading the request is net/http's
+	// (http.Server's ReadHeaderTimeout and MaxHeaderBytes).
 	HandshakeTimeout time.Duration
-	// MaxHeaderBytes bounds the request read by AcceptRaw. 0 means
-	// DefaultMaxHeaderBytes.
-	MaxHeaderBytes int
 }
 
 // Accept upgrades an HTTP request to a WebSocket connection. If the
@@ -85,64 +82,6 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	// through net/http's reader would cancel the request's context on
 	// any read error, a read deadline passing included.
 	return finishAccept(nc, brw.Reader, hs, w.Header(), &o)
-}
-
-// AcceptConn upgrades a raw connection whose HTTP request the caller read
-// through br. Bytes br holds beyond the request are the first bytes of the
-// WebSocket stream. On failure it writes an HTTP error response to nc; the
-// caller closes nc.
-func AcceptConn(nc net.Conn, br *bufio.Reader, r *http.Request, opts *AcceptOptions) (*Conn, error) {
-	o := acceptOptions(opts)
-	hs, herr := checkRequest(r, &o)
-	if herr != nil {
-		nc.SetWriteDeadline(time.Now().Add(o.HandshakeTimeout))
-		herr.writeRaw(nc)
-		nc.SetWriteDeadline(time.Time{})
-		return nil, herr
-	}
-	return finishAccept(nc, br, hs, nil, &o)
-}
-
-// AcceptRaw reads the HTTP request from a raw connection, within
-// HandshakeTimeout (and ctx) and MaxHeaderBytes, and upgrades it. It is for
-// servers that do not use net/http. On failure it writes an HTTP error
-// response where one fits; the caller closes nc.
-func AcceptRaw(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) {
-	o := acceptOptions(opts)
-	deadline := time.Now().Add(o.HandshakeTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	nc.SetReadDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { nc.SetReadDeadline(aLongTimeAgo) })
-	lr := &limitedReader{r: nc, n: int64(o.MaxHeaderBytes)}
-	br := bufio.NewReaderSize(lr, max(o.ReadBufferSize, DefaultReadBufferSize))
-	r, err := http.ReadRequest(br)
-	interrupted := !stop()
-	nc.SetReadDeadline(time.Time{})
-	switch {
-	case interrupted:
-		return nil, nil, fmt.Errorf("websocket: reading the handshake: %w", context.Cause(ctx))
-	case lr.n <= 0 && err != nil:
-		herr := &handshakeError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "request header over the limit"}
-		nc.SetWriteDeadline(deadline)
-		herr.writeRaw(nc)
-		return nil, nil, herr
-	case err != nil && isTimeout(lr.err):
-		// bufio passes a line cut short by the deadline on as if it were
-		// whole, and ReadRequest then calls it malformed.
-		return nil, nil, fmt.Errorf("websocket: reading the handshake: %w", lr.err)
-	case err != nil:
-		if !isTimeout(err) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			herr := &handshakeError{status: http.StatusBadRequest, msg: "malformed HTTP request"}
-			nc.SetWriteDeadline(deadline)
-			herr.writeRaw(nc)
-		}
-		return nil, nil, fmt.Errorf("websocket: reading the handshake: %w", err)
-	}
-	lr.n = -1 // no limit from here on
-	c, err := AcceptConn(nc, br, r, &o)
-	return c, r, err
 }
 
 // limitedReader reads up to n bytes from r, then fails; n < 0 is no limit.
@@ -180,9 +119,6 @@ func acceptOptions(opts *AcceptOptions) AcceptOptions {
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = DefaultHandshakeTimeout
 	}
-	if o.MaxHeaderBytes <= 0 {
-		o.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
 	return o
 }
 
@@ -202,15 +138,6 @@ func (e *handshakeError) writeTo(w http.ResponseWriter) {
 		w.Header()[http.CanonicalHeaderKey(k)] = v
 	}
 	http.Error(w, "websocket: "+e.msg, e.status)
-}
-
-func (e *handshakeError) writeRaw(w io.Writer) {
-	var b bytes.Buffer
-	body := "websocket: " + e.msg + "\n"
-	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", e.status, http.StatusText(e.status))
-	e.header.Write(&b)
-	fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
-	w.Write(b.Bytes())
 }
 
 // handshake is what a valid request agreed to.

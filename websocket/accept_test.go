@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -354,60 +353,6 @@ func TestAcceptFirstBytes(t *testing.T) {
 	})
 }
 
-// TestAcceptReadsOwnConn checks that a read deadline passing on an accepted
-// connection does not cancel the request's context: net/http's reader of
-// the hijacked connection cancels it on any read error, which would turn a
-// NetConn timeout, meant to be retried, into a closed connection.
-func TestAcceptReadsOwnConn(t *testing.T) {
-	t.Parallel()
-	next := make(chan struct{})
-	result := make(chan string, 1)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r, nil)
-		if err != nil {
-			result <- "Accept: " + err.Error()
-			return
-		}
-		defer c.CloseNow()
-		nc := NetConn(r.Context(), c, MessageBinary)
-		nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		var buf [16]byte
-		if _, err := nc.Read(buf[:]); !isTimeout(err) {
-			result <- "first Read: " + errString(err) + ", want a timeout"
-			return
-		}
-		if err := r.Context().Err(); err != nil {
-			result <- "the request's context ended: " + err.Error()
-			return
-		}
-		nc.SetReadDeadline(time.Time{})
-		close(next)
-		n, err := nc.Read(buf[:])
-		if err != nil {
-			result <- "second Read: " + err.Error()
-			return
-		}
-		result <- string(buf[:n])
-	}))
-	defer ts.Close()
-	cli, _, err := Dial(connTestCtx(t), wsURLOf(ts), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.CloseNow()
-	select {
-	case <-next:
-		if err := cli.Write(connTestCtx(t), MessageBinary, []byte("after")); err != nil {
-			t.Fatal(err)
-		}
-	case r := <-result:
-		t.Fatal(r)
-	}
-	if r := <-result; r != "after" {
-		t.Fatalf("server: %s", r)
-	}
-}
-
 func errString(err error) string {
 	if err == nil {
 		return "<nil>"
@@ -492,11 +437,10 @@ type acceptResult struct {
 	c   *Conn
 	r   *http.Request
 	err error
-	d   time.Duration // how long AcceptRaw took
 }
 
-// acceptRawOnce runs AcceptRaw on the next connection of ln.
-func acceptRawOnce(ctx context.Context, ln net.Listener, opts *AcceptOptions) <-chan acceptResult {
+// acceptRawOnce runs acceptRaw on the next connection of ln.
+func acceptRawOnce(ln net.Listener, opts *AcceptOptions) <-chan acceptResult {
 	ch := make(chan acceptResult, 1)
 	go func() {
 		nc, err := ln.Accept()
@@ -504,12 +448,11 @@ func acceptRawOnce(ctx context.Context, ln net.Listener, opts *AcceptOptions) <-
 			ch <- acceptResult{err: err}
 			return
 		}
-		start := time.Now()
-		c, r, err := AcceptRaw(ctx, nc, opts)
+		c, r, err := acceptRaw(nc, opts, DefaultMaxHeaderBytes)
 		if err != nil {
 			nc.Close()
 		}
-		ch <- acceptResult{c, r, err, time.Since(start)}
+		ch <- acceptResult{c, r, err}
 	}()
 	return ch
 }
@@ -531,7 +474,7 @@ func TestAcceptConn(t *testing.T) {
 			served <- err
 			return
 		}
-		c, err := AcceptConn(nc, br, r, &AcceptOptions{Subprotocols: []string{"echo"}})
+		c, err := acceptConn(nc, br, r, &AcceptOptions{Subprotocols: []string{"echo"}})
 		if err != nil {
 			served <- err
 			return
@@ -589,7 +532,7 @@ func TestAcceptConnRefused(t *testing.T) {
 			served <- err
 			return
 		}
-		_, err = AcceptConn(nc, br, r, nil)
+		_, err = acceptConn(nc, br, r, nil)
 		served <- err
 	}()
 	nc, err := net.Dial("tcp", ln.Addr().String())
@@ -607,7 +550,7 @@ func TestAcceptConnRefused(t *testing.T) {
 		t.Errorf("response %s, Sec-WebSocket-Version %q; want 426 and 13", resp.Status, resp.Header.Get("Sec-WebSocket-Version"))
 	}
 	if err := <-served; err == nil {
-		t.Error("AcceptConn accepted version 8")
+		t.Error("acceptConn accepted version 8")
 	}
 }
 
@@ -617,7 +560,7 @@ func TestAcceptRaw(t *testing.T) {
 	t.Run("with first frame", func(t *testing.T) {
 		t.Parallel()
 		ln := listenLoopback(t)
-		res := acceptRawOnce(connTestCtx(t), ln, nil)
+		res := acceptRawOnce(ln, nil)
 		w := wireDial(t, ln.Addr().String(), string(encodeWire(true, 0x1, []byte("hi"), []byte{1, 1, 2, 2})))
 		r := <-res
 		if r.err != nil {
@@ -638,125 +581,6 @@ func TestAcceptRaw(t *testing.T) {
 		}
 	})
 
-	t.Run("MaxHeaderBytes", func(t *testing.T) {
-		t.Parallel()
-		ln := listenLoopback(t)
-		res := acceptRawOnce(connTestCtx(t), ln, &AcceptOptions{MaxHeaderBytes: 512})
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(connTestTimeout))
-		go io.WriteString(nc, wireRequest("x", wireKey(), "X-Pad: "+strings.Repeat("p", 2048)+"\r\n"))
-		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-			t.Errorf("status %s, want 431", resp.Status)
-		}
-		if r := <-res; r.err == nil {
-			r.c.CloseNow()
-			t.Error("AcceptRaw accepted a request over MaxHeaderBytes")
-		}
-	})
-
-	t.Run("under MaxHeaderBytes", func(t *testing.T) {
-		t.Parallel()
-		ln := listenLoopback(t)
-		res := acceptRawOnce(connTestCtx(t), ln, &AcceptOptions{MaxHeaderBytes: 4096})
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		io.WriteString(nc, wireRequest("x", wireKey(), "X-Pad: "+strings.Repeat("p", 2048)+"\r\n"))
-		r := <-res
-		if r.err != nil {
-			t.Fatal(r.err)
-		}
-		r.c.CloseNow()
-	})
-
-	t.Run("malformed", func(t *testing.T) {
-		t.Parallel()
-		ln := listenLoopback(t)
-		res := acceptRawOnce(connTestCtx(t), ln, nil)
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(connTestTimeout))
-		io.WriteString(nc, "NOT HTTP AT ALL\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("status %s, want 400", resp.Status)
-		}
-		if r := <-res; r.err == nil {
-			t.Error("AcceptRaw accepted garbage")
-		}
-	})
-
-	for _, partial := range []string{"", "GET / HTTP/1.1\r\nHost: x\r\n"} {
-		name := "HandshakeTimeout silent"
-		if partial != "" {
-			name = "HandshakeTimeout partial"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			const timeout = 100 * time.Millisecond
-			ln := listenLoopback(t)
-			res := acceptRawOnce(context.Background(), ln, &AcceptOptions{HandshakeTimeout: timeout})
-			nc, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			io.WriteString(nc, partial)
-			var r acceptResult
-			select {
-			case r = <-res:
-			case <-time.After(connTestTimeout):
-				t.Fatal("AcceptRaw did not return")
-			}
-			if r.err == nil {
-				r.c.CloseNow()
-				t.Fatal("AcceptRaw succeeded")
-			}
-			if !isTimeout(r.err) {
-				t.Errorf("err = %v, want a timeout", r.err)
-			}
-			if r.d < timeout || r.d > timeout+3*time.Second {
-				t.Errorf("AcceptRaw took %v with a HandshakeTimeout of %v", r.d, timeout)
-			}
-		})
-	}
-
-	t.Run("ctx", func(t *testing.T) {
-		t.Parallel()
-		ln := listenLoopback(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		res := acceptRawOnce(ctx, ln, nil)
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		cancel()
-		select {
-		case r := <-res:
-			if !errors.Is(r.err, context.Canceled) {
-				t.Errorf("err = %v, want context.Canceled", r.err)
-			}
-		case <-time.After(connTestTimeout):
-			t.Fatal("AcceptRaw did not return after ctx was cancelled")
-		}
-	})
 }
 
 // headerValuesFold returns the values of every key of h equal to k under

@@ -78,15 +78,15 @@ func readPool(size int) *sync.Pool {
 }
 
 // newConnReader returns a reader of size bytes over nc that first returns
-// prefix (which it keeps). Size 0 is PooledReadBufferSize where the buffer
-// can be pooled, DefaultReadBufferSize where it cannot.
+// prefix (which it keeps). Size 0 is pooledReadBufferSize where the buffer
+// can be pooled, defaultReadBufferSize where it cannot.
 func newConnReader(nc net.Conn, prefix []byte, size int) *connReader {
 	b := &connReader{nc: nc, prefix: prefix}
 	b.raw = newRawReader(nc, b)
 	if size <= 0 {
-		size = DefaultReadBufferSize
+		size = defaultReadBufferSize
 		if b.raw != nil {
-			size = PooledReadBufferSize
+			size = pooledReadBufferSize
 		}
 	}
 	b.size, b.pool = size, readPool(size)

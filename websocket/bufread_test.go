@@ -77,7 +77,7 @@ func TestConnReaderReadsWhatWasWritten(t *testing.T) {
 			}()
 			size := 4096
 			if kind == "tcp-pooled-size" {
-				size = 0 // PooledReadBufferSize, and parks in a parkSize buffer
+				size = 0 // pooledReadBufferSize, and parks in a parkSize buffer
 			}
 			br := newConnReader(r, bytes.Clone(prefix), size)
 			if kind != "pipe" && br.raw == nil {
@@ -168,8 +168,8 @@ func TestConnReaderReleasesItsBuffer(t *testing.T) {
 // where it is pooled (TCP), a small one where it is kept (a pipe).
 func TestConnReaderDefaultSize(t *testing.T) {
 	_, r := tcpPair(t)
-	if got := newConnReader(r, nil, 0).Size(); got != PooledReadBufferSize {
-		t.Errorf("TCP: size %d, want %d", got, PooledReadBufferSize)
+	if got := newConnReader(r, nil, 0).Size(); got != pooledReadBufferSize {
+		t.Errorf("TCP: size %d, want %d", got, pooledReadBufferSize)
 	}
 	if got := newConnReader(r, nil, 4096).Size(); got != 4096 {
 		t.Errorf("TCP, 4096 asked: size %d", got)
@@ -177,8 +177,8 @@ func TestConnReaderDefaultSize(t *testing.T) {
 	p, q := net.Pipe()
 	defer p.Close()
 	defer q.Close()
-	if got := newConnReader(p, nil, 0).Size(); got != DefaultReadBufferSize {
-		t.Errorf("pipe: size %d, want %d", got, DefaultReadBufferSize)
+	if got := newConnReader(p, nil, 0).Size(); got != defaultReadBufferSize {
+		t.Errorf("pipe: size %d, want %d", got, defaultReadBufferSize)
 	}
 }
 
@@ -203,8 +203,8 @@ func TestConnReaderParksSmall(t *testing.T) {
 	if p, err := br.Peek(5); err != nil || string(p) != "hello" {
 		t.Fatalf("Peek after the wait: %q %v", p, err)
 	}
-	if len(br.buf) != PooledReadBufferSize {
-		t.Errorf("reading on with a %d-byte buffer, want %d", len(br.buf), PooledReadBufferSize)
+	if len(br.buf) != pooledReadBufferSize {
+		t.Errorf("reading on with a %d-byte buffer, want %d", len(br.buf), pooledReadBufferSize)
 	}
 	br.Discard(5)
 	got := make([]byte, 0, len(rest))

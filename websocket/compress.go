@@ -40,19 +40,19 @@ type CompressionOptions struct {
 	ClientMaxWindowBits int
 
 	// Threshold is the size below which messages are sent uncompressed.
-	// 0 means DefaultCompressionThreshold; negative compresses every
+	// 0 means 128 bytes; negative compresses every
 	// message.
 	Threshold int
 
 	// Level is the compression level, 1 (fastest) to 9 (smallest); 0
-	// means DefaultCompressionLevel.
+	// means 1.
 	Level int
 }
 
 // Defaults for CompressionOptions.
 const (
-	DefaultCompressionThreshold = 128
-	DefaultCompressionLevel     = 1
+	defaultCompressionThreshold = 128
+	defaultCompressionLevel     = 1
 )
 
 func (o *CompressionOptions) serverWindowBits() int { return windowOrMax(o.ServerMaxWindowBits) }
@@ -144,10 +144,10 @@ func putCompressor(level, bits int, cb *compressorBuf) {
 func newDeflateState(agreed deflateAgreement, o CompressionOptions) *deflateState {
 	d := &deflateState{agreed: agreed, threshold: o.Threshold, level: o.Level}
 	if d.threshold == 0 {
-		d.threshold = DefaultCompressionThreshold
+		d.threshold = defaultCompressionThreshold
 	}
 	if d.level < 1 || d.level > 9 {
-		d.level = DefaultCompressionLevel
+		d.level = defaultCompressionLevel
 	}
 	return d
 }
@@ -231,7 +231,7 @@ type inflateSource struct {
 
 // inflateChunk is the most payload an inflateSource reads at once: the
 // default read buffer, so that one read usually takes all it holds.
-const inflateChunk = DefaultReadBufferSize
+const inflateChunk = defaultReadBufferSize
 
 var inflateBufs = sync.Pool{New: func() any {
 	b := make([]byte, inflateChunk)

@@ -156,8 +156,8 @@ func TestCompressionDeclined(t *testing.T) {
 func TestCompressionThreshold(t *testing.T) {
 	srv, cli := deflatePair(t)
 	ctx := connTestCtx(t)
-	small := []byte(strings.Repeat("a", DefaultCompressionThreshold-1))
-	big := []byte(strings.Repeat("a", DefaultCompressionThreshold))
+	small := []byte(strings.Repeat("a", defaultCompressionThreshold-1))
+	big := []byte(strings.Repeat("a", defaultCompressionThreshold))
 	for _, tc := range []struct {
 		name     string
 		write    func() error

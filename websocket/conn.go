@@ -16,11 +16,14 @@ import (
 // MessageType is the type of a data message.
 type MessageType int
 
+// The data message types: text (UTF-8: Read checks it, Write does not) and
+// binary.
 const (
 	MessageText   MessageType = MessageType(opText)
 	MessageBinary MessageType = MessageType(opBinary)
 )
 
+// String returns the constant's name, or MessageType(n) for another value.
 func (t MessageType) String() string {
 	switch t {
 	case MessageText:
@@ -31,21 +34,26 @@ func (t MessageType) String() string {
 	return fmt.Sprintf("MessageType(%d)", int(t))
 }
 
-// Defaults for ConnOptions.
+// Defaults of the limits in ConnOptions, AcceptOptions and DialOptions, for
+// programs that show them (as flag defaults, say).
 const (
 	DefaultMaxMessageSize   = 16 << 20
 	DefaultMaxMessageFrames = 1 << 20
-	DefaultReadBufferSize   = 4096
-	// PooledReadBufferSize is the default read buffer of TCP and Unix
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxHeaderBytes   = 16 << 10
+)
+
+// Default buffer sizes.
+const (
+	defaultReadBufferSize = 4096
+	// pooledReadBufferSize is the default read buffer of TCP and Unix
 	// sockets. It is taken from a pool when bytes arrive and given back
 	// when the connection waits with nothing buffered, so an idle
 	// connection holds none; while active, it lets one read system call
 	// take a 16 KiB message with its header (4 KiB took three).
-	PooledReadBufferSize    = 32 << 10
-	DefaultWriteBufferSize  = 8192
-	DefaultCloseTimeout     = 5 * time.Second
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultMaxHeaderBytes   = 16 << 10
+	pooledReadBufferSize   = 32 << 10
+	defaultWriteBufferSize = 8192
 )
 
 // Errors.
@@ -74,16 +82,15 @@ type ConnOptions struct {
 	// DefaultMaxMessageFrames; negative means no limit.
 	MaxMessageFrames int
 
-	// ReadBufferSize is the size of the read buffer. 0 means
-	// PooledReadBufferSize on TCP and Unix sockets, where the buffer is
-	// pooled and held only while bytes wait in it, and
-	// DefaultReadBufferSize on other connections (TLS, pipes), which keep
-	// theirs.
+	// ReadBufferSize is the size of the read buffer. 0 means 32 KiB on
+	// TCP and Unix sockets, where the buffer is pooled and held only while
+	// bytes wait in it, and 4 KiB on other connections (TLS, pipes,
+	// HTTP/2 streams), which keep theirs.
 	ReadBufferSize int
 
 	// WriteBufferSize is the size of the buffer frames are assembled in.
 	// Buffers are pooled, so an idle connection holds none. 0 means
-	// DefaultWriteBufferSize.
+	// 8 KiB; less than 256 means 256.
 	WriteBufferSize int
 
 	// CloseTimeout bounds the close handshake: how long Close waits for
@@ -113,7 +120,7 @@ func (o ConnOptions) withDefaults() ConnOptions {
 		o.MaxMessageFrames = DefaultMaxMessageFrames
 	}
 	if o.WriteBufferSize <= 0 {
-		o.WriteBufferSize = DefaultWriteBufferSize
+		o.WriteBufferSize = defaultWriteBufferSize
 	}
 	if o.WriteBufferSize < 256 {
 		o.WriteBufferSize = 256
@@ -176,7 +183,7 @@ type Conn struct {
 }
 
 var defaultWritePool = &sync.Pool{New: func() any {
-	b := make([]byte, DefaultWriteBufferSize)
+	b := make([]byte, defaultWriteBufferSize)
 	return &b
 }}
 
@@ -205,7 +212,7 @@ func newConn(nc net.Conn, br *bufio.Reader, client bool, subprotocol string, opt
 	}
 	c.mr.c = c
 	c.mw.c = c
-	if opts.WriteBufferSize == DefaultWriteBufferSize {
+	if opts.WriteBufferSize == defaultWriteBufferSize {
 		c.wpool = defaultWritePool
 	} else {
 		size := opts.WriteBufferSize
@@ -244,12 +251,6 @@ func readerFor(nc net.Conn, br *bufio.Reader, size int) *connReader {
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".
 func (c *Conn) Subprotocol() string { return c.subprotocol }
-
-// LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
-
-// RemoteAddr returns the remote network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Done returns a channel that is closed when the connection is closed.
 func (c *Conn) Done() <-chan struct{} { return c.closed }

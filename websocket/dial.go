@@ -253,7 +253,7 @@ func clientHandshakeIO(nc net.Conn, u *url.URL, secure bool, o *DialOptions) (*C
 	}
 
 	lr := &limitedReader{r: nc, n: int64(o.MaxHeaderBytes)}
-	br := bufio.NewReaderSize(lr, max(o.ReadBufferSize, DefaultReadBufferSize))
+	br := bufio.NewReaderSize(lr, max(o.ReadBufferSize, defaultReadBufferSize))
 	req := &http.Request{Method: http.MethodGet, URL: u}
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {

@@ -1,13 +1,11 @@
 // Package websocket implements the WebSocket protocol, RFC 6455, for
 // servers and clients, using only the standard library.
 //
-// A server upgrades an HTTP request with [Accept], or a raw connection
-// whose request it read itself with [AcceptConn] or [AcceptRaw]. A client
-// connects with [Dial]. Both return a [*Conn], which reads and writes whole
-// messages ([Conn.Read], [Conn.ReadAppend], [Conn.Write]) or streams
-// ([Conn.Reader], [Conn.Writer]), pings its peer ([Conn.Ping]) and closes
-// with the close handshake ([Conn.Close]). [NetConn] wraps a Conn as a
-// [net.Conn].
+// A server upgrades an HTTP request with [Accept]; a client connects with
+// [Dial]. Both return a [*Conn], which reads and writes whole messages
+// ([Conn.Read], [Conn.ReadAppend], [Conn.Write]) or streams ([Conn.Reader],
+// [Conn.Writer]), pings its peer ([Conn.Ping]) and closes with the close
+// handshake ([Conn.Close]).
 //
 // The package checks everything RFC 6455 asks of an endpoint: masking in the
 // right direction, reserved bits and opcodes, control frame size and
@@ -18,8 +16,9 @@
 //
 // Limits have defaults and can be changed in [ConnOptions]: the size of a
 // message (16 MiB, decided from the frame's declared length before anything
-// is allocated), the number of frames in one message, the handshake's header
-// size and time, and the time to wait for the peer's close frame.
+// is allocated), the number of frames in one message and the time to wait
+// for the peer's close frame; [DialOptions] bounds the handshake's header
+// size and time.
 //
 // Compression: permessage-deflate (RFC 7692) is off unless
 // [CompressionOptions.Enabled] is set in [ConnOptions.Compression]. It is
@@ -70,8 +69,8 @@
 // For a server with many connections, return from the HTTP handler after
 // [Accept] and serve the connection from a goroutine of its own: net/http
 // then lets go of the request's buffers, and the new goroutine's stack
-// stays at its smallest while it waits. An idle connection then costs
-// about 5 KiB in all (bench/RESULTS.md).
+// stays at its smallest while it waits (bench/RESULTS.md has the memory
+// an idle connection costs).
 //
 //	func handler(w http.ResponseWriter, r *http.Request) {
 //		c, err := websocket.Accept(w, r, nil)

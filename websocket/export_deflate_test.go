@@ -34,3 +34,7 @@ func DeflateAgreed(c *Conn) (DeflateParams, bool) {
 		ClientMaxWindowBits:     a.readWindowBits,
 	}, true
 }
+
+// DefaultCompressionThreshold is CompressionOptions.Threshold's default,
+// for the interop tests of package websocket_test.
+const DefaultCompressionThreshold = defaultCompressionThreshold

@@ -217,7 +217,7 @@ func parseServerFrames(b []byte) ([]gotFrame, error) {
 }
 
 // FuzzHandshakeRequest feeds arbitrary bytes as an opening handshake to
-// AcceptRaw, then ends the stream. An accepted request gets a 101 with the
+// acceptRaw, then ends the stream. An accepted request gets a 101 with the
 // right Sec-WebSocket-Accept; a refused one nothing, or an error status.
 func FuzzHandshakeRequest(f *testing.F) {
 	const host = "example.test"
@@ -248,13 +248,12 @@ func FuzzHandshakeRequest(f *testing.F) {
 		}()
 
 		start := time.Now()
-		c, r, err := AcceptRaw(context.Background(), serverEnd, &AcceptOptions{
+		c, r, err := acceptRaw(serverEnd, &AcceptOptions{
 			Subprotocols:     []string{"chat"},
 			HandshakeTimeout: 2 * fuzzHang,
-			MaxHeaderBytes:   4096,
-		})
+		}, 4096)
 		if d := time.Since(start); d > fuzzHang {
-			t.Fatalf("AcceptRaw took %v", d)
+			t.Fatalf("acceptRaw took %v", d)
 		}
 		if err == nil {
 			c.CloseNow()
@@ -267,7 +266,7 @@ func FuzzHandshakeRequest(f *testing.F) {
 
 		if err == nil {
 			if r == nil || r.Method != http.MethodGet {
-				t.Fatalf("AcceptRaw accepted %v", r)
+				t.Fatalf("acceptRaw accepted %v", r)
 			}
 			res, rerr := http.ReadResponse(bufio.NewReader(bytes.NewReader(resp)), r)
 			if rerr != nil || res.StatusCode != http.StatusSwitchingProtocols {

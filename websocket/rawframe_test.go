@@ -186,5 +186,5 @@ func chunkedNetConn(nc net.Conn, wrap func(io.Reader) io.Reader) net.Conn {
 // handshake would leave it.
 func newChunkedConn(nc net.Conn, wrap func(io.Reader) io.Reader, client bool, opts ConnOptions) *Conn {
 	cc := chunkedNetConn(nc, wrap)
-	return newConn(cc, bufio.NewReaderSize(cc, DefaultReadBufferSize), client, "", opts)
+	return newConn(cc, bufio.NewReaderSize(cc, defaultReadBufferSize), client, "", opts)
 }

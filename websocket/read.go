@@ -131,8 +131,7 @@ func (c *Conn) readWhole(dst []byte) (MessageType, []byte, error) {
 // ReadAppend.
 //
 // ctx bounds the whole message: if it is done before the message is read,
-// the connection is closed. A deadline set through NetConn only interrupts
-// a read, which can be retried.
+// the connection is closed.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := c.readMu.lock(ctx, c.closed); err != nil {
 		return 0, nil, c.lockErr(err)

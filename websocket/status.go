@@ -51,6 +51,8 @@ var statusNames = map[StatusCode]string{
 	StatusTLSHandshake:        "TLSHandshake",
 }
 
+// String returns the code's name and number, "NormalClosure(1000)",
+// or StatusCode(n) for an unregistered one.
 func (c StatusCode) String() string {
 	if s, ok := statusNames[c]; ok {
 		return s + "(" + strconv.Itoa(int(c)) + ")"
@@ -81,6 +83,8 @@ type CloseError struct {
 	Reason string
 }
 
+// Error returns "websocket: closed by peer: " with the code and the
+// reason, quoted, if there is one.
 func (e CloseError) Error() string {
 	if e.Reason == "" {
 		return fmt.Sprintf("websocket: closed by peer: %v", e.Code)
@@ -114,6 +118,7 @@ type ProtocolError struct {
 	Reason string
 }
 
+// Error returns the reason and the code the connection was closed with.
 func (e ProtocolError) Error() string {
 	return fmt.Sprintf("websocket: %s (closed with %d)", e.Reason, e.Code)
 }
