@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -70,6 +71,11 @@ func (e *Engine) Stream(ctx context.Context, cfg StreamConfig) (*Stream, error) 
 		DenyDelete:        cfg.DenyDelete,
 		DenyPurge:         cfg.DenyPurge,
 	}
+	var before *jetstream.StreamConfig
+	if old, err := e.js.Stream(ctx, cfg.Name); err == nil {
+		c := old.CachedInfo().Config
+		before = &c
+	}
 	var s jetstream.Stream
 	err := e.withReplicas(cfg.Replicas, func(r int) (err error) {
 		jc.Replicas = r
@@ -79,7 +85,37 @@ func (e *Engine) Stream(ctx context.Context, cfg StreamConfig) (*Stream, error) 
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.Name, e.classify(err))
 	}
+	if before != nil {
+		if changed := limitsChanged(*before, s.CachedInfo().Config); changed != "" {
+			// Nodes sharing a stream should run with the same limits: the
+			// last to start sets them for all.
+			e.log.Warn("stream limits changed to this node's settings", "stream", cfg.Name, "changed", changed)
+		}
+	}
 	return &Stream{e: e, name: cfg.Name, s: s}, nil
+}
+
+// limitsChanged describes the limits in which now differs from was (both
+// as the server reports them, defaults filled in), as
+// "max_age 10m0s -> 20m0s, ...", or returns "" when they are the same.
+func limitsChanged(was, now jetstream.StreamConfig) string {
+	var b strings.Builder
+	diff := func(name string, a, z any) {
+		if a == z {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %v -> %v", name, a, z)
+	}
+	diff("max_msgs", was.MaxMsgs, now.MaxMsgs)
+	diff("max_msgs_per_subject", was.MaxMsgsPerSubject, now.MaxMsgsPerSubject)
+	diff("max_bytes", was.MaxBytes, now.MaxBytes)
+	diff("max_age", was.MaxAge, now.MaxAge)
+	diff("max_msg_size", was.MaxMsgSize, now.MaxMsgSize)
+	diff("duplicates", was.Duplicates, now.Duplicates)
+	return b.String()
 }
 
 // withReplicas calls create with the replica count asked for, or with the

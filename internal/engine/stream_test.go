@@ -248,3 +248,32 @@ func TestSubscribeInOrderFromSequence(t *testing.T) {
 		t.Fatal("a subscription from now did not see a new entry")
 	}
 }
+
+// A node that starts with other limits than the stream has applies them,
+// and says so; one with the same limits says nothing.
+func TestStreamLimitsChangeIsLogged(t *testing.T) {
+	var log logBuffer
+	e, err := Open(ctxT(t), Config{StateDir: t.TempDir(), Logger: log.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(t, e) })
+	cfg := StreamConfig{Name: "mon", Subjects: []string{"mon.>"}, MaxAge: 10 * time.Minute, MaxMsgs: 100}
+	mustStream(t, e, cfg)
+	mustStream(t, e, cfg)
+	if strings.Contains(log.String(), "stream limits changed") {
+		t.Fatalf("same limits logged as a change:\n%s", log.String())
+	}
+	cfg.MaxAge = 20 * time.Minute
+	s := mustStream(t, e, cfg)
+	if got := log.String(); !strings.Contains(got, "stream limits changed") || !strings.Contains(got, "max_age 10m0s -> 20m0s") || strings.Contains(got, "max_msgs 100") {
+		t.Fatalf("log lacks the change of max_age alone:\n%s", got)
+	}
+	in, err := s.s.Info(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Config.MaxAge != 20*time.Minute {
+		t.Errorf("stream max age %v, want the new 20m", in.Config.MaxAge)
+	}
+}
