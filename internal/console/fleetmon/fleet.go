@@ -33,6 +33,7 @@ type Fleet struct {
 	demand *engine.Bucket
 	owners *engine.Bucket
 	sem    chan struct{} // connection fan-out
+	dialer *sharedDialer // nil when Options.Dial is set
 	roles  *policy.Policy
 
 	// keyMu serialises writing and deleting this node's demand keys.
@@ -99,6 +100,10 @@ func New(ctx context.Context, e *engine.Engine, opts Options) (*Fleet, error) {
 		viewers: map[*viewer]struct{}{},
 		dialled: map[string]int{},
 	}
+	if f.opts.Dial == nil {
+		f.dialer = &sharedDialer{cfg: opts.SSH}
+		f.opts.Dial = f.dialer.dial
+	}
 	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	f.stop = stop
 	if f.demandW, err = demand.Watch(loopCtx, "", f.demandChanged); err != nil {
@@ -150,6 +155,9 @@ func (f *Fleet) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		return fmt.Errorf("fleetmon: sessions still stopping: %w", ctx.Err())
+	}
+	if f.dialer != nil {
+		f.dialer.close()
 	}
 	dctx, cancel := context.WithTimeout(ctx, engineTimeout)
 	defer cancel()

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
 	"github.com/wsdeck/wsdeck/internal/fleet/procstat"
@@ -67,20 +69,31 @@ func (f *Fleet) session(ctx context.Context, h hostexpr.Host, tok string) (sampl
 	quiet := time.AfterFunc(f.opts.Down, func() { c.Close() })
 	defer quiet.Stop()
 
-	sess, err := c.NewSession()
+	// A channel of our own rather than an ssh.Session: the session's
+	// goroutines (its requests, and the copies of stdin and stdout) are
+	// not needed to read one stream. Stdout is read here; stderr, where
+	// the loop sends nothing (2>/dev/null) but a login shell's startup
+	// files may, is drained by one goroutine, so that it cannot hold the
+	// channel's window (and up to 2 MiB) unread.
+	ch, chReqs, err := c.OpenChannel("session", nil)
 	if err != nil {
 		return false
 	}
-	defer sess.Close()
-	sess.Stderr = discard{} // the loop sends nothing there (2>/dev/null)
-	out, err := sess.StdoutPipe()
-	if err != nil {
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		discard{}.ReadFrom(ch.Stderr())
+	}()
+	defer func() {
+		c.Close() // ends the stderr drain
+		<-drained
+	}()
+	ok, err := ch.SendRequest("exec", true, ssh.Marshal(struct{ Command string }{procstat.Loop(f.opts.Interval)}))
+	if err != nil || !ok {
 		return false
 	}
-	if err := sess.Start(procstat.Loop(f.opts.Interval)); err != nil {
-		return false
-	}
-	r := procstat.NewReader(out, f.opts.Limits)
+	pending := requests{global: c.Reqs, chans: c.Chans, channel: chReqs}
+	r := procstat.NewReader(ch, f.opts.Limits)
 	var prev *procstat.Sample
 	for {
 		s, err := r.Next()
@@ -92,6 +105,7 @@ func (f *Fleet) session(ctx context.Context, h hostexpr.Host, tok string) (sampl
 			return sampled
 		}
 		quiet.Reset(f.opts.Down)
+		pending.answer()
 		fig := procstat.Compute(prev, &s)
 		prev = &s
 		sampled = true
@@ -110,6 +124,46 @@ func (f *Fleet) publish(ctx context.Context, tok string, rec Record) {
 	defer cancel()
 	if _, err := f.stream.Publish(ctx, subject(tok), b, ""); err != nil && ctx.Err() == nil {
 		f.log.Debug("fleetmon: record not stored", "host", rec.Host, "err", fmt.Sprint(err))
+	}
+}
+
+// requests are what a server sends besides output: global requests
+// (OpenSSH's hostkeys-00@openssh.com after login, keep-alives), channel
+// opens, and the session channel's requests (keep-alives, exit-status).
+// Each channel holds a few before the connection stalls; a sampler
+// answers them after each sample, without a goroutine of its own for
+// them.
+type requests struct {
+	global  <-chan *ssh.Request
+	chans   <-chan ssh.NewChannel
+	channel <-chan *ssh.Request
+}
+
+// answer refuses what has come, without waiting for more.
+func (q *requests) answer() {
+	for {
+		select {
+		case r, ok := <-q.global:
+			if !ok {
+				q.global = nil
+			} else if r.WantReply {
+				r.Reply(false, nil)
+			}
+		case r, ok := <-q.channel:
+			if !ok {
+				q.channel = nil
+			} else if r.WantReply {
+				r.Reply(false, nil)
+			}
+		case nc, ok := <-q.chans:
+			if !ok {
+				q.chans = nil
+			} else {
+				nc.Reject(ssh.Prohibited, "no channels are opened to this client")
+			}
+		default:
+			return
+		}
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/wsdeck/wsdeck/internal/console/policy"
 	"github.com/wsdeck/wsdeck/internal/fleet/batch"
 	"github.com/wsdeck/wsdeck/internal/fleet/hostexpr"
@@ -64,8 +62,10 @@ type Options struct {
 	// known_hosts, the --allow-hosts Policy); its Targets and Command are
 	// not used.
 	SSH batch.Config
-	// Dial, if set, replaces batch.Dial with SSH (tests).
-	Dial func(ctx context.Context, h hostexpr.Host) (*ssh.Client, error)
+	// Dial, if set, replaces dialling with SSH through one shared
+	// batch.Dialer (tests). The caller of Dial takes the connection's
+	// requests and channel opens.
+	Dial func(ctx context.Context, h hostexpr.Host) (*batch.Conn, error)
 
 	// Roles returns the policy in force, which decides who may watch
 	// which hosts; nil, or a nil result, means policy.Default with the
@@ -112,16 +112,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
-	}
-	if o.Dial == nil {
-		cfg := o.SSH
-		o.Dial = func(ctx context.Context, h hostexpr.Host) (*ssh.Client, error) {
-			c, err := batch.Dial(ctx, cfg, h)
-			if err != nil {
-				return nil, err
-			}
-			return c.Client, nil
-		}
 	}
 	return o
 }
