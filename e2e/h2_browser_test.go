@@ -23,18 +23,19 @@ import (
 )
 
 // TestBrowserHTTP2 drives headless Chromium against the console under TLS,
-// started with GODEBUG=http2xconnect=1: the page loads over HTTP/2, and its
-// chat socket and two more it opens arrive at the console as HTTP/2
-// streams (RFC 8441) of one connection (the console's "websocket open"
-// log names the protocol and the remote address). The chat works over
-// them, permessage-deflate is agreed, and the extra sockets close cleanly
-// with 1000.
+// started with no GODEBUG in its environment (the binary turns on
+// net/http's extended CONNECT itself, with websocket/xconnect): the page
+// loads over HTTP/2, and its chat socket and two more it opens arrive at
+// the console as HTTP/2 streams (RFC 8441) of one connection (the
+// console's "websocket open" log names the protocol and the remote
+// address). The chat works over them, permessage-deflate is agreed, and
+// the extra sockets close cleanly with 1000.
 func TestBrowserHTTP2(t *testing.T) {
 	chromium := testpeer.Chromium(t)
 	artifacts := artifactDir(t)
 	bin := buildWsdeck(t)
 	certFile, keyFile := selfSignedCert(t)
-	t.Setenv("GODEBUG", "http2xconnect=1") // the console's environment (startConsole)
+	t.Setenv("GODEBUG", "") // the console's environment (startConsole): nothing turns on extended CONNECT
 	console := startConsole(t, bin, artifacts, "console-h2", "--exec=false", "--tls-cert", certFile, "--tls-key", keyFile)
 	if !strings.HasPrefix(console.base, "https://") {
 		t.Fatalf("console at %s, want https", console.base)

@@ -62,7 +62,8 @@ type AcceptOptions struct {
 // with 200, and the Conn lives in the request's stream: the handler must
 // not return while it is in use (wait for [Conn.Done]), as the stream
 // ends when it does. net/http's server takes such requests only when
-// GODEBUG has http2xconnect=1 as the program starts (Go 1.26).
+// GODEBUG has http2xconnect=1 as the program starts (Go 1.26), which
+// importing package xconnect sets.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	o := acceptOptions(opts)
 	if r.ProtoMajor == 2 {

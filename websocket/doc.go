@@ -38,8 +38,10 @@
 // one TCP+TLS connection. [Accept] answers an extended CONNECT on an HTTP/2
 // request; net/http's server passes those to handlers only when the
 // environment has GODEBUG=http2xconnect=1 as the program starts (Go 1.26:
-// it then advertises SETTINGS_ENABLE_CONNECT_PROTOCOL), and the handler
-// must not return while the Conn is in use. [Dial] sends one when
+// it then advertises SETTINGS_ENABLE_CONNECT_PROTOCOL), which a program
+// gets by importing package
+// [github.com/wsdeck/wsdeck/websocket/xconnect] for its side effect; the
+// handler must not return while the Conn is in use. [Dial] sends one when
 // [DialOptions.HTTP2] holds a round tripper that can (golang.org/x/net/http2's
 // Transport: net/http's own refuses the ":protocol" header), and falls back
 // to HTTP/1.1 when the server does not take it. A stream's deadlines, once

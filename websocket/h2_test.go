@@ -17,7 +17,8 @@ import (
 )
 
 // needXConnect skips a test whose server needs net/http's extended CONNECT,
-// which GODEBUG=http2xconnect=1 turns on at start-up (TestMain sets it).
+// which GODEBUG=http2xconnect=1 turns on at start-up (main_test.go imports
+// package xconnect, which sets it).
 func needXConnect(t testing.TB) {
 	t.Helper()
 	if !strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {

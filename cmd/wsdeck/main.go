@@ -7,6 +7,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// The console serves its sockets over HTTP/2 too (RFC 8441), which
+	// Go 1.26's net/http allows only with GODEBUG=http2xconnect=1; this
+	// sets it for the program, as no //go:debug line can.
+	_ "github.com/wsdeck/wsdeck/websocket/xconnect"
 )
 
 // commands are wsdeck's subcommands, in the order wsdeck help lists them.

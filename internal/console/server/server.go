@@ -388,6 +388,7 @@ func New(cfg Config) (*Server, error) {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	// Under TLS, HTTP/2 for browsers that ask: with GODEBUG=http2xconnect=1
+	// (cmd/wsdeck sets it by importing websocket/xconnect)
 	// net/http takes WebSockets over it (RFC 8441), several on one
 	// connection; without, it does not advertise them, and browsers open
 	// their sockets over HTTP/1.1.
