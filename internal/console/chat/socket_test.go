@@ -149,15 +149,28 @@ func (c *client) take(t *testing.T, want func(frame) bool) frame {
 	}
 }
 
-// event returns the next event of type typ.
+// event returns the next event of type typ. A join, leave or nick may have
+// come in a "presence" event with others that happened meanwhile: its
+// events are taken apart (each with the batch's sequence and time), in
+// their order.
 func (c *client) event(t *testing.T, typ string) Event {
 	t.Helper()
-	f := c.take(t, func(f frame) bool { return f.Type == typ })
-	var e Event
-	if err := json.Unmarshal(f.Raw, &e); err != nil || e.Seq == 0 {
-		t.Fatalf("not an event: %s", f.Raw)
+	for {
+		f := c.take(t, func(f frame) bool { return f.Type == typ || f.Type == "presence" })
+		var e Event
+		if err := json.Unmarshal(f.Raw, &e); err != nil || e.Seq == 0 {
+			t.Fatalf("not an event: %s", f.Raw)
+		}
+		if e.Type == typ {
+			return e
+		}
+		var parts []frame
+		for _, p := range e.Events {
+			raw, _ := json.Marshal(Event{Type: p.Type, Seq: e.Seq, Time: e.Time, Nick: p.Nick, Old: p.Old})
+			parts = append(parts, frame{Type: p.Type, Raw: raw})
+		}
+		c.early = append(parts, c.early...)
 	}
-	return e
 }
 
 // errorMsg is an error message from the server.
