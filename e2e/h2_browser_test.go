@@ -3,22 +3,13 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/wsdeck/wsdeck/internal/testkit/selfsigned"
 	"github.com/wsdeck/wsdeck/internal/testkit/testpeer"
 )
 
@@ -34,7 +25,7 @@ func TestBrowserHTTP2(t *testing.T) {
 	chromium := testpeer.Chromium(t)
 	artifacts := artifactDir(t)
 	bin := buildWsdeck(t)
-	certFile, keyFile := selfSignedCert(t)
+	certFile, keyFile, _ := selfsigned.Cert(t)
 	t.Setenv("GODEBUG", "") // the console's environment (startConsole): nothing turns on extended CONNECT
 	console := startConsole(t, bin, artifacts, "console-h2", "--exec=false", "--tls-cert", certFile, "--tls-key", keyFile)
 	if !strings.HasPrefix(console.base, "https://") {
@@ -93,40 +84,4 @@ func TestBrowserHTTP2(t *testing.T) {
 	p.say(t, "still here")
 	p.waitMessage(t, "h2", "still here")
 	console.stop(t)
-}
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key as PEM
-// files.
-func selfSignedCert(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
