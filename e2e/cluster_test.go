@@ -253,6 +253,13 @@ func testNATSServerKilled(t *testing.T, nats *cluster.NATS, nodes []*cluster.Nod
 			t.Errorf("GET %s/ with a cookie from a login through HAProxy after the kill: %d, want 200", n.Base, code)
 		}
 	}
+	// Every node's Exec page gets its hello (the job history, read through
+	// a subscription to the jobs' states) as a page would, trying again
+	// after a refusal that names the engine.
+	for _, n := range nodes {
+		tries := execHello(t, n.Base)
+		t.Logf("%s: /ws/exec's hello %v after the kill (%d refused before)", n.Base, time.Since(killed).Round(time.Millisecond), tries)
+	}
 	waitFor(t, "the health window to pass", func() bool { return time.Since(killed) > healthWindow })
 	stopPolling()
 	t.Logf("%d /healthz checks through HAProxy during the kill", checks)
@@ -265,6 +272,41 @@ func testNATSServerKilled(t *testing.T, nats *cluster.NATS, nodes []*cluster.Nod
 }
 
 var healthClient = &http.Client{Timeout: 10 * time.Second}
+
+// execHello opens /ws/exec on base until its first message is the hello,
+// as the page does (again after an "engine" error), and returns how many
+// tries were refused first. Any other first message fails t.
+func execHello(t *testing.T, base string) (refused int) {
+	t.Helper()
+	waitFor(t, "/ws/exec's hello on "+base, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws/exec",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + clusterToken}}})
+		if err != nil {
+			t.Fatalf("/ws/exec on %s: %v", base, err)
+		}
+		defer ws.CloseNow()
+		_, p, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("/ws/exec on %s: reading the first message: %v", base, err)
+		}
+		var f execFrame
+		if err := json.Unmarshal(p, &f); err != nil {
+			t.Fatalf("/ws/exec on %s: %s: %v", base, p, err)
+		}
+		switch {
+		case f.Type == "hello":
+			return true
+		case f.Type == "error" && f.Code == "engine":
+			refused++
+			return false
+		}
+		t.Fatalf("/ws/exec on %s: first message %s, want the hello", base, p)
+		return false
+	})
+	return refused
+}
 
 // login logs in at base with the token and returns the session cookie.
 func login(t *testing.T, base string) *http.Cookie {
