@@ -1,21 +1,22 @@
 package procstat
 
 import (
-	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // Markers: the loop prints markBegin before each sample, markDf before
-// df's output and markEnd after it; head prints a "==> FILE <==" header
-// before each of the files. Lines of those files never begin so.
+// df's output and markEnd after it, and a "==> FILE <==" header (as head
+// prints) before the lines of each file. Lines of those files never begin
+// so.
 const (
 	markBegin = "@wsdeck-fleet 1" // a sample starts; 1 is the format's version
 	markDf    = "@df"
 	markEnd   = "@end"
 )
 
-// files are the files the loop reads, in order, by the header head gives
-// each.
+// files are the files the loop reads, in order, by their headers.
 var files = map[string]string{
 	"==> /proc/stat <==":    "stat",
 	"==> /proc/meminfo <==": "meminfo",
@@ -24,20 +25,40 @@ var files = map[string]string{
 	"==> /proc/net/dev <==": "netdev",
 }
 
-// Loop returns the POSIX shell loop run on a target: once per interval
-// (whole seconds, at least 1), it prints a marked sample of /proc/stat,
-// /proc/meminfo, /proc/loadavg, /proc/uptime and /proc/net/dev (one head
-// process for the five files, which prints a header before each) and of
-// df -P /. It needs a POSIX sh, head, df and sleep: three short
-// processes a second. Errors go to /dev/null (a missing file has no
+// DfEvery is how many samples the loop prints the same df output in: df
+// runs once every DfEvery samples (the root filesystem's use moves
+// slowly; it is the loop's one process besides sleep).
+const DfEvery = 10
+
+// loopBody is the script sh runs; "SECS" and "DFEVERY" are replaced. It
+// has no single quote (it goes inside one) and no newline (a csh login
+// shell refuses one inside quotes).
+const loopBody = `exec 2>/dev/null; nl=$(printf "\n_"); nl=${nl%_}; n=0; ` +
+	`while :; do ` +
+	`if [ $n = 0 ]; then d=$(df -P /); fi; n=$(((n+1)%DFEVERY)); ` +
+	`s="@wsdeck-fleet 1$nl==> /proc/stat <=="; ` +
+	`while read -r l; do case $l in cpu*|btime*) s="$s$nl$l";; esac; done </proc/stat; ` +
+	`s="$s$nl==> /proc/meminfo <=="; ` +
+	`while read -r l; do s="$s$nl$l"; case $l in Cached:*) break;; esac; done </proc/meminfo; ` +
+	`l=; read -r l </proc/loadavg; s="$s$nl==> /proc/loadavg <==$nl$l"; ` +
+	`l=; read -r l </proc/uptime; s="$s$nl==> /proc/uptime <==$nl$l"; ` +
+	`s="$s$nl==> /proc/net/dev <=="; while read -r l; do s="$s$nl$l"; done </proc/net/dev; ` +
+	`printf "%s\n@df\n%s\n@end\n" "$s" "$d" || exit; ` +
+	`sleep SECS || exit; done`
+
+// Loop returns the command run on a target: it starts sh, whatever the
+// login shell, on a loop that once per interval (whole seconds, at least
+// 1) prints a marked sample: the lines it needs of /proc/stat (the cpu
+// lines and btime), /proc/meminfo (up to Cached), /proc/loadavg,
+// /proc/uptime and /proc/net/dev, read with the shell's read, and the
+// output of df -P /, run once every DfEvery samples. A shell whose printf
+// writes once (dash, busybox ash) sends each sample in one write. It
+// needs a POSIX sh, df and sleep: one short process a sample, and df's
+// now and then. Errors go to /dev/null (a missing file has an empty
 // section). It ends when its output can no longer be written: when the
 // session closes, the next printf fails or gets SIGPIPE.
 func Loop(interval time.Duration) string {
 	secs := max(int(interval/time.Second), 1)
-	return fmt.Sprintf(`exec 2>/dev/null; while :; do `+
-		`printf '%s\n' || exit; `+
-		`head -n 100000 /proc/stat /proc/meminfo /proc/loadavg /proc/uptime /proc/net/dev; `+
-		`printf '%s\n'; df -P /; `+
-		`printf '%s\n' || exit; sleep %d || exit; done`,
-		markBegin, markDf, markEnd, secs)
+	body := strings.NewReplacer("SECS", strconv.Itoa(secs), "DFEVERY", strconv.Itoa(DfEvery)).Replace(loopBody)
+	return "exec sh -c '" + body + "'"
 }

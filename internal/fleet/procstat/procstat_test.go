@@ -6,10 +6,12 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // readAll reads every sample of a capture, failing on any error but EOF.
@@ -50,6 +52,8 @@ func TestCaptures(t *testing.T) {
 		diskTotal uint64
 	}{
 		{file: "linux-6.18-2cores.txt", samples: 3, rates: true, cpu: -1, nCores: 2, memTotal: 24683784 * kB, rx: -1, tx: -1, load1: -1},
+		// The loop since its read builtins: only the lines it needs, net/dev's unindented.
+		{file: "linux-6.18-2cores-read.txt", samples: 3, rates: true, cpu: -1, nCores: 2, memTotal: 24683784 * kB, rx: -1, tx: -1, load1: -1},
 		{file: "linux-2.6.32-1core.txt", samples: 2, rates: true, cpu: 25, cores: map[int]float64{0: 25}, nCores: 1,
 			memUsed: (1024000 - 590000) * kB, memTotal: 1024000 * kB, rx: 1000, tx: 14592, load1: 0.5,
 			diskUsed: 4000100 * kB, diskTotal: 10000000 * kB},
@@ -218,26 +222,55 @@ func TestCounterDelta(t *testing.T) {
 	}
 }
 
-// TestLoopScript runs Loop's script with sh on this machine, when it has
-// /proc, and parses two samples of it.
+// TestLoopScript runs Loop's command on this machine, when it has /proc,
+// from sh and from bash (a login shell other than sh: the command starts
+// sh itself), and parses the samples: every one has the df figures,
+// though df runs once in DfEvery samples.
 func TestLoopScript(t *testing.T) {
 	if _, err := os.Stat("/proc/stat"); err != nil {
 		t.Skip("no /proc on this machine")
 	}
-	sh, err := lookSh()
-	if err != nil {
-		t.Skip(err)
+	for _, name := range []string{"sh", "bash"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			shell, err := exec.LookPath(name)
+			if err != nil {
+				t.Skip(err)
+			}
+			out, err := runFor(t, shell, Loop(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readAll(t, bytes.NewReader(out))
+			if len(got) < 2 {
+				t.Fatalf("%d samples in %q", len(got), out)
+			}
+			for i := 1; i < len(got); i++ {
+				if f := Compute(&got[i-1], &got[i]); !f.Rates || f.MemTotal == 0 || !f.HasDisk || !f.HasNet || len(f.Cores) == 0 {
+					t.Errorf("sample %d: figures %+v", i, f)
+				}
+			}
+		})
 	}
-	out, err := runFor(t, sh, Loop(0))
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestLoopQuoting: the loop goes to the login shell as exec sh -c
+// '...', which csh and fish parse as well as POSIX shells: one pair of
+// single quotes, no newline, no backslash but printf's own.
+func TestLoopQuoting(t *testing.T) {
+	l := Loop(5 * time.Second)
+	body, ok := strings.CutPrefix(l, "exec sh -c '")
+	if !ok || !strings.HasSuffix(body, "'") || strings.Count(l, "'") != 2 {
+		t.Fatalf("not one single-quoted argument to sh -c: %s", l)
 	}
-	got := readAll(t, bytes.NewReader(out))
-	if len(got) < 2 {
-		t.Fatalf("%d samples in %q", len(got), out)
+	if strings.ContainsAny(l, "\n!") {
+		t.Errorf("a newline or a ! (csh's history) in %s", l)
 	}
-	if f := Compute(&got[0], &got[1]); !f.Rates || f.MemTotal == 0 || !f.HasDisk || !f.HasNet {
-		t.Errorf("figures %+v", f)
+	if strings.Count(l, `\`) != strings.Count(l, `\n`) {
+		t.Errorf("a backslash other than printf's \\n: %s", l)
+	}
+	if !strings.Contains(l, "sleep 5 ") {
+		t.Errorf("no sleep 5 in %s", l)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-func lookSh() (string, error) { return exec.LookPath("sh") }
 
 // runFor runs script with sh for 2.5 seconds and returns its output.
 func runFor(t *testing.T, sh, script string) ([]byte, error) {
