@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,8 +22,8 @@ import (
 // for the targets when the machine cannot run N real ones at one sample
 // a second: it accepts the console's key and answers any command with the
 // loop's output, this machine's /proc read once a second and sent to
-// every session. It measures the console alone; the targets' cost is
-// OpenSSH's rows.
+// every session in one write (as the loop does under dash). It measures
+// the console alone; the targets' cost is OpenSSH's rows.
 type emulated struct {
 	key, known string
 	port       int
@@ -109,7 +110,9 @@ func startEmulated(dir string, n int) (*emulated, error) {
 	return e, nil
 }
 
-// produce reads /proc once a second into the shared sample.
+// produce reads /proc once a second into the shared sample, as the loop
+// prints it (procstat.Loop): the lines it keeps of each file, unindented,
+// and a df line.
 func (e *emulated) produce(ctx context.Context) {
 	defer e.wg.Done()
 	t := time.NewTicker(time.Second)
@@ -117,13 +120,19 @@ func (e *emulated) produce(ctx context.Context) {
 	for {
 		var b bytes.Buffer
 		b.WriteString("@wsdeck-fleet 1\n")
-		for i, f := range []string{"/proc/stat", "/proc/meminfo", "/proc/loadavg", "/proc/uptime", "/proc/net/dev"} {
-			if i > 0 {
-				b.WriteString("\n")
-			}
+		for _, f := range []string{"/proc/stat", "/proc/meminfo", "/proc/loadavg", "/proc/uptime", "/proc/net/dev"} {
 			fmt.Fprintf(&b, "==> %s <==\n", f)
 			data, _ := os.ReadFile(f)
-			b.Write(data)
+			for l := range strings.Lines(string(data)) {
+				l = strings.TrimLeft(l, " \t")
+				if f == "/proc/stat" && !strings.HasPrefix(l, "cpu") && !strings.HasPrefix(l, "btime") {
+					continue
+				}
+				b.WriteString(l)
+				if f == "/proc/meminfo" && strings.HasPrefix(l, "Cached:") {
+					break
+				}
+			}
 		}
 		b.WriteString("@df\nFilesystem     1024-blocks     Used Available Capacity Mounted on\n/dev/vda 264212084 19038852 76462412 20% /\n@end\n")
 		e.mu.Lock()

@@ -10,13 +10,17 @@
 //   - the console's CPU (utime+stime of its process, the embedded engine
 //     included) and resident memory (VmRSS), beside the same console idle;
 //   - the targets' CPU: every process below the sshd listeners (the
-//     per-connection sshd, the shell loop, and the head, df and sleep it
-//     runs and reaps), which is what the hosts would pay, here all on one
-//     machine.
+//     per-connection sshd, the shell loop, and the sleep and df it runs
+//     and reaps), which is what the hosts would pay, here all on one
+//     machine;
+//   - with the binary it builds (an overlay adds debug handlers to it,
+//     not to the product): the console's live heap after a forced GC at
+//     the end, and with -profiles a heap profile and a goroutine dump.
 //
 // It prints a Markdown table.
 //
-//	cd bench && go run ./cmd/fleetbench -hosts 100,1000
+//	cd bench && go run ./cmd/fleetbench -hosts 100,300
+//	cd bench && go run ./cmd/fleetbench -targets emulated -hosts 100,1000
 //
 // It needs /usr/sbin/sshd and ssh-keygen (Debian: apt install
 // openssh-server), and listens on 127.0.0.0/8 only.
