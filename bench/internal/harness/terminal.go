@@ -210,30 +210,46 @@ func writeBig(path string, n int64) error {
 	return f.Close()
 }
 
-// measureTerminal drives c: a raw cat for the keystrokes, then cat of big.
+// measureTerminal drives c: a raw dd for the keystrokes (one byte a
+// read and a write), then cat of big.
 // pid is the server process whose RSS is sampled (its children too).
 func measureTerminal(ctx context.Context, cfg TerminalConfig, c termClient, pid int, big string) termResult {
 	var r termResult
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	// A prompt the command's echo cannot be mistaken for.
-	if err := c.send(ctx, "stty -icanon -echo min 1; cat\r"); err != nil {
-		r.err = err
-		return r
-	}
+	// The shell's first prompt before anything is typed: what is typed
+	// before the shell reads can be lost (WeTTY's ssh, once).
 	var seen bytes.Buffer
-	// The shell's echo of the line comes first; then cat waits. Type one
-	// marker until it comes back: then cat is reading.
-	if err := c.send(ctx, "#"); err != nil {
+	if err := readUntilPrompt(ctx, c, &seen); err != nil {
+		r.err = fmt.Errorf("no first prompt: %w (saw %q)", err, lastBytes(seen.Bytes()))
+		return r
+	}
+	// dd reads the marker and the keystrokes, echoing each as it comes,
+	// and ends by itself: the prompt after it (one the line's echo cannot
+	// be mistaken for) needs no Ctrl-C, which could race with the next
+	// line (cat once read it before it died).
+	if err := c.send(ctx, fmt.Sprintf("stty -icanon -echo min 1; dd bs=1 count=%d status=none; stty sane; echo PRO''MPT\r", 1+cfg.Keystrokes)); err != nil {
 		r.err = err
 		return r
 	}
-	if err := readUntil(ctx, c, &seen, "#"); err != nil {
-		r.err = fmt.Errorf("cat never echoed: %w (saw %q)", err, lastBytes(seen.Bytes()))
+	// The shell's echo of the line comes first; then dd waits. Type one
+	// marker (not in a prompt) until it comes back: then dd is reading.
+	seen.Reset()
+	if err := readUntil(ctx, c, &seen, "PRO''MPT\r\n"); err != nil {
+		r.err = fmt.Errorf("the command line not echoed: %w (saw %q)", err, lastBytes(seen.Bytes()))
+		return r
+	}
+	seen.Reset()
+	if err := c.send(ctx, "%"); err != nil {
+		r.err = err
+		return r
+	}
+	if err := readUntil(ctx, c, &seen, "%"); err != nil {
+		r.err = fmt.Errorf("dd never echoed: %w (saw %q)", err, lastBytes(seen.Bytes()))
 		return r
 	}
 	if termDebug {
-		fmt.Fprintf(os.Stderr, "terminal: cat reads\n")
+		fmt.Fprintf(os.Stderr, "terminal: dd reads\n")
 	}
 	for i := range cfg.Keystrokes {
 		k := string(rune('a' + i%26))
@@ -249,18 +265,11 @@ func measureTerminal(ctx context.Context, cfg TerminalConfig, c termClient, pid 
 		}
 		r.lat = append(r.lat, time.Since(t0))
 	}
-	// End cat (Ctrl-C), then the throughput: cat of big, to its end mark.
-	if err := c.send(ctx, "\x03"); err != nil {
-		r.err = err
-		return r
-	}
-	seen.Reset()
-	if err := c.send(ctx, "stty sane; echo PRO''MPT\r"); err != nil {
-		r.err = err
-		return r
-	}
+	// dd has ended with the last keystroke (the prompt may have come
+	// with its echo, in seen); then the throughput: cat of big, to its end
+	// mark.
 	if err := readUntil(ctx, c, &seen, "PROMPT"); err != nil {
-		r.err = fmt.Errorf("no prompt after cat: %w (saw %q)", err, lastBytes(seen.Bytes()))
+		r.err = fmt.Errorf("no prompt after dd: %w (saw %q)", err, lastBytes(seen.Bytes()))
 		return r
 	}
 	if err := c.send(ctx, "echo START''MARK; cat "+big+"; echo END''MARK\r"); err != nil {
@@ -323,6 +332,26 @@ func readUntil(ctx context.Context, c termClient, seen *bytes.Buffer, mark strin
 		seen.Write(p)
 	}
 	return nil
+}
+
+// readUntilPrompt reads output into seen until it ends as a shell's
+// prompt does ("$ ", "# ", "% " or "> ").
+func readUntilPrompt(ctx context.Context, c termClient, seen *bytes.Buffer) error {
+	for {
+		for _, p := range []string{"$ ", "# ", "% ", "> "} {
+			if bytes.HasSuffix(seen.Bytes(), []byte(p)) {
+				return nil
+			}
+		}
+		p, err := c.output(ctx)
+		if err != nil {
+			return err
+		}
+		if termDebug {
+			fmt.Fprintf(os.Stderr, "terminal: got %q\n", lastBytes(p))
+		}
+		seen.Write(p)
+	}
 }
 
 // countUntil reads output until mark, and returns how many bytes came.
@@ -661,7 +690,7 @@ func writeTerminalReport(cfg TerminalConfig, results []termResult) error {
 	fmt.Fprintf(&b, "Each web terminal logs in over SSH to the same loopback OpenSSH as the same user with the same key; "+
 		"the client is a Go program speaking each one's page protocol (wsdeck's /ws/shell binary frames with their acks; "+
 		"WeTTY's socket.io events with its `commit` flow control), acknowledging output as soon as it arrives. "+
-		"Latency: %d keystrokes one at a time into `cat` on a terminal with `-icanon -echo` (the echo is cat's output, "+
+		"Latency: %d keystrokes one at a time into `dd bs=1` on a terminal with `-icanon -echo` (the echo is dd's output, "+
 		"a full round trip through the remote program). Throughput: `cat` of a %d MiB file of 80-column lines, timed from the "+
 		"first byte after a start mark to an end mark. RSS: the server process and its children (WeTTY's ssh client; "+
 		"wsdeck's SSH client is in its process), sampled every 50 ms during the cat. %d rounds, servers alternating. "+
