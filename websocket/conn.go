@@ -148,9 +148,10 @@ type Conn struct {
 	deflate     *deflateState // nil unless permessage-deflate was agreed
 
 	// Reading. Guarded by readMu.
-	readMu ctxMutex
-	mr     messageReader
-	ctrl   [maxControlPayload]byte
+	readMu    ctxMutex
+	mr        messageReader
+	ctrl      [maxControlPayload]byte
+	readWatch sync.WaitGroup // a ctx's read deadline being set (watchRead)
 
 	// Writing. msgMu is held for a whole message, frameMu for one frame,
 	// so control frames can go out between the frames of a long message.
@@ -165,6 +166,7 @@ type Conn struct {
 	writeErr     error               // guarded by frameMu
 	closeWritten bool                // the close frame is going or went out; guarded by frameMu
 	wpool        *sync.Pool          // of *[]byte of opts.WriteBufferSize
+	writeWatch   sync.WaitGroup      // a ctx's write deadline being set (watchWrite); guarded by frameMu
 
 	closeMu       sync.Mutex  // held while the close frame is claimed and written
 	closeSent     atomic.Bool // a close frame was sent or is being sent; set under closeMu

@@ -596,15 +596,26 @@ func (c *Conn) watchRead(ctx context.Context) (func() bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return context.AfterFunc(ctx, func() { c.nc.SetReadDeadline(aLongTimeAgo) }), nil
+	c.readWatch.Add(1)
+	return context.AfterFunc(ctx, func() {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		c.readWatch.Done()
+	}), nil
 }
 
 // unwatch ends watchRead. If ctx interrupted the reads, the stream may have
-// been cut inside a frame, so the connection is closed.
+// been cut inside a frame, so the connection is closed, once the deadline
+// is set: nothing touches the connection after unwatch (an HTTP/2 stream's
+// deadline must not be set once its handler returned).
 func (c *Conn) unwatch(ctx context.Context, stop func() bool, err error) error {
-	if stop == nil || stop() {
+	if stop == nil {
 		return err
 	}
+	if stop() {
+		c.readWatch.Done()
+		return err
+	}
+	c.readWatch.Wait()
 	cerr := fmt.Errorf("websocket: read interrupted: %w", context.Cause(ctx))
 	c.mr.err = cerr
 	c.closeConn(cerr)

@@ -238,15 +238,25 @@ func (c *Conn) watchWrite(ctx context.Context) (stop func() bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(aLongTimeAgo) }), nil
+	c.writeWatch.Add(1)
+	return context.AfterFunc(ctx, func() {
+		c.nc.SetWriteDeadline(aLongTimeAgo)
+		c.writeWatch.Done()
+	}), nil
 }
 
 // endWrite ends a write that watchWrite watched, with the write's error
 // err: a write that ctx cut short, or any that failed, closes the
-// connection, as a frame cut short leaves the stream unusable.
+// connection, as a frame cut short leaves the stream unusable. A deadline
+// that ctx set is set before endWrite returns.
 func (c *Conn) endWrite(ctx context.Context, stop func() bool, err error) error {
-	if stop != nil && !stop() {
-		err = fmt.Errorf("websocket: write interrupted: %w", context.Cause(ctx))
+	if stop != nil {
+		if stop() {
+			c.writeWatch.Done()
+		} else {
+			c.writeWatch.Wait()
+			err = fmt.Errorf("websocket: write interrupted: %w", context.Cause(ctx))
+		}
 	}
 	if err != nil {
 		if cerr := c.closedErr(); cerr != nil {
