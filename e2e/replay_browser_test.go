@@ -21,7 +21,8 @@ import (
 // that restart) is listed in the Recordings tab and replayed in xterm.js:
 // played at 8x to its end it shows the session's text; seeking back to the
 // start shows none of it, and a jump to a time shows what was on the
-// screen then.
+// screen then. (TestShellBrowser/ReplayOfTheSession replays a session typed
+// in the page; this one's known times let it check seeking.)
 func TestReplayBrowser(t *testing.T) {
 	chromium := testpeer.Chromium(t)
 	artifacts := artifactDir(t)

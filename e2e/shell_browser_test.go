@@ -28,7 +28,9 @@ const shellText = `wsdeck.shell.text()`
 // from xterm.js's buffer; vim opens (the alternate screen) and quits; a
 // narrower viewport narrows the remote terminal (tput cols); a reload
 // reattaches with the screen as it was; a watcher the owner shares with
-// sees the session and cannot type into it.
+// sees the session and cannot type into it; a broadcast runs in each pane;
+// a session typed here and ended is replayed from its recording in the
+// Recordings tab, showing the same text the terminal showed.
 func TestShellBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts wsdeck, sshd and Chromium")
@@ -224,4 +226,57 @@ func TestShellBrowser(t *testing.T) {
 	ann.click(t, ".shell-view:not([hidden]) .close")
 	ann.poll(t, "the session ended", `wsdeck.shell.current.terms[0].ended`)
 	sshtest.Eventually(t, stepTimeout, "sshd sessions left", func() bool { return len(srv.Descendants()) == 0 })
+
+	// A session typed here, then replayed from its recording in the
+	// Recordings tab: played to its end, the player shows what the
+	// terminal showed.
+	t.Run("ReplayOfTheSession", func(t *testing.T) {
+		eval[bool](t, ann, `(document.getElementById("shell-many").checked = false, document.getElementById("shell-host").value = "", true)`)
+		ann.do(t, chromedp.SendKeys(chromedp.CSS("#shell-host"), "127.0.0.1"))
+		ann.click(t, "#shell-open")
+		ann.poll(t, "a new terminal attached", `!wsdeck.shell.current.group && wsdeck.shell.current.terms[0].ch > 0 &&
+			!wsdeck.shell.current.terms[0].ended && wsdeck.shell.current.terms[0].write`)
+		session := eval[string](t, ann, `wsdeck.shell.current.terms[0].session`)
+		typeInto(ann, "echo replay-$((6*7))"+kb.Enter)
+		ann.poll(t, "replay-42", hasLine("replay-42"))
+		// UTF-8 in colour (typed as ASCII: printf makes the é).
+		typeInto(ann, `printf '\033[1;32mvert-\303\251t\303\251-%s\033[0m\n' $((2*4))`+kb.Enter)
+		ann.poll(t, "vert-été-8", hasLine("vert-été-8"))
+		typeInto(ann, "exit"+kb.Enter)
+		ann.poll(t, "the session ended", `wsdeck.shell.current.terms[0].ended`)
+		// What the terminal showed of the session: up to the line the
+		// page adds when a session ends.
+		shown := eval[string](t, ann, shellText)
+		if i := strings.Index(shown, "\n[session ended"); i >= 0 {
+			shown = shown[:i]
+		} else {
+			t.Fatalf("no end line in the terminal:\n%s", shown)
+		}
+		shown = strings.TrimRight(shown, "\n")
+
+		id := strings.ReplaceAll(session, ".", "-")
+		row := fmt.Sprintf(`#recordings-table tr[data-id=%q]`, id)
+		ann.click(t, "#tab-recordings")
+		ann.poll(t, "the session's recording listed, ended", fmt.Sprintf(`(() => {
+			const tr = document.querySelector(%q);
+			if (tr && !tr.textContent.includes("live")) return true;
+			document.getElementById("recordings-refresh").click();
+			return false })()`, row))
+		ann.click(t, row+" .replay-open")
+		ann.poll(t, "the player loaded", `!document.getElementById("replay").hidden && wsdeck.recordings.player.pos === 0 && wsdeck.recordings.player.settled`)
+		ann.do(t, chromedp.SetValue(chromedp.CSS(".replay-speed"), "8"))
+		ann.click(t, ".replay-play")
+		ann.poll(t, "played to the end", `!wsdeck.recordings.player.playing && wsdeck.recordings.player.pos === wsdeck.recordings.player.duration && wsdeck.recordings.player.settled`)
+		replayed := eval[string](t, ann, `wsdeck.recordings.player.text()`)
+		t.Logf("the replay at its end shows %q", replayed)
+		if replayed != shown {
+			t.Errorf("the replay shows:\n%s\nthe terminal showed:\n%s", replayed, shown)
+		}
+		for _, want := range []string{"replay-42", "vert-été-8"} {
+			if !strings.Contains(replayed, want) {
+				t.Errorf("the replay lacks %q", want)
+			}
+		}
+		ann.screenshot(t, artifacts, "shell-replay")
+	})
 }
