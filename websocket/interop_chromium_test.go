@@ -18,15 +18,24 @@ import (
 	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
-// TestInteropChromium runs the interop scenarios with headless Chromium as
-// the client of our server: the server serves testdata/interop/chromium.html,
-// whose script runs the scenarios and POSTs their reports to /result. A
-// browser sends no fragments, so in the fragmented echo cases only our
-// server fragments.
+// TestInteropChromium runs the interop suite with headless Chromium as the
+// client of our server, which serves testdata/interop/chromium.html at
+// /?mode=MODE: its script runs the scenarios of a mode and POSTs their
+// reports to /result. A browser sends no fragments, so in the fragmented
+// echo cases only our server fragments. plain runs every scenario;
+// deflate runs the echo under each configuration that changes only our
+// side, as Chromium, which offers "permessage-deflate;
+// client_max_window_bits", cannot be configured.
 func TestInteropChromium(t *testing.T) {
 	t.Parallel()
 	chromium := wstest.Chromium(t)
-	s := newOurServer(t, echoCases())
+	var configs []deflateConfig
+	for _, cfg := range deflateConfigs {
+		if cfg.theirs == nil {
+			configs = append(configs, cfg)
+		}
+	}
+	s := newOurServer(t, configs)
 
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, interopScript("chromium.html"))
@@ -36,10 +45,21 @@ func TestInteropChromium(t *testing.T) {
 			Code   int    `json:"code"`
 			Reason string `json:"reason"`
 		}
+		mode := r.FormValue("mode")
+		scenarios, cases := theirScenarios, s.cases
+		if mode != "plain" {
+			cfg, ok := s.configs[mode]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			scenarios, cases = []string{"echo"}, deflateCases(cfg.big)
+		}
 		json.NewEncoder(w).Encode(struct {
-			Cases []echoCase `json:"cases"`
-			Close closeFrame `json:"close"`
-		}{s.cases, closeFrame{int(codeTheirClient), theirReason("chromium", "client")}})
+			Scenarios []string   `json:"scenarios"`
+			Cases     []echoCase `json:"cases"`
+			Close     closeFrame `json:"close"`
+		}{scenarios, cases, closeFrame{int(codeTheirClient), theirReason("chromium", "client")}})
 	})
 	reports := make(chan map[string]clientReport, 1)
 	s.mux.HandleFunc("POST /result", func(w http.ResponseWriter, r *http.Request) {
@@ -53,32 +73,57 @@ func TestInteropChromium(t *testing.T) {
 		default:
 		}
 	})
+	// run loads the page for mode and returns its reports, by scenario.
+	run := func(t *testing.T, mode string) map[string]clientReport {
+		report := browseForReport(t, chromium, s.url+"/?mode="+mode, reports)
+		if rep, ok := report["config"]; ok {
+			t.Fatalf("chromium: fetching the config: %s", rep.Error)
+		}
+		return report
+	}
 
-	browser := startChromium(t, chromium, s.url+"/")
+	t.Run("plain", func(t *testing.T) {
+		report := run(t, "plain")
+		for _, scenario := range theirScenarios {
+			t.Run(scenario, func(t *testing.T) {
+				rep, ok := report[scenario]
+				if !ok {
+					t.Fatalf("chromium reported no %s", scenario)
+				}
+				s.checkTheirClient(t, "chromium", scenario, rep)
+			})
+		}
+	})
+	t.Run("deflate", func(t *testing.T) {
+		for _, cfg := range configs {
+			t.Run(cfg.name, func(t *testing.T) {
+				rep, ok := run(t, cfg.name)["echo"]
+				if !ok {
+					t.Fatal("chromium reported no echo")
+				}
+				s.checkTheirDeflate(t, "chromium", false, cfg, rep)
+			})
+		}
+	})
+}
+
+// browseForReport starts Chromium on url with the extra flags, waits for
+// the report that its page sends to reports, and stops it.
+func browseForReport[T any](t *testing.T, chromium, url string, reports <-chan T, extra ...string) T {
+	t.Helper()
+	browser := startChromium(t, chromium, url, extra...)
 	timer := time.NewTimer(interopTimeout)
 	defer timer.Stop()
-	var report map[string]clientReport
+	var rep T
 	select {
-	case report = <-reports:
+	case rep = <-reports:
 	case <-browser.exited:
 		t.Fatalf("chromium exited before reporting: %v", browser.err)
 	case <-timer.C:
 		t.Fatalf("no report from chromium within %v", interopTimeout)
 	}
 	browser.stop()
-
-	if rep, ok := report["config"]; ok {
-		t.Fatalf("chromium: fetching the config: %s", rep.Error)
-	}
-	for _, scenario := range theirScenarios {
-		t.Run(scenario, func(t *testing.T) {
-			rep, ok := report[scenario]
-			if !ok {
-				t.Fatalf("chromium reported no %s", scenario)
-			}
-			checkTheirClient(t, s, "chromium", scenario, rep)
-		})
-	}
+	return rep
 }
 
 // browser is a running Chromium.

@@ -10,26 +10,17 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/wsdeck/wsdeck/websocket"
-	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
-// The deflate interop tests run an echo over connections that negotiated
-// permessage-deflate (RFC 7692), under the parameter combinations that
-// matter (deflateConfigs): python3-websockets and Node's ws as clients of
-// our server and as servers for our client, and Chromium as a client. The
-// peers' sides are testdata/interop/*_deflate.*; the harness of
-// interop_test.go starts them.
+// The deflate half of the interop suite (interop_test.go) runs the echo
+// over connections that negotiated permessage-deflate (RFC 7692), under the
+// parameter combinations that matter (deflateConfigs), with every peer.
 //
 // Each connection is checked three ways:
 //
@@ -207,14 +198,6 @@ func parseAgreement(h string) (deflateParams, error) {
 	return p, nil
 }
 
-// deflateCase is one message of the echo. Its JSON form is what the peers'
-// clients read.
-type deflateCase struct {
-	Kind string `json:"kind"` // "json", compressible text, or "binary", random bytes
-	Size int    `json:"size"`
-	Frag bool   `json:"frag"` // sent in fragments, where the sender can
-}
-
 // deflateCases returns the echo's messages: compressible text from empty
 // to 1 MiB, about our Conn.Write's threshold too; incompressible binary;
 // repeats, which context takeover compresses to almost nothing (the
@@ -222,11 +205,11 @@ type deflateCase struct {
 // 250 bytes); fragmented messages, from empty to large enough that our
 // Conn.Writer must send several frames (see streamedSize); and, if big,
 // 4 MiB of text.
-func deflateCases(big bool) []deflateCase {
-	var cases []deflateCase
-	add := func(kind string, frag bool, sizes ...int) {
+func deflateCases(big bool) []echoCase {
+	var cases []echoCase
+	add := func(typ string, frag bool, sizes ...int) {
 		for _, size := range sizes {
-			cases = append(cases, deflateCase{Kind: kind, Size: size, Frag: frag})
+			cases = append(cases, echoCase{Type: typ, Size: size, Frag: frag})
 		}
 	}
 	add("json", false, 0, 1, 127, 128, 1024, 65535, 65536, 1<<20)
@@ -240,59 +223,6 @@ func deflateCases(big bool) []deflateCase {
 		add("json", true, 1<<20)
 	}
 	return cases
-}
-
-func (dc deflateCase) String() string {
-	s := dc.Kind + "_" + strconv.Itoa(dc.Size)
-	if dc.Frag {
-		s += "_frag"
-	}
-	return s
-}
-
-func (dc deflateCase) messageType() websocket.MessageType {
-	if dc.Kind == "binary" {
-		return websocket.MessageBinary
-	}
-	return websocket.MessageText
-}
-
-// check reports how a received message differs from the case's payload.
-func (dc deflateCase) check(typ websocket.MessageType, got []byte) error {
-	if typ != dc.messageType() {
-		return fmt.Errorf("got a %v message, want %v", typ, dc.messageType())
-	}
-	want := deflatePayload(dc.Kind, dc.Size)
-	if bytes.Equal(got, want) {
-		return nil
-	}
-	i := 0
-	for i < min(len(got), len(want)) && got[i] == want[i] {
-		i++
-	}
-	return fmt.Errorf("got %d bytes, want %d; first difference at byte %d", len(got), len(want), i)
-}
-
-// write sends p as the case's message: with Conn.Write, or in fragments
-// with several writes to Conn.Writer.
-func (dc deflateCase) write(ctx context.Context, c *websocket.Conn, p []byte) error {
-	typ := "text"
-	if dc.Kind == "binary" {
-		typ = "binary"
-	}
-	return writeMessage(ctx, c, echoCase{Type: typ, Frag: dc.Frag}, p)
-}
-
-var jsonPayloads sync.Map // of size to func() []byte
-
-// deflatePayload returns the content of a message of kind "binary" (random
-// bytes, as payload makes them) or "json".
-func deflatePayload(kind string, size int) []byte {
-	if kind == "binary" {
-		return payload("binary", size)
-	}
-	gen, _ := jsonPayloads.LoadOrStore(size, sync.OnceValue(func() []byte { return jsonLike(size) }))
-	return gen.(func() []byte)()
 }
 
 // jsonLike returns size bytes of text like a JSON API's responses: records
@@ -334,10 +264,10 @@ type msgInfo struct {
 	frag bool
 }
 
-func caseInfos(cases []deflateCase) []msgInfo {
+func caseInfos(cases []echoCase) []msgInfo {
 	infos := make([]msgInfo, len(cases))
-	for i, dc := range cases {
-		infos[i] = msgInfo{what: dc.String(), kind: dc.Kind, size: dc.Size, frag: dc.Frag}
+	for i, ec := range cases {
+		infos[i] = msgInfo{what: ec.String(), kind: ec.Type, size: ec.Size, frag: ec.Frag}
 	}
 	return infos
 }
@@ -498,156 +428,12 @@ func responseExtensions(head []byte) (string, error) {
 	return strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "), nil
 }
 
-// deflateServer is the server the peers' clients talk to: an httptest
-// server on 127.0.0.1 whose connections are tapped. It serves
-// /deflate/payload?kind=K&size=N and the echo of each configuration at
-// /deflate/ws/{name}, and hands what each echo saw to the test.
-type deflateServer struct {
-	url      string // http://127.0.0.1:port
-	mux      *http.ServeMux
-	configs  map[string]deflateConfig
-	ctx      context.Context // done at cleanup, to end the echoes
-	results  mailbox[deflateResult]
-	handlers sync.WaitGroup
-}
-
-// deflateResult is what our server saw on an echo connection.
-type deflateResult struct {
-	err    error // the first thing that went wrong; nil if nothing did
-	end    error // the error the connection's last read ended with
-	offer  string
-	ours   websocket.DeflateParams
-	oursOK bool
-	// read and written are what the tap saw: written has the response.
-	read, written wireRecord
-}
-
-// tapKey is the request context key of the connection's wireTap.
-type tapKey struct{}
-
-type tapListener struct{ net.Listener }
-
-func (l tapListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newWireTap(c, false), nil
-}
-
-func newDeflateServer(t *testing.T, configs []deflateConfig) *deflateServer {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &deflateServer{mux: http.NewServeMux(), configs: make(map[string]deflateConfig), ctx: ctx}
-	for _, cfg := range configs {
-		s.configs[cfg.name] = cfg
-	}
-	s.mux.HandleFunc("GET /deflate/payload", s.servePayload)
-	s.mux.HandleFunc("GET /deflate/ws/{config}", s.serveWebSocket)
-	hs := httptest.NewUnstartedServer(s.mux)
-	hs.Listener = tapListener{hs.Listener}
-	hs.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		return context.WithValue(ctx, tapKey{}, c)
-	}
-	hs.Start()
-	s.url = hs.URL
-	t.Cleanup(func() {
-		cancel()
-		hs.Close() // after which no handler can start
-		s.handlers.Wait()
-	})
-	return s
-}
-
-func (s *deflateServer) servePayload(w http.ResponseWriter, r *http.Request) {
-	kind := r.FormValue("kind")
-	size, err := strconv.Atoi(r.FormValue("size"))
-	if kind != "json" && kind != "binary" || err != nil || size < 0 || size > interopMaxSize {
-		http.Error(w, "want kind=json|binary&size=N", http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Write(deflatePayload(kind, size))
-}
-
-func (s *deflateServer) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	s.handlers.Add(1)
-	defer s.handlers.Done()
-	name := r.PathValue("config")
-	cfg, ok := s.configs[name]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	tap := r.Context().Value(tapKey{}).(*wireTap)
-	tap.startServer()
-	res := deflateResult{offer: strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{ConnOptions: deflateConnOptions(cfg.ours)})
-	if err != nil {
-		res.err = fmt.Errorf("accept: %w", err)
-		s.results.put(name, res)
-		return
-	}
-	res.ours, res.oursOK = websocket.DeflateAgreed(c)
-	ctx, cancel := context.WithTimeout(s.ctx, interopTimeout)
-	res.err, res.end = s.echo(ctx, c, deflateCases(cfg.big))
-	cancel()
-	c.CloseNow()
-	res.read, res.written = tap.read.record(), tap.written.record()
-	s.results.put(name, res)
-}
-
-// echo reads the messages of cases in order, checks each and echoes it, in
-// fragments for a fragmented case, then reads until the peer closes.
-func (s *deflateServer) echo(ctx context.Context, c *websocket.Conn, cases []deflateCase) (err, end error) {
-	var buf []byte
-	for _, dc := range cases {
-		typ, p, err := c.ReadAppend(ctx, buf[:0])
-		if err != nil {
-			return fmt.Errorf("reading %v: %w", dc, err), nil
-		}
-		buf = p
-		if err := dc.check(typ, p); err != nil {
-			return fmt.Errorf("received %v: %w", dc, err), nil
-		}
-		if err := dc.write(ctx, c, p); err != nil {
-			return fmt.Errorf("echoing %v: %w", dc, err), nil
-		}
-	}
-	n, end := readToEnd(ctx, c)
-	if n > 0 {
-		err = fmt.Errorf("%d messages after the last case", n)
-	}
-	return err, end
-}
-
-// result waits for what our server saw on the echo of configuration name.
-func (s *deflateServer) result(t *testing.T, name string) deflateResult {
-	t.Helper()
-	timer := time.NewTimer(interopTimeout)
-	defer timer.Stop()
-	select {
-	case res := <-s.results.box(name):
-		return res
-	case <-timer.C:
-	}
-	t.Fatalf("our server saw no %s connection end within %v", name, interopTimeout)
-	return deflateResult{}
-}
-
-// deflateReport is the JSON line that a peer's client prints, and what a
-// peer's server answers to "!extensions".
-type deflateReport struct {
-	clientReport
-	Response *string        `json:"response"` // Sec-WebSocket-Extensions of the handshake response
-	Agreed   *deflateParams `json:"agreed"`   // the parameters in effect
-}
-
-// checkTheirClient checks the echo of cfg that a peer's client ran against
+// checkTheirDeflate checks the echo of cfg that a peer's client ran against
 // our server: the client's report, what our server saw, and the wire.
 // fragments says whether the client sends fragments.
-func (s *deflateServer) checkTheirClient(t *testing.T, peer string, fragments bool, cfg deflateConfig, rep deflateReport) {
+func (s *ourServer) checkTheirDeflate(t *testing.T, peer string, fragments bool, cfg deflateConfig, rep clientReport) {
 	t.Helper()
-	res := s.result(t, cfg.name)
+	res := s.result(t, cfg.name, "echo")
 	cases := deflateCases(cfg.big)
 	if rep.Error != "" {
 		t.Errorf("%s client: %s", peer, rep.Error)
@@ -684,61 +470,11 @@ func (s *deflateServer) checkTheirClient(t *testing.T, peer string, fragments bo
 	dc.checkWire(t, rep.Error == "" && res.err == nil)
 }
 
-// testDeflateTheirClient runs the echo of every configuration with a
-// peer's client against our server, one after another. run runs the
-// peer's client with its arguments: "client", the echo's URL, our server's
-// URL, the peer's options and the cases, as JSON.
-func testDeflateTheirClient(t *testing.T, peer string, run func(t *testing.T, args ...string) deflateReport) {
-	s := newDeflateServer(t, deflateConfigs)
-	for _, cfg := range deflateConfigs {
-		t.Run(cfg.name, func(t *testing.T) {
-			theirs, err := json.Marshal(cfg.theirs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cases, err := json.Marshal(deflateCases(cfg.big))
-			if err != nil {
-				t.Fatal(err)
-			}
-			wsURL := "ws" + strings.TrimPrefix(s.url, "http") + "/deflate/ws/" + cfg.name
-			rep := run(t, "client", wsURL, s.url, string(theirs), string(cases))
-			s.checkTheirClient(t, peer, true, cfg, rep)
-		})
-	}
-}
-
-// runDeflateClient runs a peer's client and returns its report, as
-// runPeerClient does.
-func runDeflateClient(t *testing.T, env []string, argv ...string) deflateReport {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), interopTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.WaitDelay = 5 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if stderr.Len() > 0 {
-		t.Logf("%s: stderr:\n%s", argv[1], stderr.Bytes())
-	}
-	if err != nil {
-		t.Fatalf("%s: %v", argv[1], err)
-	}
-	var rep deflateReport
-	line := bytes.TrimSpace(out)
-	line = line[bytes.LastIndexByte(line, '\n')+1:]
-	if err := json.Unmarshal(line, &rep); err != nil {
-		t.Fatalf("%s: bad report %q: %v", argv[1], out, err)
-	}
-	return rep
-}
-
 // testDeflateOurClient runs the echo of every configuration with our
 // client against a peer's echo server, one after another. start starts the
 // peer's server with its options as JSON; its defaults limit windows to
 // maxBits.
-func testDeflateOurClient(t *testing.T, peer string, maxBits int, start func(t *testing.T, theirs string) *peerServer) {
+func testDeflateOurClient(t *testing.T, peer string, maxBits int, start peerServerStarter) {
 	for _, cfg := range deflateConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
 			theirs, err := json.Marshal(cfg.theirs)
@@ -814,7 +550,7 @@ func (dc *deflateConn) echo(ctx context.Context, c *websocket.Conn, cfg deflateC
 		return fmt.Errorf("read the answer to %s: %w", ask, err)
 	}
 	dc.received = append(dc.received, msgInfo{what: "the answer to " + ask, size: -1})
-	var rep deflateReport
+	var rep clientReport
 	if err := json.Unmarshal(msg, &rep); err != nil {
 		return fmt.Errorf("%s server answered %q: %w", dc.peer, msg, err)
 	}
@@ -828,9 +564,9 @@ func (dc *deflateConn) echo(ctx context.Context, c *websocket.Conn, cfg deflateC
 				return fmt.Errorf("write %s: %w", frag, err)
 			}
 		}
-		info := caseInfos([]deflateCase{ec})[0]
+		info := caseInfos([]echoCase{ec})[0]
 		dc.sent = append(dc.sent, info)
-		if err := ec.write(ctx, c, deflatePayload(ec.Kind, ec.Size)); err != nil {
+		if err := writeMessage(ctx, c, ec, payload(ec.Type, ec.Size)); err != nil {
 			return fmt.Errorf("write %v: %w", ec, err)
 		}
 		typ, got, err := c.Read(ctx)
@@ -843,48 +579,4 @@ func (dc *deflateConn) echo(ctx context.Context, c *websocket.Conn, cfg deflateC
 		}
 	}
 	return nil
-}
-
-// TestInteropDeflatePython runs the deflate echo against python3-websockets:
-// testdata/interop/python_deflate.py as the client of our server, and as
-// the server of our client.
-func TestInteropDeflatePython(t *testing.T) {
-	t.Parallel()
-	python := wstest.Python(t)
-	script := interopScript("python_deflate.py")
-	t.Run("their_client", func(t *testing.T) {
-		t.Parallel()
-		testDeflateTheirClient(t, "python", func(t *testing.T, args ...string) deflateReport {
-			return runDeflateClient(t, nil, append([]string{python, script}, args...)...)
-		})
-	})
-	t.Run("our_client", func(t *testing.T) {
-		t.Parallel()
-		// Its server's defaults are 12-bit windows.
-		testDeflateOurClient(t, "python", 12, func(t *testing.T, theirs string) *peerServer {
-			return startPeerServer(t, nil, python, script, "server", theirs)
-		})
-	})
-}
-
-// TestInteropDeflateNode runs the deflate echo against Node's ws:
-// testdata/interop/node_deflate.js as the client of our server, and as the
-// server of our client.
-func TestInteropDeflateNode(t *testing.T) {
-	t.Parallel()
-	node, modules := wstest.Node(t)
-	env := []string{"NODE_PATH=" + modules}
-	script := interopScript("node_deflate.js")
-	t.Run("their_client", func(t *testing.T) {
-		t.Parallel()
-		testDeflateTheirClient(t, "node", func(t *testing.T, args ...string) deflateReport {
-			return runDeflateClient(t, env, append([]string{node, script}, args...)...)
-		})
-	})
-	t.Run("our_client", func(t *testing.T) {
-		t.Parallel()
-		testDeflateOurClient(t, "node", 15, func(t *testing.T, theirs string) *peerServer {
-			return startPeerServer(t, env, node, script, "server", theirs)
-		})
-	})
 }

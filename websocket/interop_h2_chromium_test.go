@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wsdeck/wsdeck/websocket"
 	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
@@ -143,18 +142,7 @@ func TestInteropH2Chromium(t *testing.T) {
 	s.StartTLS()
 	defer s.Close()
 
-	browser := startChromium(t, chromium, s.URL+"/", "--ignore-certificate-errors")
-	timer := time.NewTimer(interopTimeout)
-	defer timer.Stop()
-	var rep pageReport
-	select {
-	case rep = <-reports:
-	case <-browser.exited:
-		t.Fatalf("chromium exited before reporting: %v", browser.err)
-	case <-timer.C:
-		t.Fatalf("no report from chromium within %v", interopTimeout)
-	}
-	browser.stop()
+	rep := browseForReport(t, chromium, s.URL+"/", reports, "--ignore-certificate-errors")
 	if rep.Error != "" || len(rep.Sockets) != 3 {
 		t.Fatalf("page: %+v", rep)
 	}

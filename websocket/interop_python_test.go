@@ -6,20 +6,19 @@ import (
 	"github.com/wsdeck/wsdeck/websocket/internal/wstest"
 )
 
-// TestInteropPython runs the interop scenarios against python3-websockets:
+// TestInteropPython runs the interop suite against python3-websockets:
 // testdata/interop/python_client.py against our server, and our client
-// against testdata/interop/python_server.py.
+// against testdata/interop/python_server.py, plain and with
+// permessage-deflate.
 func TestInteropPython(t *testing.T) {
 	t.Parallel()
 	python := wstest.Python(t)
-	t.Run("their_client", func(t *testing.T) {
-		t.Parallel()
-		testTheirClient(t, "python", func(t *testing.T, args ...string) clientReport {
-			return runPeerClient(t, nil, append([]string{python, interopScript("python_client.py")}, args...)...)
-		})
-	})
-	t.Run("our_client", func(t *testing.T) {
-		t.Parallel()
-		testOurClient(t, "python", startPeerServer(t, nil, python, interopScript("python_server.py")))
-	})
+	client := func(t *testing.T, args ...string) clientReport {
+		return runPeerClient(t, nil, append([]string{python, interopScript("python_client.py")}, args...)...)
+	}
+	server := func(t *testing.T, options string) *peerServer {
+		return startPeerServer(t, nil, python, interopScript("python_server.py"), options)
+	}
+	// Its server's defaults are 12-bit windows.
+	testInterop(t, "python", 12, client, server)
 }

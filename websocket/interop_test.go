@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +32,10 @@ import (
 // peers, and skips a test whose peer is missing (or fails it, with
 // WSDECK_REQUIRE_PEERS=1).
 //
+// Every peer runs the suite twice, in the subtests "plain" and "deflate":
+//
+// plain: compression off on every side, as it is by default (a browser
+// offers permessage-deflate, which our server declines): RFC 6455 itself.
 // A peer's client runs these scenarios against our server:
 //
 //	echo             text and binary messages of interopSizes, whole and in
@@ -42,6 +47,17 @@ import (
 //	close-by-server  our server closes with codeOurServer and a reason
 //
 // and our client runs the same against a peer's echo server (testOurClient).
+//
+// deflate: the echo, of compressible and incompressible messages
+// (deflateCases), over connections that agreed permessage-deflate under
+// each of deflateConfigs, with the agreement and the wire checked too
+// (interop_deflate_test.go).
+//
+// The peers' clients take the arguments SCENARIO WS_URL HTTP_URL OPTIONS
+// [ARGS...], where OPTIONS is "off" for no compression, "null" for the
+// peer's permessage-deflate defaults, or a JSON object of RFC 7692
+// parameters; their servers take OPTIONS alone. Both fetch the content of
+// the echoed messages from our HTTP_URL/payload.
 
 const (
 	// interopTimeout bounds each run of a peer's client or browser, each
@@ -62,11 +78,10 @@ const (
 	fragBufferSize = 256
 )
 
-// interopConnOptions are the options of our side of every interop
+// interopConnOptions are the options of our side of every plain interop
 // connection: with frag, a WriteBufferSize of fragBufferSize. Compression is
-// off, by default, on every side, as it is in the peers' scripts: these
-// tests are about RFC 6455 itself (a browser offers permessage-deflate,
-// which our server declines).
+// off, as it is by default (a browser offers permessage-deflate, which our
+// server then declines), and in the peers given "off".
 func interopConnOptions(frag bool) websocket.ConnOptions {
 	o := websocket.ConnOptions{MaxMessageSize: interopMaxSize}
 	if frag {
@@ -100,7 +115,9 @@ func interopScript(name string) string { return filepath.Join("testdata", "inter
 // echoCase is one message of the echo scenario. Its JSON form is what the
 // peers' clients read.
 type echoCase struct {
-	Type string `json:"type"` // "text" or "binary"
+	// Type is "text" (random characters), "json" (compressible text like
+	// a JSON API's) or "binary" (random bytes).
+	Type string `json:"type"`
 	Size int    `json:"size"`
 	// Frag sends the message in fragments: our side with Conn.Writer, a
 	// peer with its own fragment API where it has one.
@@ -132,10 +149,10 @@ func (ec echoCase) String() string {
 }
 
 func (ec echoCase) messageType() websocket.MessageType {
-	if ec.Type == "text" {
-		return websocket.MessageText
+	if ec.Type == "binary" {
+		return websocket.MessageBinary
 	}
-	return websocket.MessageBinary
+	return websocket.MessageText
 }
 
 // check reports how a received message differs from the case's payload.
@@ -162,13 +179,16 @@ var textRunes = []rune("abc xyz,09\n\u007f\u0080é\u07ff\u0800€日本\ud7ff\ue
 
 var payloads sync.Map // of "type size" to func() []byte
 
-// payload returns the content of a message of typ ("text" or "binary") and
-// size bytes: random bytes, or random characters of textRunes, from a
-// generator seeded with the type and size. Peers fetch it from our server's
-// /payload.
+// payload returns the content of a message of typ ("text", "json" or
+// "binary") and size bytes: random bytes, random characters of textRunes,
+// or jsonLike's text, from a generator seeded with the type and size. Peers
+// fetch it from our server's /payload.
 func payload(typ string, size int) []byte {
 	key := typ + " " + strconv.Itoa(size)
 	gen, _ := payloads.LoadOrStore(key, sync.OnceValue(func() []byte {
+		if typ == "json" {
+			return jsonLike(size)
+		}
 		var seed [32]byte
 		copy(seed[:], key)
 		rng := rand.NewChaCha8(seed)
@@ -280,12 +300,17 @@ func (m *mailbox[T]) put(key string, v T) {
 }
 
 // ourServer is the server the peers' clients talk to: an httptest server on
-// 127.0.0.1 that serves /payload and a WebSocket endpoint per scenario,
-// /ws/{scenario}, and hands what each endpoint saw to the test.
+// 127.0.0.1 that serves /payload and a WebSocket endpoint per compression
+// mode and scenario, /ws/{mode}/{scenario}, and hands what each endpoint
+// saw to the test. The mode is "plain", or the name of one of the
+// server's deflateConfigs, whose only scenario is the echo. Its
+// connections are tapped (wiretap_test.go); a deflate echo records what
+// the tap saw.
 type ourServer struct {
-	url   string // http://127.0.0.1:port
-	mux   *http.ServeMux
-	cases []echoCase // of the echo scenario, in order
+	url     string // http://127.0.0.1:port
+	mux     *http.ServeMux
+	cases   []echoCase // of the plain echo, in order
+	configs map[string]deflateConfig
 	// ctx is done at cleanup, to end the WebSocket handlers.
 	ctx     context.Context
 	results mailbox[serverResult]
@@ -298,14 +323,44 @@ type ourServer struct {
 type serverResult struct {
 	err error // the first thing that went wrong; nil if nothing did
 	end error // the error the connection's last read ended with
+
+	// Of a deflate echo only:
+	offer  string // the request's Sec-WebSocket-Extensions
+	ours   websocket.DeflateParams
+	oursOK bool
+	// read and written are what the tap saw: written has the response.
+	read, written wireRecord
 }
 
-func newOurServer(t *testing.T, cases []echoCase) *ourServer {
+// tapKey is the request context key of the connection's wireTap.
+type tapKey struct{}
+
+type tapListener struct{ net.Listener }
+
+func (l tapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newWireTap(c, false), nil
+}
+
+// newOurServer starts a server for the plain scenarios and the deflate
+// echo of each of configs.
+func newOurServer(t *testing.T, configs []deflateConfig) *ourServer {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &ourServer{mux: http.NewServeMux(), cases: cases, ctx: ctx}
+	s := &ourServer{mux: http.NewServeMux(), cases: echoCases(), configs: make(map[string]deflateConfig), ctx: ctx}
+	for _, cfg := range configs {
+		s.configs[cfg.name] = cfg
+	}
 	s.mux.HandleFunc("GET /payload", s.servePayload)
-	s.mux.HandleFunc("GET /ws/{scenario}", s.serveWebSocket)
-	hs := httptest.NewServer(s.mux)
+	s.mux.HandleFunc("GET /ws/{mode}/{scenario}", s.serveWebSocket)
+	hs := httptest.NewUnstartedServer(s.mux)
+	hs.Listener = tapListener{hs.Listener}
+	hs.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, tapKey{}, c)
+	}
+	hs.Start()
 	s.url = hs.URL
 	t.Cleanup(func() {
 		cancel()
@@ -315,11 +370,16 @@ func newOurServer(t *testing.T, cases []echoCase) *ourServer {
 	return s
 }
 
+// wsURL is the WebSocket endpoint of a scenario in a mode.
+func (s *ourServer) wsURL(mode, scenario string) string {
+	return "ws" + strings.TrimPrefix(s.url, "http") + "/ws/" + mode + "/" + scenario
+}
+
 func (s *ourServer) servePayload(w http.ResponseWriter, r *http.Request) {
 	typ := r.FormValue("type")
 	size, err := strconv.Atoi(r.FormValue("size"))
-	if typ != "text" && typ != "binary" || err != nil || size < 0 || size > interopMaxSize {
-		http.Error(w, "want type=text|binary&size=N", http.StatusBadRequest)
+	if typ != "text" && typ != "json" && typ != "binary" || err != nil || size < 0 || size > interopMaxSize {
+		http.Error(w, "want type=text|json|binary&size=N", http.StatusBadRequest)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -329,11 +389,16 @@ func (s *ourServer) servePayload(w http.ResponseWriter, r *http.Request) {
 func (s *ourServer) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
-	scenario := r.PathValue("scenario")
+	mode, scenario := r.PathValue("mode"), r.PathValue("scenario")
+	key := mode + "/" + scenario
+	if mode != "plain" {
+		s.serveDeflate(w, r, mode, scenario)
+		return
+	}
 	var run func(context.Context, *websocket.Conn) serverResult
 	switch scenario {
 	case "echo":
-		run = s.echo
+		run = func(ctx context.Context, c *websocket.Conn) serverResult { return s.echo(ctx, c, s.cases) }
 	case "ping":
 		run = s.ping
 	case "close-by-client":
@@ -346,21 +411,48 @@ func (s *ourServer) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{ConnOptions: interopConnOptions(true)})
 	if err != nil {
-		s.results.put(scenario, serverResult{err: fmt.Errorf("accept: %w", err)})
+		s.results.put(key, serverResult{err: fmt.Errorf("accept: %w", err)})
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, interopTimeout)
 	res := run(ctx, c)
 	cancel()
 	c.CloseNow()
-	s.results.put(scenario, res)
+	s.results.put(key, res)
 }
 
-// echo reads the messages of s.cases in order, checks each and echoes it,
-// in fragments for a fragmented case, then reads until the peer closes.
-func (s *ourServer) echo(ctx context.Context, c *websocket.Conn) serverResult {
+// serveDeflate serves the echo of configuration name, tapped.
+func (s *ourServer) serveDeflate(w http.ResponseWriter, r *http.Request, name, scenario string) {
+	cfg, ok := s.configs[name]
+	if !ok || scenario != "echo" {
+		http.NotFound(w, r)
+		return
+	}
+	key := name + "/" + scenario
+	tap := r.Context().Value(tapKey{}).(*wireTap)
+	tap.startServer()
+	res := serverResult{offer: strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{ConnOptions: deflateConnOptions(cfg.ours)})
+	if err != nil {
+		res.err = fmt.Errorf("accept: %w", err)
+		s.results.put(key, res)
+		return
+	}
+	res.ours, res.oursOK = websocket.DeflateAgreed(c)
+	ctx, cancel := context.WithTimeout(s.ctx, interopTimeout)
+	echoed := s.echo(ctx, c, deflateCases(cfg.big))
+	res.err, res.end = echoed.err, echoed.end
+	cancel()
+	c.CloseNow()
+	res.read, res.written = tap.read.record(), tap.written.record()
+	s.results.put(key, res)
+}
+
+// echo reads the messages of cases in order, checks each and echoes it, in
+// fragments for a fragmented case, then reads until the peer closes.
+func (s *ourServer) echo(ctx context.Context, c *websocket.Conn, cases []echoCase) serverResult {
 	var buf []byte
-	for _, ec := range s.cases {
+	for _, ec := range cases {
 		typ, p, err := c.ReadAppend(ctx, buf[:0])
 		if err != nil {
 			return serverResult{err: fmt.Errorf("reading %v: %w", ec, err)}
@@ -420,21 +512,23 @@ func (s *ourServer) closeByServer(_ context.Context, c *websocket.Conn) serverRe
 	return serverResult{err: c.Close(codeOurServer, reasonOurServer)}
 }
 
-// result waits for what our server saw in a scenario.
-func (s *ourServer) result(t *testing.T, scenario string) serverResult {
+// result waits for what our server saw at the endpoint of a mode and
+// scenario.
+func (s *ourServer) result(t *testing.T, mode, scenario string) serverResult {
 	t.Helper()
 	timer := time.NewTimer(interopTimeout)
 	defer timer.Stop()
 	select {
-	case res := <-s.results.box(scenario):
+	case res := <-s.results.box(mode + "/" + scenario):
 		return res
 	case <-timer.C:
 	}
-	t.Fatalf("our server saw no %s connection end within %v", scenario, interopTimeout)
+	t.Fatalf("our server saw no %s %s connection end within %v", mode, scenario, interopTimeout)
 	return serverResult{}
 }
 
-// theirScenarios are the scenarios a peer's client runs against our server.
+// theirScenarios are the plain scenarios a peer's client runs against our
+// server.
 var theirScenarios = []string{"echo", "ping", "close-by-client", "close-by-server"}
 
 // clientReport is the JSON line that a peer's client prints for a scenario.
@@ -444,38 +538,74 @@ type clientReport struct {
 	Code     int    `json:"code"`    // of the close frame received
 	Reason   string `json:"reason"`
 	WasClean *bool  `json:"wasClean"` // a browser's CloseEvent.wasClean
+	// Of the echo: the Sec-WebSocket-Extensions of the handshake response,
+	// and the permessage-deflate parameters in effect, where the peer can
+	// tell (null when none were agreed). A peer's server answers
+	// "!extensions" with these two.
+	Response *string        `json:"response"`
+	Agreed   *deflateParams `json:"agreed"`
 }
 
-// testTheirClient runs every scenario with a peer's client against our
-// server. run runs the peer's client with the arguments of a scenario: its
-// name, our server's URL, and the scenario's own arguments.
+// derefOr returns *p, or def if p is nil.
+func derefOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// peerClient runs a peer's client with its arguments: the scenario, its
+// WebSocket URL, our server's URL, the compression options and the
+// scenario's own arguments.
+type peerClient func(t *testing.T, args ...string) clientReport
+
+// testTheirClient runs a peer's client against our server: every plain
+// scenario, or with compression the deflate echo of every configuration.
 //
 // The scenarios run one after another, not in parallel: a parallel subtest
 // can wait long for its turn, under go test -parallel, while the test that
 // started the server keeps it running.
-func testTheirClient(t *testing.T, peer string, run func(t *testing.T, args ...string) clientReport) {
-	s := newOurServer(t, echoCases())
-	cases, err := json.Marshal(s.cases)
-	if err != nil {
-		t.Fatal(err)
+func testTheirClient(t *testing.T, peer string, compression bool, run peerClient) {
+	if !compression {
+		s := newOurServer(t, nil)
+		cases, err := json.Marshal(s.cases)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := map[string][]string{
+			"echo":            {string(cases)},
+			"close-by-client": {strconv.Itoa(int(codeTheirClient)), theirReason(peer, "client")},
+		}
+		for _, scenario := range theirScenarios {
+			t.Run(scenario, func(t *testing.T) {
+				rep := run(t, append([]string{scenario, s.wsURL("plain", scenario), s.url, "off"}, args[scenario]...)...)
+				s.checkTheirClient(t, peer, scenario, rep)
+			})
+		}
+		return
 	}
-	args := map[string][]string{
-		"echo":            {string(cases)},
-		"close-by-client": {strconv.Itoa(int(codeTheirClient)), theirReason(peer, "client")},
-	}
-	for _, scenario := range theirScenarios {
-		t.Run(scenario, func(t *testing.T) {
-			rep := run(t, append([]string{scenario, s.url}, args[scenario]...)...)
-			checkTheirClient(t, s, peer, scenario, rep)
+	s := newOurServer(t, deflateConfigs)
+	for _, cfg := range deflateConfigs {
+		t.Run(cfg.name, func(t *testing.T) {
+			theirs, err := json.Marshal(cfg.theirs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases, err := json.Marshal(deflateCases(cfg.big))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := run(t, "echo", s.wsURL(cfg.name, "echo"), s.url, string(theirs), string(cases))
+			s.checkTheirDeflate(t, peer, true, cfg, rep)
 		})
 	}
 }
 
-// checkTheirClient checks a scenario that a peer's client ran against our
-// server: the client's report, and what our server saw.
-func checkTheirClient(t *testing.T, s *ourServer, peer, scenario string, rep clientReport) {
+// checkTheirClient checks a plain scenario that a peer's client ran against
+// our server: the client's report, and what our server saw.
+func (s *ourServer) checkTheirClient(t *testing.T, peer, scenario string, rep clientReport) {
 	t.Helper()
-	res := s.result(t, scenario)
+	res := s.result(t, "plain", scenario)
 	if rep.Error != "" {
 		t.Errorf("%s client: %s", peer, rep.Error)
 	}
@@ -488,6 +618,9 @@ func checkTheirClient(t *testing.T, s *ourServer, peer, scenario string, rep cli
 	case "echo":
 		if rep.Checked != len(s.cases) {
 			t.Errorf("%s client checked %d echoes, want %d", peer, rep.Checked, len(s.cases))
+		}
+		if rep.Response != nil && *rep.Response != "" || rep.Agreed != nil {
+			t.Errorf("%s client saw the extensions %q agreed (%+v), want none", peer, derefOr(rep.Response, ""), rep.Agreed)
 		}
 		wantClose(t, "our server", res.end, websocket.CloseError{Code: websocket.StatusNormalClosure})
 	case "ping":
@@ -642,9 +775,20 @@ func (ps *peerServer) event(t *testing.T, path string) peerEvent {
 	return peerEvent{}
 }
 
-// testOurClient runs every scenario with our client against a peer's echo
-// server, one after another, as testTheirClient does.
-func testOurClient(t *testing.T, peer string, ps *peerServer) {
+// peerServerStarter starts a peer's echo server with the compression
+// options: "off", "null" for its defaults, or RFC 7692 parameters as JSON.
+type peerServerStarter func(t *testing.T, options string) *peerServer
+
+// testOurClient runs our client against a peer's echo server: every plain
+// scenario, or with compression the deflate echo of every configuration
+// (testDeflateOurClient; the peer's server's defaults limit windows to
+// maxBits), one after another, as testTheirClient does.
+func testOurClient(t *testing.T, peer string, compression bool, maxBits int, start peerServerStarter) {
+	if compression {
+		testDeflateOurClient(t, peer, maxBits, start)
+		return
+	}
+	ps := start(t, "off")
 	dial := func(t *testing.T, ctx context.Context, path string, frag bool) *websocket.Conn {
 		t.Helper()
 		opts := &websocket.DialOptions{ConnOptions: interopConnOptions(frag)}
@@ -770,4 +914,24 @@ func testOurClient(t *testing.T, peer string, ps *peerServer) {
 			t.Errorf("%s server got the close frame %d %q, want %d", peer, ev.Code, ev.Reason, codeTheirServer)
 		}
 	})
+}
+
+// testInterop runs the suite with a peer's client and server: in the
+// subtests "plain" and "deflate", the peer's client against our server and
+// our client against the peer's server, all four in parallel.
+func testInterop(t *testing.T, peer string, maxBits int, client peerClient, server peerServerStarter) {
+	for _, mode := range []string{"plain", "deflate"} {
+		compression := mode == "deflate"
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			t.Run("their_client", func(t *testing.T) {
+				t.Parallel()
+				testTheirClient(t, peer, compression, client)
+			})
+			t.Run("our_client", func(t *testing.T) {
+				t.Parallel()
+				testOurClient(t, peer, compression, maxBits, server)
+			})
+		})
+	}
 }

@@ -1,11 +1,15 @@
 // Client side of wsdeck's interop tests, on Node's ws.
 //
-// Usage: node node_client.js SCENARIO URL [ARGS...]
+// Usage: node node_client.js SCENARIO WS_URL HTTP_URL OPTIONS [ARGS...]
 //
 // The scenarios (echo CASES, ping, close-by-client CODE REASON,
-// close-by-server) and the JSON report on standard output are those of
-// python_client.py. Fragmented messages are sent with send(piece, {fin}),
-// cut at byte offsets, so text fragments split UTF-8 sequences.
+// close-by-server), OPTIONS and the JSON report on standard output are
+// those of python_client.py. OPTIONS "null" means ws's defaults with
+// perMessageDeflate enabled (it offers client_max_window_bits); an object
+// of RFC 7692 parameters is given to ws as serverNoContextTakeover,
+// clientNoContextTakeover, serverMaxWindowBits and clientMaxWindowBits.
+// Fragmented messages are sent with send(piece, {fin}), cut at byte
+// offsets, so text fragments split UTF-8 sequences.
 'use strict';
 
 const WebSocket = require('ws');
@@ -14,11 +18,47 @@ const MAX_PAYLOAD = 32 << 20;
 const TIMEOUT_MS = 100000;
 
 // fragments cuts buf into four uneven pieces, where wsdeck's tests cut their
-// own fragmented messages.
+// own fragmented messages. The cuts may fall inside a UTF-8 sequence.
 function fragments(buf) {
   const n = buf.length;
   const cuts = [0, Math.floor(n / 7), Math.floor(n / 2), Math.floor((n * 6) / 7), n];
   return cuts.slice(1).map((end, i) => buf.subarray(cuts[i], end));
+}
+
+function send(ws, data, isBinary, frag) {
+  if (!frag) {
+    ws.send(data, { binary: isBinary });
+    return;
+  }
+  const pieces = fragments(data);
+  pieces.forEach((p, i) => ws.send(p, { binary: isBinary, fin: i === pieces.length - 1 }));
+}
+
+// perMessageDeflate turns OPTIONS into ws's perMessageDeflate option.
+function perMessageDeflate(options) {
+  if (options === 'off') return false;
+  const o = JSON.parse(options);
+  if (o === null) return true;
+  const opts = {};
+  if (o.server_no_context_takeover) opts.serverNoContextTakeover = true;
+  if (o.client_no_context_takeover) opts.clientNoContextTakeover = true;
+  if (o.server_max_window_bits) opts.serverMaxWindowBits = o.server_max_window_bits;
+  if (o.client_max_window_bits) opts.clientMaxWindowBits = o.client_max_window_bits;
+  return opts;
+}
+
+// agreed returns the permessage-deflate parameters in effect on ws, named
+// as in RFC 7692, or null if it was not agreed.
+function agreed(ws) {
+  const ext = ws._extensions['permessage-deflate'];
+  if (!ext) return null;
+  const p = ext.params;
+  return {
+    server_no_context_takeover: !!p.server_no_context_takeover,
+    client_no_context_takeover: !!p.client_no_context_takeover,
+    server_max_window_bits: typeof p.server_max_window_bits === 'number' ? p.server_max_window_bits : 15,
+    client_max_window_bits: typeof p.client_max_window_bits === 'number' ? p.client_max_window_bits : 15,
+  };
 }
 
 // Peer wraps a ws client with a queue of received messages and a promise of
@@ -29,6 +69,10 @@ class Peer {
     this.messages = [];
     this.waiters = [];
     this.error = null;
+    this.response = null;
+    ws.once('upgrade', (res) => {
+      this.response = res.headers['sec-websocket-extensions'] ?? null;
+    });
     ws.on('error', (err) => {
       this.error = err;
     });
@@ -53,20 +97,11 @@ class Peer {
     if (this.messages.length > 0) return Promise.resolve(this.messages.shift());
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
-
-  send(data, isBinary, frag) {
-    if (!frag) {
-      this.ws.send(data, { binary: isBinary });
-      return;
-    }
-    const pieces = fragments(data);
-    pieces.forEach((p, i) => this.ws.send(p, { binary: isBinary, fin: i === pieces.length - 1 }));
-  }
 }
 
-function connect(url, scenario) {
-  const ws = new WebSocket(`ws${url.slice('http'.length)}/ws/${scenario}`, {
-    perMessageDeflate: false,
+function connect(wsURL, options) {
+  const ws = new WebSocket(wsURL, {
+    perMessageDeflate: perMessageDeflate(options),
     maxPayload: MAX_PAYLOAD,
   });
   const peer = new Peer(ws);
@@ -76,8 +111,8 @@ function connect(url, scenario) {
   });
 }
 
-async function fetchPayload(url, c) {
-  const res = await fetch(`${url}/payload?type=${c.type}&size=${c.size}`);
+async function fetchPayload(httpURL, c) {
+  const res = await fetch(`${httpURL}/payload?type=${c.type}&size=${c.size}`);
   if (!res.ok) throw new Error(`payload ${c.type} ${c.size}: ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
 }
@@ -90,65 +125,74 @@ function describe(got, want, wantBinary) {
   return `got ${got.data.length} bytes, want ${want.length}; first difference at byte ${i}`;
 }
 
+// The scenarios fill in report as they go.
 const scenarios = {
-  async echo(url, casesJSON) {
+  async echo(report, wsURL, httpURL, options, casesJSON) {
     const cases = JSON.parse(casesJSON);
-    const peer = await connect(url, 'echo');
+    const peer = await connect(wsURL, options);
+    Object.assign(report, { response: peer.response, agreed: agreed(peer.ws) });
     for (const [i, c] of cases.entries()) {
-      const want = await fetchPayload(url, c);
+      const want = await fetchPayload(httpURL, c);
       const binary = c.type === 'binary';
-      peer.send(want, binary, c.frag);
+      send(peer.ws, want, binary, c.frag);
       const got = await peer.next();
       if (got.isBinary !== binary || !got.data.equals(want)) {
         peer.ws.close(1000);
-        return { error: `case ${JSON.stringify(c)}: ${describe(got, want, binary)}`, checked: i };
+        Object.assign(report, { error: `case ${JSON.stringify(c)}: ${describe(got, want, binary)}`, checked: i });
+        return;
       }
     }
     peer.ws.close(1000);
-    return { checked: cases.length, ...(await peer.closed) };
+    Object.assign(report, { checked: cases.length }, await peer.closed);
   },
 
-  async ping(url) {
-    const peer = await connect(url, 'ping');
+  async ping(report, wsURL, httpURL, options) {
+    const peer = await connect(wsURL, options);
     const pong = new Promise((resolve) => peer.ws.once('pong', resolve));
     peer.ws.ping(Buffer.from('node'));
     await pong;
     const m = await peer.next();
     if (m.isBinary || m.data.toString() !== '!pinged') {
-      return { error: `got ${JSON.stringify(m.data.toString())}, want "!pinged"` };
+      report.error = `got ${JSON.stringify(m.data.toString())}, want "!pinged"`;
+      return;
     }
     peer.ws.close(1000);
-    return await peer.closed;
+    Object.assign(report, await peer.closed);
   },
 
-  async 'close-by-client'(url, code, reason) {
-    const peer = await connect(url, 'close-by-client');
+  async 'close-by-client'(report, wsURL, httpURL, options, code, reason) {
+    const peer = await connect(wsURL, options);
     peer.ws.close(Number(code), reason);
-    return await peer.closed;
+    Object.assign(report, await peer.closed);
   },
 
-  async 'close-by-server'(url) {
-    const peer = await connect(url, 'close-by-server');
+  async 'close-by-server'(report, wsURL, httpURL, options) {
+    const peer = await connect(wsURL, options);
     const ev = await peer.closed;
-    if (peer.messages.length > 0) return { error: `got ${peer.messages.length} messages, want the server's close` };
-    return ev;
+    if (peer.messages.length > 0) {
+      report.error = `got ${peer.messages.length} messages, want the server's close`;
+      return;
+    }
+    Object.assign(report, ev);
   },
 };
 
 async function main() {
-  const [scenario, url, ...args] = process.argv.slice(2);
+  const [scenario, ...args] = process.argv.slice(2);
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
   });
-  let report;
+  const report = { error: '' };
   try {
-    report = { error: '', ...(await Promise.race([scenarios[scenario](url, ...args), timeout])) };
+    await Promise.race([scenarios[scenario](report, ...args), timeout]);
   } catch (err) {
-    report = { error: String(err) };
+    report.error = String(err);
   }
   clearTimeout(timer);
   process.stdout.write(JSON.stringify(report) + '\n', () => process.exit(0));
 }
 
-main();
+if (require.main === module) main();
+
+module.exports = { agreed, fragments, perMessageDeflate, send };

@@ -1,21 +1,31 @@
 """Client side of wsdeck's interop tests, on python3-websockets (asyncio).
 
-Usage: python3 python_client.py SCENARIO URL [ARGS...]
+Usage: python3 python_client.py SCENARIO WS_URL HTTP_URL OPTIONS [ARGS...]
 
-It runs one scenario against the Go test server at URL (http://127.0.0.1:PORT)
-and prints a JSON report on one line of standard output:
-{"error": ...} names the first thing that went wrong, "" if none; "checked"
-counts the echoes checked; "code" and "reason" are the close frame received.
+It runs one scenario against the Go test server's endpoint WS_URL, with the
+messages' content from HTTP_URL/payload, and prints a JSON report on one
+line of standard output: {"error": ...} names the first thing that went
+wrong, "" if none; "checked" counts the echoes checked; "code" and "reason"
+are the close frame received; "response" is the Sec-WebSocket-Extensions of
+the handshake response and "agreed" the permessage-deflate parameters in
+effect (null if none).
 
-    echo CASES      for each case of the JSON list CASES, {"type": "text" or
-                    "binary", "size": N, "frag": BOOL}: fetch the payload from
-                    URL/payload, send it (in four fragments if frag) on
-                    URL/ws/echo, and check the echo byte for byte; then close
-    ping            ping the server on URL/ws/ping and wait for the pong, then
-                    wait for the server's "!pinged" (its ping was answered)
+OPTIONS is "off" for no compression, "null" for the library's
+permessage-deflate defaults (it offers client_max_window_bits), or a JSON
+object of RFC 7692 parameters (server_no_context_takeover,
+client_no_context_takeover, server_max_window_bits,
+client_max_window_bits) to offer.
+
+    echo CASES      for each case of the JSON list CASES, {"type": "text",
+                    "json" or "binary", "size": N, "frag": BOOL}: fetch the
+                    payload, send it (in four fragments if frag, each
+                    compressed on its own with permessage-deflate), and check
+                    the echo byte for byte; then close with 1000
+    ping            ping the server and wait for the pong, then wait for the
+                    server's "!pinged" (its ping was answered)
     close-by-client CODE REASON
-                    close URL/ws/close-by-client with CODE and REASON
-    close-by-server wait on URL/ws/close-by-server for the server to close
+                    close with CODE and REASON
+    close-by-server wait for the server to close
 """
 
 import asyncio
@@ -24,6 +34,10 @@ import sys
 import urllib.request
 
 import websockets
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    PerMessageDeflate,
+)
 
 MAX_SIZE = 32 << 20
 TIMEOUT = 100
@@ -37,22 +51,52 @@ def fragments(data):
     return [data[a:b] for a, b in zip(cuts, cuts[1:])]
 
 
-def connect(url):
-    return websockets.connect(
-        url, compression=None, max_size=MAX_SIZE, ping_interval=None
-    )
+def agreed(ws, client):
+    """The permessage-deflate parameters in effect on ws, named as in RFC
+    7692, or None if it was not agreed."""
+    for ext in ws.extensions:
+        if isinstance(ext, PerMessageDeflate):
+            server, local = ("remote", "local") if client else ("local", "remote")
+            return {
+                "server_no_context_takeover": getattr(ext, server + "_no_context_takeover"),
+                "client_no_context_takeover": getattr(ext, local + "_no_context_takeover"),
+                "server_max_window_bits": getattr(ext, server + "_max_window_bits"),
+                "client_max_window_bits": getattr(ext, local + "_max_window_bits"),
+            }
+    return None
 
 
-def ws_url(url, scenario):
-    return "ws" + url.removeprefix("http") + "/ws/" + scenario
+def response_header(ws, name):
+    response = getattr(ws, "response", None)  # websockets >= 13's new API
+    headers = response.headers if response is not None else ws.response_headers
+    return headers.get(name)
 
 
-def fetch(url, case):
+def connect(ws_url, options):
+    kwargs = {"max_size": MAX_SIZE, "ping_interval": None, "open_timeout": TIMEOUT}
+    if options == "off":
+        kwargs["compression"] = None
+    else:
+        options = json.loads(options)
+        if options is not None:
+            options.setdefault("client_max_window_bits", True)
+            kwargs["extensions"] = [ClientPerMessageDeflateFactory(**options)]
+    return websockets.connect(ws_url, **kwargs)
+
+
+def extensions(ws):
+    return {
+        "response": response_header(ws, "Sec-WebSocket-Extensions"),
+        "agreed": agreed(ws, client=True),
+    }
+
+
+def fetch(http_url, case):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     query = f"/payload?type={case['type']}&size={case['size']}"
-    with opener.open(url + query) as resp:
+    with opener.open(http_url + query) as resp:
         body = resp.read()
-    return body.decode("utf-8") if case["type"] == "text" else body
+    return body if case["type"] == "binary" else body.decode("utf-8")
 
 
 def describe(got, want):
@@ -63,43 +107,47 @@ def describe(got, want):
     return f"got {len(got)} items, want {len(want)}; first difference at {i}"
 
 
-async def echo(url, cases):
+async def echo(report, ws_url, http_url, options, cases):
     cases = json.loads(cases)
-    async with connect(ws_url(url, "echo")) as ws:
+    async with connect(ws_url, options) as ws:
+        report.update(extensions(ws))
         for i, case in enumerate(cases):
-            want = await asyncio.to_thread(fetch, url, case)
+            want = await asyncio.to_thread(fetch, http_url, case)
             await ws.send(fragments(want) if case["frag"] else want)
             got = await ws.recv()
             if got != want:
-                return {"error": f"case {case}: {describe(got, want)}", "checked": i}
-    return {"checked": len(cases), "code": ws.close_code, "reason": ws.close_reason}
+                report.update(error=f"case {case}: {describe(got, want)}", checked=i)
+                return
+    report.update(checked=len(cases), code=ws.close_code, reason=ws.close_reason)
 
 
-async def ping(url):
-    async with connect(ws_url(url, "ping")) as ws:
+async def ping(report, ws_url, http_url, options):
+    async with connect(ws_url, options) as ws:
         pong = await ws.ping(b"python")
         await pong
         msg = await ws.recv()
         if msg != "!pinged":
-            return {"error": f"got {msg!r}, want '!pinged'"}
-    return {"code": ws.close_code, "reason": ws.close_reason}
+            report["error"] = f"got {msg!r}, want '!pinged'"
+            return
+    report.update(code=ws.close_code, reason=ws.close_reason)
 
 
-async def close_by_client(url, code, reason):
-    ws = await connect(ws_url(url, "close-by-client"))
+async def close_by_client(report, ws_url, http_url, options, code, reason):
+    ws = await connect(ws_url, options)
     await ws.close(int(code), reason)
-    return {"code": ws.close_code, "reason": ws.close_reason}
+    report.update(code=ws.close_code, reason=ws.close_reason)
 
 
-async def close_by_server(url):
-    async with connect(ws_url(url, "close-by-server")) as ws:
+async def close_by_server(report, ws_url, http_url, options):
+    async with connect(ws_url, options) as ws:
         try:
             msg = await ws.recv()
-            return {"error": f"got a message {msg!r}, want the server's close"}
+            report["error"] = f"got a message {msg!r}, want the server's close"
+            return
         except websockets.exceptions.ConnectionClosed:
             pass
         await ws.wait_closed()
-    return {"code": ws.close_code, "reason": ws.close_reason}
+    report.update(code=ws.close_code, reason=ws.close_reason)
 
 
 SCENARIOS = {
@@ -111,11 +159,11 @@ SCENARIOS = {
 
 
 def main():
-    scenario, url, *args = sys.argv[1:]
+    scenario, *args = sys.argv[1:]
     report = {"error": ""}
     try:
-        run = SCENARIOS[scenario](url, *args)
-        report.update(asyncio.run(asyncio.wait_for(run, TIMEOUT)))
+        run = SCENARIOS[scenario](report, *args)
+        asyncio.run(asyncio.wait_for(run, TIMEOUT))
     except Exception as e:
         report["error"] = f"{type(e).__name__}: {e}"
     print(json.dumps(report), flush=True)
