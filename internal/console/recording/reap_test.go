@@ -82,6 +82,59 @@ func TestNodeDies(t *testing.T) {
 	}
 }
 
+// TestRestartAfterDeath: the only node (an embedded engine) dies while
+// recording; started again on its state directory, it marks the recording
+// interrupted, as what was stored.
+func TestRestartAfterDeath(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *engine.Engine {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		e, err := engine.Open(ctx, engine.Config{StateDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			e.Shutdown(ctx)
+		})
+		return e
+	}
+	const beat = 100 * time.Millisecond
+	e1 := open()
+	a := openStore(t, e1, Options{Heartbeat: beat, Flush: beat})
+	m := meta("restart", "olga", "web1")
+	m.Start = time.Now()
+	r, err := a.Start(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Output(m.Start.Add(time.Second), []byte("kept\r\n"))
+	poll.Until(t, 10*time.Second, "the output stored", func() bool {
+		cast, _ := readCast(t, a, "restart")
+		return strings.Contains(cast, "kept")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e1.Shutdown(ctx); err != nil { // the node dies: no Close
+		t.Fatal(err)
+	}
+
+	b := openStore(t, open(), Options{Heartbeat: beat, Lapse: 2 * time.Second})
+	if in, err := b.Get(context.Background(), "restart"); err != nil || in.Done {
+		t.Fatalf("after the restart, before a lapse: %+v, %v; want it in progress", in, err)
+	}
+	poll.Until(t, 10*time.Second, "the restarted node marks it interrupted", func() bool {
+		in, err := b.Get(context.Background(), "restart")
+		return err == nil && in.Interrupted
+	})
+	cast, in := readCast(t, b, "restart")
+	if !in.Done || in.Size != int64(len(cast)) || in.Duration != 1 || !strings.HasSuffix(cast, `[1.000000, "o", "kept\r\n"]`+"\n") {
+		t.Errorf("index entry = %+v, cast %q", in, cast)
+	}
+}
+
 // TestLastEventTime: the time of a segment's last event line, past a
 // header and blank lines; 0 with none.
 func TestLastEventTime(t *testing.T) {
