@@ -92,6 +92,28 @@ func TestShellBrowser(t *testing.T) {
 		ann.poll(t, "42 in the terminal", hasLine("42"))
 	})
 
+	t.Run("PasteAndMouse", func(t *testing.T) {
+		term := `wsdeck.shell.current.terms[0]`
+		// A paste, as xterm.js makes one (bracketed: the shell inserts it
+		// and waits for Enter).
+		eval[bool](t, ann, term+`.term.paste("echo pasted-$((3*3))") ?? true`)
+		typeInto(ann, kb.Enter)
+		ann.poll(t, "pasted-9", hasLine("pasted-9"))
+		// Mouse reporting on, as htop or vim set it: a click in the
+		// terminal reaches the remote tty as its report, which the tty
+		// echoes (cat -v is reading) as ^[[M and three bytes.
+		typeInto(ann, `printf '\033[?1000h'; cat -v`+kb.Enter)
+		ann.poll(t, "mouse reporting on in xterm.js", term+`.term.modes.mouseTrackingMode === "vt200"`)
+		var box struct{ X, Y float64 }
+		box.X = eval[float64](t, ann, `document.querySelector(".shell-view:not([hidden]) .xterm-screen").getBoundingClientRect().x`)
+		box.Y = eval[float64](t, ann, `document.querySelector(".shell-view:not([hidden]) .xterm-screen").getBoundingClientRect().y`)
+		ann.do(t, chromedp.MouseClickXY(box.X+30, box.Y+30))
+		ann.poll(t, "the click's report echoed", shellText+`.includes("^[[M")`)
+		eval[bool](t, ann, `(wsdeck.shell.sendInput(`+term+`.ch, "\x03"), true)`) // Ctrl-C ends cat
+		typeInto(ann, `printf '\033[?1000l'; echo mouse-$((4*4))`+kb.Enter)
+		ann.poll(t, "mouse reporting off again", hasLine("mouse-16")+" && "+term+`.term.modes.mouseTrackingMode === "none"`)
+	})
+
 	t.Run("Vim", func(t *testing.T) {
 		if _, err := exec.LookPath("vim"); err != nil {
 			testpeer.Need(t, "vim", "apt-get install vim", err)
