@@ -108,3 +108,29 @@ func TestControlRate(t *testing.T) {
 		t.Errorf("30 lists at once with a rate of 5: %v", m)
 	}
 }
+
+// TestBroadcastCap: an open names at most MaxBroadcast hosts when it asks
+// for a grid (many), and one host when it does not; past that it is
+// refused before any host is dialled.
+func TestBroadcastCap(t *testing.T) {
+	_, cfg := sshHosts(t, 1)
+	reg := NewRegistry(Options{Node: "n1", SSH: cfg, MaxBroadcast: 3})
+	url := serve(t, reg)
+	adm := dial(t, url, "admin")
+	for _, tc := range []struct {
+		host string
+		many bool
+		want string
+	}{
+		{"127.0.0.1-4", true, "more than the limit of 3"},
+		{"127.0.0.1-2", false, "more than the limit of 1"},
+	} {
+		adm.send(map[string]any{"type": "open", "host": tc.host, "many": tc.many, "cols": 80, "rows": 24})
+		if m := adm.expect("error"); !strings.Contains(m["error"].(string), tc.want) {
+			t.Errorf("open %s (many=%v): %v, want refused", tc.host, tc.many, m)
+		}
+	}
+	if n := len(reg.List()); n != 0 {
+		t.Errorf("%d sessions after refused opens", n)
+	}
+}
