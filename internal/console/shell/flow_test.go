@@ -123,3 +123,35 @@ func rss() int64 {
 	}
 	return 0
 }
+
+// TestSlowWatcher: a read-only watcher that draws nothing never holds the
+// owner's output back: past WatcherLimit it is detached, told why, and
+// attaching again brings it the screen from the scrollback.
+func TestSlowWatcher(t *testing.T) {
+	_, cfg := sshHosts(t, 1)
+	reg := NewRegistry(Options{Node: "n1", SSH: cfg, WatcherLimit: 32 << 10})
+	url := serve(t, reg)
+	olga := dial(t, url, "olga")
+	ch, id := olga.open("127.0.0.1")
+	adm := dial(t, url, "admin")
+	adm.mu.Lock()
+	adm.noAck = true
+	adm.mu.Unlock()
+	adm.send(map[string]any{"type": "attach", "session": id})
+	adm.expect("attached")
+
+	// 1 MB of output, 30 times the watcher's limit: the owner gets it all.
+	olga.typeIn(ch, "yes | head -c 1000000; echo done-$((6+7))\n")
+	olga.waitFor(ch, "done-13")
+	if m := adm.expect("detached"); !strings.Contains(m["reason"].(string), "too slow") {
+		t.Errorf("the watcher was told %v", m)
+	}
+	adm.mu.Lock()
+	adm.noAck = false
+	adm.mu.Unlock()
+	adm.send(map[string]any{"type": "attach", "session": id})
+	ach := byte(adm.expect("attached")["session"].(map[string]any)["ch"].(float64))
+	adm.waitFor(ach, "done-13") // from the scrollback
+	olga.typeIn(ch, "exit\n")
+	olga.expect("ended")
+}
