@@ -31,8 +31,8 @@ var files = map[string]string{
 const DfEvery = 10
 
 // loopBody is the script sh runs; "SECS" and "DFEVERY" are replaced. It
-// has no single quote (it goes inside one) and no newline (a csh login
-// shell refuses one inside quotes).
+// has no single quote (it goes inside one), and no newline or ! (a csh
+// login shell refuses a newline inside quotes, and expands !).
 const loopBody = `exec 2>/dev/null; nl=$(printf "\n_"); nl=${nl%_}; n=0; ` +
 	`while :; do ` +
 	`if [ $n = 0 ]; then d=$(df -P /); fi; n=$(((n+1)%DFEVERY)); ` +

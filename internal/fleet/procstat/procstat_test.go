@@ -255,8 +255,9 @@ func TestLoopScript(t *testing.T) {
 }
 
 // TestLoopQuoting: the loop goes to the login shell as exec sh -c
-// '...', which csh and fish parse as well as POSIX shells: one pair of
-// single quotes, no newline, no backslash but printf's own.
+// '...', which a csh login shell parses as well as a POSIX one (tried
+// with tcsh): one pair of single quotes, no newline, no ! (csh's
+// history), no backslash but printf's own.
 func TestLoopQuoting(t *testing.T) {
 	l := Loop(5 * time.Second)
 	body, ok := strings.CutPrefix(l, "exec sh -c '")

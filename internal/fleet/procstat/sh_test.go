@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-
 // runFor runs script with sh for 2.5 seconds and returns its output.
 func runFor(t *testing.T, sh, script string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
