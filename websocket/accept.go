@@ -19,6 +19,7 @@ import (
 // AcceptOptions are the settings of the server side of the handshake. The
 // zero value (or a nil pointer) means the defaults.
 type AcceptOptions struct {
+	// ConnOptions are the settings of the connection once established.
 	ConnOptions
 
 	// Subprotocols are the subprotocols the server speaks, in order of

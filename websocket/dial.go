@@ -20,6 +20,7 @@ import (
 // DialOptions are the settings of the client side of the handshake. The
 // zero value (or a nil pointer) means the defaults.
 type DialOptions struct {
+	// ConnOptions are the settings of the connection once established.
 	ConnOptions
 
 	// HTTPHeader holds extra request headers, Origin or Authorization

@@ -79,8 +79,8 @@ func (c StatusCode) validReceived() bool {
 // A connection whose peer closed it reports a CloseError from Read; use
 // [CloseStatus] to get the code out of any error.
 type CloseError struct {
-	Code   StatusCode
-	Reason string
+	Code   StatusCode // StatusNoStatusRcvd for a close frame without one
+	Reason string     // UTF-8, at most 123 bytes
 }
 
 // Error returns "websocket: closed by peer: " with the code and the
@@ -114,8 +114,8 @@ func CloseStatus(err error) StatusCode {
 // the close frame (1002, 1007, 1009 ...). Like [CloseError], it is a value:
 // find it with errors.As(err, &pe) where pe is a ProtocolError.
 type ProtocolError struct {
-	Code   StatusCode
-	Reason string
+	Code   StatusCode // sent to the peer
+	Reason string     // what the peer did, for people; also sent, cut to fit a close frame
 }
 
 // Error returns the reason and the code the connection was closed with.
