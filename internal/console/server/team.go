@@ -21,8 +21,8 @@ import (
 // configured. In team mode the token opens nothing (auth.Guard.SetTeamMode)
 // and people log in at /login (login.go).
 //
-// The same watch ends sessions: when a user is removed, disabled or given
-// another role, every node sees it, and their sessions are revoked
+// The same watch ends sessions: when a user is removed, disabled, given
+// another role, or a new password or second factor, every node sees it, and their sessions are revoked
 // (auth.KVStore.Revoke: one node wins each, and audits it); the deletion
 // reaches every node's watch of the sessions bucket, which closes that
 // session's sockets there (watchSessionEnds).
@@ -42,8 +42,9 @@ type team struct {
 
 // userState is what of a user their sessions depend on.
 type userState struct {
-	role     users.Role
-	disabled bool
+	role        users.Role
+	disabled    bool
+	credentials int64 // User.CredentialsChanged, in Unix nanoseconds; 0 for never
 }
 
 // auditTimeout bounds the writing of one audit record of a login.
@@ -146,7 +147,8 @@ func (s *Server) watchTeam() (wait func()) {
 }
 
 // seen records the user of e and reports the name of a user whose
-// sessions may have to end: one removed, disabled or given another role.
+// sessions may have to end: one removed, disabled, given another role or
+// new credentials.
 func (t *team) seen(e engine.Entry) (string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(e.Key)
 	if err != nil {
@@ -165,6 +167,9 @@ func (t *team) seen(e engine.Entry) (string, bool) {
 		return "", false
 	}
 	now := userState{role: u.Role, disabled: u.Disabled}
+	if !u.CredentialsChanged.IsZero() {
+		now.credentials = u.CredentialsChanged.UnixNano()
+	}
 	t.known[name] = now
 	return name, had && now != old
 }
@@ -185,8 +190,9 @@ func (t *team) current(name string) (userState, bool) {
 }
 
 // revokeStale revokes the password sessions of user (of every user if
-// user is "") that their user no longer allows: removed, disabled, or of
-// another role than the session was started with; and, with user "" in
+// user is "") that their user no longer allows: removed, disabled, of
+// another role than the session was started with, or with credentials
+// changed since it started; and, with user "" in
 // team mode, the sessions the token started.
 func (s *Server) revokeStale(ctx context.Context, user string) {
 	all, err := s.sessions.List(ctx)
@@ -212,6 +218,8 @@ func (s *Server) revokeStale(ctx context.Context, user string) {
 			reason = "user disabled"
 		case st.role != id.Role:
 			reason = "role changed to " + st.role.String()
+		case st.credentials != 0 && sess.Created.UnixNano() < st.credentials:
+			reason = "password or second factor changed"
 		default:
 			continue
 		}

@@ -467,9 +467,10 @@ func TestRevokeClosesSocketsOnEveryNode(t *testing.T) {
 	}
 }
 
-// Removing bob, disabling him or lowering his role (through the users
-// store, as wsdeck user does) closes his socket on the other node within
-// a second, and each is audited once.
+// Removing bob, disabling him, lowering his role, setting his password or
+// changing his second factor (through the users store, as wsdeck user
+// does) closes his socket on the other node within a second, and each is
+// audited once.
 func TestUserChangesEndSessions(t *testing.T) {
 	t.Parallel()
 	a, b, st := twoNodes(t)
@@ -480,6 +481,13 @@ func TestUserChangesEndSessions(t *testing.T) {
 	}{
 		{"role lowered", func(ctx context.Context) error { return st.SetRole(ctx, "bob", users.Viewer) }, "role changed"},
 		{"disabled", func(ctx context.Context) error { return st.SetDisabled(ctx, "bob", true) }, "user disabled"},
+		{"password set", func(ctx context.Context) error { return st.SetPassword(ctx, "bob", "bob-password") }, "password or second factor changed"},
+		{"second factor enrolled and removed", func(ctx context.Context) error {
+			if _, err := st.EnrolTOTP(ctx, "bob"); err != nil {
+				return err
+			}
+			return st.RemoveTOTP(ctx, "bob")
+		}, "password or second factor changed"},
 		{"removed", func(ctx context.Context) error { return st.Remove(ctx, "bob") }, "user removed"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)

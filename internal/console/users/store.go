@@ -55,6 +55,10 @@ type User struct {
 	// TOTPStep is the time step (Unix time / 30 s) of the last code
 	// accepted: no code of that step or an earlier one is accepted again.
 	TOTPStep int64 `json:"totp_step,omitempty"`
+	// CredentialsChanged is when the password was last set or the second
+	// factor enrolled or removed (not when a login rehashed the same
+	// password): sessions started before it end (zero for never).
+	CredentialsChanged time.Time `json:"credentials_changed,omitzero"`
 	// Revision is the bucket's revision of the record read; Update
 	// writes only over that revision.
 	Revision uint64 `json:"-"`
@@ -320,7 +324,8 @@ func (s *Store) change(ctx context.Context, name string, fn func(*User) error) (
 	}
 }
 
-// SetPassword gives name a new password.
+// SetPassword gives name a new password (which ends their sessions:
+// User.CredentialsChanged).
 func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err := s.checkPassword(password); err != nil {
 		return err
@@ -329,7 +334,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.change(ctx, name, func(u *User) error { u.Hash = h; return nil })
+	_, err = s.change(ctx, name, func(u *User) error { u.Hash, u.CredentialsChanged = h, time.Now(); return nil })
 	return err
 }
 

@@ -33,7 +33,10 @@ func (s *Store) EnrolTOTP(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("users: a TOTP secret for %s: %w", name, err)
 	}
-	if _, err := s.change(ctx, name, func(u *User) error { u.TOTP, u.TOTPStep = key.Secret(), 0; return nil }); err != nil {
+	if _, err := s.change(ctx, name, func(u *User) error {
+		u.TOTP, u.TOTPStep, u.CredentialsChanged = key.Secret(), 0, time.Now()
+		return nil
+	}); err != nil {
 		return "", err
 	}
 	return key.URL(), nil
@@ -41,7 +44,12 @@ func (s *Store) EnrolTOTP(ctx context.Context, name string) (string, error) {
 
 // RemoveTOTP takes name's second factor away.
 func (s *Store) RemoveTOTP(ctx context.Context, name string) error {
-	_, err := s.change(ctx, name, func(u *User) error { u.TOTP, u.TOTPStep = "", 0; return nil })
+	_, err := s.change(ctx, name, func(u *User) error {
+		if u.TOTP != "" {
+			u.TOTP, u.TOTPStep, u.CredentialsChanged = "", 0, time.Now()
+		}
+		return nil
+	})
 	return err
 }
 
