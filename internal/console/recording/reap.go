@@ -108,6 +108,9 @@ func (s *Store) interrupt(ctx context.Context, k known) error {
 	s.note(engine.Entry{Key: in.ID, Value: b, Revision: rev, Op: engine.OpPut})
 	s.opts.Logf("recording %s: interrupted: node %s stopped recording it (last heartbeat %s); kept the %d bytes it had stored",
 		in.ID, in.Node, in.Beat.Format(time.RFC3339), size)
+	if s.opts.Interrupted != nil {
+		s.opts.Interrupted(in)
+	}
 	return nil
 }
 

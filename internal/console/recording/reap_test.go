@@ -15,7 +15,8 @@ import (
 // dies (its engine connection gone, the recording never closed). While a
 // heartbeats, node b leaves the recording alone; once a has stopped, b
 // marks it interrupted, ended as what a had stored: the output flushed
-// before the death, its size and duration those of the stored segments.
+// before the death, its size and duration those of the stored segments;
+// b's Options.Interrupted hears of it.
 func TestNodeDies(t *testing.T) {
 	srv := enginetest.Start(t, t.TempDir())
 	open := func() *engine.Engine {
@@ -35,7 +36,8 @@ func TestNodeDies(t *testing.T) {
 	const beat = 100 * time.Millisecond
 	ea := open()
 	a := openStore(t, ea, Options{Heartbeat: beat, Flush: beat})
-	b := openStore(t, open(), Options{Heartbeat: beat}) // Lapse: 3 beats
+	told := make(chan Info, 2)
+	b := openStore(t, open(), Options{Heartbeat: beat, Interrupted: func(in Info) { told <- in }}) // Lapse: 3 beats
 
 	m := meta("dies", "olga", "web1")
 	m.Start = time.Now()
@@ -79,6 +81,14 @@ func TestNodeDies(t *testing.T) {
 	}
 	if lines := strings.Split(strings.TrimSuffix(cast, "\n"), "\n"); len(lines) != 2 || lines[1] != `[0.500000, "o", "before\r\n"]` {
 		t.Errorf("the interrupted recording reads back as %q", cast)
+	}
+	select {
+	case got := <-told:
+		if got.ID != "dies" || !got.Interrupted || got.User != "olga" || got.Host != "web1" {
+			t.Errorf("Options.Interrupted was given %+v", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Options.Interrupted was not called within 10s")
 	}
 }
 

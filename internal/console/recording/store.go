@@ -67,6 +67,10 @@ type Options struct {
 	// Replicas is how many engine servers keep a copy (0: the engine's
 	// default).
 	Replicas int
+	// Interrupted, if set, is called once a recording has been marked
+	// interrupted, by the node that marked it (the console audits the
+	// session's end with it, since its node could not).
+	Interrupted func(Info)
 	// Logf logs a failure to store; nil discards.
 	Logf func(format string, args ...any)
 }

@@ -66,7 +66,7 @@ func (s *Server) addEndpoints(ctx context.Context) error {
 		return err
 	}
 	// Recordings, before the terminals that are recorded.
-	if err := s.openRecordings(ctx); err != nil {
+	if err := s.openRecordings(ctx, log); err != nil {
 		return err
 	}
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wsdeck/wsdeck/internal/console/audit"
 	"github.com/wsdeck/wsdeck/internal/console/auth"
 	"github.com/wsdeck/wsdeck/internal/console/recording"
 	"github.com/wsdeck/wsdeck/internal/console/shell/record"
@@ -27,11 +28,26 @@ import (
 // their own sessions, a viewer none (403). Another's recording is answered
 // as one that does not exist (404), so that ids cannot be probed.
 
-// openRecordings opens the recordings' store in the engine.
-func (s *Server) openRecordings(ctx context.Context) error {
+// openRecordings opens the recordings' store in the engine. A recording
+// this node marks interrupted (its node died) has its session's end
+// audited in log, as its node would have.
+func (s *Server) openRecordings(ctx context.Context, log *audit.Log) error {
 	opts := s.cfg.Recordings
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { s.log.Warn(fmt.Sprintf(format, args...)) }
+	}
+	if opts.Interrupted == nil && log != nil {
+		opts.Interrupted = func(in recording.Info) {
+			ctx, cancel := context.WithTimeout(context.Background(), auditTimeout)
+			defer cancel()
+			rec := audit.Record{Time: in.End, Event: audit.EventShellEnd, Job: in.Session, Client: "web",
+				Expression: in.Host, Hosts: 1, Node: in.Node, State: "interrupted",
+				ElapsedMS: in.End.Sub(in.Start).Milliseconds(), User: in.User, Role: in.Role, Recording: in.ID,
+				Reason: "the node running the session stopped heartbeating its recording; how it ended is unknown"}
+			if _, err := log.Write(ctx, rec); err != nil {
+				s.log.Error("shell: audit record not written", "event", rec.Event, "session", rec.Job, "err", err)
+			}
+		}
 	}
 	st, err := recording.Open(ctx, s.engine, opts)
 	if err != nil {
