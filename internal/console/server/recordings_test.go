@@ -198,3 +198,43 @@ func TestShellSessionRecorded(t *testing.T) {
 		return false
 	})
 }
+
+// TestInterruptedSessionAudited: a recording whose node stopped
+// heartbeating (a store that never beats stands for the dead node) is
+// marked interrupted by this console, which writes the session's end to
+// the audit stream, naming the recording.
+func TestInterruptedSessionAudited(t *testing.T) {
+	t.Parallel()
+	ts := start(t, Config{Exec: &jobs.Options{}, Recordings: recording.Options{Heartbeat: 100 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	dead, err := recording.Open(ctx, ts.engine, recording.Options{Heartbeat: -1, Flush: 50 * time.Millisecond, PruneEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close(context.WithoutCancel(ctx))
+	r, err := dead.Start(record.SessionMeta{ID: "n9.0123456789abcdef", User: "olga", Role: "operator", Host: "web1", Node: "n9", Start: time.Now(), Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Output(time.Now(), []byte("hello\r\n"))
+	poll.Until(t, testTimeout, "the recording marked interrupted", func() bool {
+		in, err := ts.Recordings().Get(ctx, r.RecordingID())
+		return err == nil && in.Interrupted
+	})
+	poll.Until(t, testTimeout, "the shell_end audit record of the interrupted session", func() bool {
+		recs, err := audit.Read(ctx, ts.roles.audit.Stream(), 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			if rec.Event == audit.EventShellEnd && rec.Recording == r.RecordingID() {
+				if rec.State != "interrupted" || rec.User != "olga" || rec.Node != "n9" || rec.Job != "n9.0123456789abcdef" {
+					t.Errorf("the audit record: %+v", rec)
+				}
+				return true
+			}
+		}
+		return false
+	})
+}
