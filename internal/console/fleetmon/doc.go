@@ -18,9 +18,13 @@
 // after the last one went. A dead owner's key lapses and another node
 // takes over. So two viewers of a host, on any nodes, cost one session.
 //
-// Sessions are dialled through package batch (Dial: the ssh config, keys,
-// known_hosts and the --allow-hosts policy, as Exec), at most
-// Options.Fanout connecting at once. A lost session reconnects with
+// Sessions are dialled through package batch (a Dialer: the ssh config,
+// keys, known_hosts and the --allow-hosts policy, as Exec; loaded once
+// for all hosts, and again when one of those files changes), at most
+// Options.Fanout connecting at once. Each runs on a bare connection
+// (batch.Conn) and a session channel of its own: its sampler reads
+// stdout and answers the server's requests between samples, and one
+// goroutine drains stderr. A lost session reconnects with
 // exponential backoff and jitter. A host is shown stale when its last
 // sample is older than Options.Stale, and down when older than
 // Options.Down, or when connecting fails (the reason shown: an unknown
