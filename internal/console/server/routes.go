@@ -129,14 +129,20 @@ func (s *Server) socketHandler(name string, ep socket.Endpoint) http.Handler {
 				"origin", r.Header.Get("Origin"), "reason", reason, "err", err)
 			return
 		}
-		o := &openSocket{ws: ws, sc: socket.New(ws, sockOpts), session: session, client: client}
+		id, _ := auth.IdentityFrom(r.Context())
+		o := &openSocket{ws: ws, sc: socket.New(ws, sockOpts), session: session, client: client,
+			token: session == "" && id.Method == auth.MethodToken}
 		s.sockets.add(o)
-		// A session that ended between its check and add was not there
-		// to be closed: look again, now that it is.
+		// A session that ended, or team mode that came on, between the
+		// check and add found no socket to close: look again, now that
+		// it is there.
 		if session != "" {
 			if err := s.guard.Touch(s.sockCtx, session); errors.Is(err, auth.ErrNoSession) {
 				o.sc.Close(CloseSessionEnded, "session ended")
 			}
+		}
+		if o.token && s.guard.TeamMode() {
+			o.sc.Close(CloseSessionEnded, teamModeReason)
 		}
 		s.log.Info("websocket open", "endpoint", name, "remote", r.RemoteAddr, "proto", r.Proto)
 		// The connection is served from a goroutine of its own, and this

@@ -27,6 +27,7 @@ type openSocket struct {
 	sc      *socket.Conn
 	client  string
 	session string
+	token   bool // opened with the bearer token, without a session
 }
 
 // socketSet tracks the WebSocket connections: the caps (in all and per
@@ -148,6 +149,21 @@ func (ss *socketSet) closeSession(key string) int {
 		o.sc.Close(CloseSessionEnded, "session ended")
 	}
 	return len(ss.sessions[key])
+}
+
+// closeTokenSockets closes the sockets opened with the bearer token (a
+// script's), with reason, and returns how many.
+func (ss *socketSet) closeTokenSockets(reason string) int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	n := 0
+	for o := range ss.conns {
+		if o.token {
+			o.sc.Close(CloseSessionEnded, reason)
+			n++
+		}
+	}
+	return n
 }
 
 // wait waits until no slot is taken, or ctx is done, and reports which.

@@ -47,6 +47,9 @@ type userState struct {
 	credentials int64 // User.CredentialsChanged, in Unix nanoseconds; 0 for never
 }
 
+// teamModeReason is why a token's session or socket ends in team mode.
+const teamModeReason = "team mode: the token opens nothing"
+
 // auditTimeout bounds the writing of one audit record of a login.
 const auditTimeout = 10 * time.Second
 
@@ -192,9 +195,16 @@ func (t *team) current(name string) (userState, bool) {
 // revokeStale revokes the password sessions of user (of every user if
 // user is "") that their user no longer allows: removed, disabled, of
 // another role than the session was started with, or with credentials
-// changed since it started; and, with user "" in
-// team mode, the sessions the token started.
+// changed since it started; and, with user "" in team mode, the sessions
+// the token started and the sockets opened with it.
 func (s *Server) revokeStale(ctx context.Context, user string) {
+	if user == "" && s.guard.TeamMode() {
+		// Scripts' sockets opened with the bearer token have no session
+		// to revoke: they are closed here, on each node.
+		if n := s.sockets.closeTokenSockets(teamModeReason); n > 0 {
+			s.log.Info("team mode: closing the sockets opened with the token", "sockets", n)
+		}
+	}
 	all, err := s.sessions.List(ctx)
 	if err != nil {
 		s.log.Warn("team: listing sessions to end those of a changed user", "user", user, "err", err)
@@ -203,7 +213,7 @@ func (s *Server) revokeStale(ctx context.Context, user string) {
 	for _, sess := range all {
 		id := sess.Identity
 		if id.Method == auth.MethodToken && user == "" && s.guard.TeamMode() {
-			s.revoke(ctx, sess.Key, auth.Identity{}, "", "team mode: the token opens nothing")
+			s.revoke(ctx, sess.Key, auth.Identity{}, "", teamModeReason)
 			continue
 		}
 		if id.Method != auth.MethodPassword || user != "" && id.User != user {

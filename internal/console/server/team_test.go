@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -605,5 +606,33 @@ func TestSecondFactor(t *testing.T) {
 	logins := ts.auditRecords(t, audit.EventLogin)
 	if last := logins[len(logins)-1]; last.User != "alice" || last.Reason != "second factor: totp" {
 		t.Errorf("alice's login audited as %+v", last)
+	}
+}
+
+// A script's socket opened with the bearer token in token mode is closed,
+// on every node, when team mode comes on (a user is added): the token
+// opens nothing from then on, whatever it opened before.
+func TestTeamModeClosesTokenSockets(t *testing.T) {
+	t.Parallel()
+	a := startTeam(t, Config{Engine: engine.Config{StateDir: t.TempDir(), ListenAddr: "127.0.0.1:0"}})
+	b := startTeam(t, Config{Engine: engine.Config{URLs: []string{a.engine.ClientURL()}}})
+	var socks []*websocket.Conn
+	for _, n := range []*testServer{a, b} {
+		ws, _, err := n.dial(t, "/ws/chat", bearer(testToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readMsg(t, ws)
+		socks = append(socks, ws)
+	}
+	addUser(t, a, "root", users.Admin, "root-password")
+	for i, ws := range socks {
+		var ce websocket.CloseError
+		if err := waitClose(t, ws); !errors.As(err, &ce) || ce.Code != CloseSessionEnded || ce.Reason != teamModeReason {
+			t.Errorf("node %d: the token's socket ended with %v, want 4401 %q", i, err, teamModeReason)
+		}
+	}
+	if _, resp, err := b.dial(t, "/ws/chat", bearer(testToken)); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a new socket with the token in team mode: %v, %v; want 401", resp, err)
 	}
 }
