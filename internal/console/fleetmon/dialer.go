@@ -20,7 +20,8 @@ const dialerCheck = 5 * time.Second
 // changed (an operator adding a host key, --accept-new recording one).
 // Safe for concurrent use.
 type sharedDialer struct {
-	cfg batch.Config
+	cfg   batch.Config
+	check time.Duration // how often the files are looked at: dialerCheck
 
 	mu      sync.Mutex
 	d       *batch.Dialer // guarded by mu; nil until the first dial, or after close
@@ -44,7 +45,7 @@ func (s *sharedDialer) dialer() (*batch.Dialer, error) {
 		return nil, ErrShutdown
 	}
 	now := time.Now()
-	if s.d != nil && now.Sub(s.checked) >= dialerCheck {
+	if s.d != nil && now.Sub(s.checked) >= s.check {
 		s.checked = now
 		if s.d.Changed() {
 			// A dial in flight with the old one may lose the agent's

@@ -101,7 +101,7 @@ func New(ctx context.Context, e *engine.Engine, opts Options) (*Fleet, error) {
 		dialled: map[string]int{},
 	}
 	if f.opts.Dial == nil {
-		f.dialer = &sharedDialer{cfg: opts.SSH}
+		f.dialer = &sharedDialer{cfg: opts.SSH, check: dialerCheck}
 		f.opts.Dial = f.dialer.dial
 	}
 	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))

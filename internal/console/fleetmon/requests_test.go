@@ -2,6 +2,7 @@ package fleetmon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -195,4 +196,45 @@ func (s *requestServer) stream(sc *ssh.ServerConn, ch ssh.Channel) {
 	}
 	// Stay open: the sampler keeps its session until the test ends.
 	sc.Wait()
+}
+
+// TestSharedDialerReloads: the shared Dialer refuses a host whose key
+// known_hosts does not hold, and once known_hosts is fixed, the next dial
+// (after the check interval) reads it again and gets through.
+func TestSharedDialerReloads(t *testing.T) {
+	hostSigner, _ := sshtest.NewKey(t)
+	other, _ := sshtest.NewKey(t)
+	key, keyPEM := sshtest.NewKey(t)
+	srv := &requestServer{}
+	port := srv.start(t, hostSigner, key.PublicKey())
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "id_ed25519"), keyPEM, 0o600)
+	known := filepath.Join(dir, "known_hosts")
+	line := func(k ssh.Signer) []byte {
+		return []byte(sshtest.KnownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", port), k.PublicKey()))
+	}
+	os.WriteFile(known, line(other), 0o600)
+	d := &sharedDialer{cfg: batch.Config{Port: port, SSHDir: dir, AgentSocket: batch.None, SSHConfig: batch.None,
+		KnownHosts: []string{known}, ConnectTimeout: 10 * time.Second}}
+	defer d.close()
+	h := hostexpr.Host{Name: "127.0.0.1"}
+	_, err := d.dial(t.Context(), h)
+	var de *batch.DialError
+	if !errors.As(err, &de) || de.Status != batch.StatusHostKeyChanged {
+		t.Fatalf("dial with another key in known_hosts: %v", err)
+	}
+	os.WriteFile(known, line(hostSigner), 0o600)
+	// The same size: the modification time tells.
+	if err := os.Chtimes(known, time.Time{}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.dial(t.Context(), h)
+	if err != nil {
+		t.Fatalf("dial after known_hosts was fixed: %v", err)
+	}
+	c.Close()
+	d.close()
+	if _, err := d.dial(t.Context(), h); !errors.Is(err, ErrShutdown) {
+		t.Errorf("dial after close: %v, want ErrShutdown", err)
+	}
 }
