@@ -10,6 +10,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -29,7 +30,7 @@ func main() {
 	var cfg harness.Config
 	var servers, measure, sizes, csizes, idle, profile string
 	flag.StringVar(&servers, "servers", defaultServers(), "servers to compare; wsdeck is the baseline; floor and floor-epoll are references")
-	flag.StringVar(&measure, "measure", "echo,compressed,idle,broadcast,micro", "measurements to run (fanout, not in the default, runs wsdeck's chat beside Centrifugo: -fanout-* flags; terminal, alone, wsdeck's Shell beside WeTTY: -terminal-* flags)")
+	flag.StringVar(&measure, "measure", "echo,compressed,idle,broadcast,micro", "measurements to run (fanout, not in the default, runs wsdeck's chat beside Centrifugo: -fanout-* flags; terminal, alone, wsdeck's Shell beside WeTTY: -terminal-* flags; idle-browser, alone, wsdeck's idle memory with Chromium as the client: -browser-* flags)")
 	flag.StringVar(&sizes, "sizes", "64,1024,16384,1048576", "echo payload sizes in bytes")
 	flag.StringVar(&csizes, "compressed-sizes", "", "payload sizes of the compressed rows (default: -sizes)")
 	flag.IntVar(&cfg.Conns, "conns", 1000, "echo connections (fewer for large payloads, to keep 64 MiB in flight)")
@@ -65,6 +66,11 @@ func main() {
 	flag.IntVar(&term.Rounds, "terminal-rounds", 3, "terminal: rounds, the servers alternating")
 	wettyJS := flag.String("wetty", "", "terminal: WeTTY's build/main.js (default $WSDECK_WETTY, else the WeTTY bench/wetty pins, installed with npm into -wetty-cache)")
 	wettyCache := flag.String("wetty-cache", defaultWettyCache(), "terminal: the directory the pinned WeTTY is installed into (once per lock file)")
+	var ib harness.IdleBrowserConfig
+	flag.StringVar(&ib.Chromium, "chromium", "/usr/bin/chromium", "idle-browser: the Chromium binary (the measurement is skipped when it is absent)")
+	flag.IntVar(&ib.Conns, "browser-conns", 1000, "idle-browser: sockets from Chromium per server setting")
+	flag.IntVar(&ib.PerContext, "browser-per-context", 250, "idle-browser: sockets per browser context (Chromium's WebSocket pool holds at most 255 per host in a context)")
+	flag.IntVar(&ib.Rounds, "browser-rounds", 2, "idle-browser: rounds, the settings alternating")
 	serve := flag.String("serve", "", "run as this library's server (the harness's subprocess)")
 	mode := flag.String("mode", "echo", "with -serve: echo or broadcast")
 	compress := flag.Bool("compress", false, "with -serve: enable permessage-deflate")
@@ -89,6 +95,23 @@ func main() {
 			}
 		})
 		if err := runTerminal(term, cfg.Fanout.Bins.Wsdeck, *wettyJS, *wettyCache); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if measure == "idle-browser" { // its own run, written to stdout (and -o if given): wsdeck's idle memory with Chromium as the client
+		ib.Args, ib.QuietWait, ib.Timeout = cfg.Args, cfg.QuietWait, cfg.Timeout
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "o" {
+				ib.Out = cfg.Out
+			}
+		})
+		err := harness.RunIdleBrowser(ib, os.Stdout)
+		if errors.Is(err, harness.ErrNoChromium) {
+			log.Printf("idle-browser skipped: %v", err)
+			return
+		}
+		if err != nil {
 			log.Fatal(err)
 		}
 		return
