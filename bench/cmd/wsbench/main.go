@@ -71,6 +71,7 @@ func main() {
 	flag.IntVar(&ib.Conns, "browser-conns", 1000, "idle-browser: sockets from Chromium per server setting")
 	flag.IntVar(&ib.PerContext, "browser-per-context", 250, "idle-browser: sockets per browser context (Chromium's WebSocket pool holds at most 255 per host in a context)")
 	flag.IntVar(&ib.Rounds, "browser-rounds", 2, "idle-browser: rounds, the settings alternating")
+	browserSizes := flag.String("browser-sizes", "32,1024", "idle-browser: the one message each socket sends, in bytes (a table per size; 128 B and above, the server's replies are compressed too)")
 	serve := flag.String("serve", "", "run as this library's server (the harness's subprocess)")
 	mode := flag.String("mode", "echo", "with -serve: echo or broadcast")
 	compress := flag.Bool("compress", false, "with -serve: enable permessage-deflate")
@@ -100,7 +101,7 @@ func main() {
 		return
 	}
 	if measure == "idle-browser" { // its own run, written to stdout (and -o if given): wsdeck's idle memory with Chromium as the client
-		ib.Args, ib.QuietWait, ib.Timeout = cfg.Args, cfg.QuietWait, cfg.Timeout
+		ib.Args, ib.QuietWait, ib.Timeout, ib.Sizes = cfg.Args, cfg.QuietWait, cfg.Timeout, ints(*browserSizes)
 		flag.Visit(func(f *flag.Flag) {
 			if f.Name == "o" {
 				ib.Out = cfg.Out

@@ -14,8 +14,10 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/wsdeck/wsdeck/bench/internal/load"
@@ -29,6 +31,7 @@ import (
 type IdleBrowserConfig struct {
 	Chromium   string        // the browser; the run is skipped (ErrNoChromium) when it is absent
 	Conns      int           // sockets per setting
+	Sizes      []int         // the one message each socket sends, in bytes: a table per size
 	PerContext int           // sockets per browser context (each has its own network context and socket pools)
 	Rounds     int           // rounds; the settings alternate within each
 	QuietWait  time.Duration // before each setting, wait up to this long for the machine to go quiet
@@ -74,8 +77,14 @@ func RunIdleBrowser(cfg IdleBrowserConfig, w io.Writer) error {
 	if _, err := os.Stat(cfg.Chromium); err != nil {
 		return fmt.Errorf("%w at %s (-chromium names another): %v", ErrNoChromium, cfg.Chromium, err)
 	}
-	if cfg.Conns <= 0 || cfg.PerContext <= 0 || cfg.Rounds <= 0 {
-		return fmt.Errorf("idle-browser: connections (%d), per context (%d) and rounds (%d) must be positive", cfg.Conns, cfg.PerContext, cfg.Rounds)
+	if cfg.Conns <= 0 || cfg.PerContext <= 0 || cfg.Rounds <= 0 || len(cfg.Sizes) == 0 {
+		return fmt.Errorf("idle-browser: connections (%d), per context (%d), rounds (%d) and message sizes (%v) must be given and positive",
+			cfg.Conns, cfg.PerContext, cfg.Rounds, cfg.Sizes)
+	}
+	for _, size := range cfg.Sizes {
+		if size <= 0 || size > server.MaxMessageSize {
+			return fmt.Errorf("idle-browser: message size %d is not within 1 to %d", size, server.MaxMessageSize)
+		}
 	}
 	if limit, err := raiseFileLimit(cfg.Conns + fileMargin); err != nil {
 		return fmt.Errorf("raising the open-file limit: %w", err)
@@ -124,27 +133,32 @@ func RunIdleBrowser(cfg IdleBrowserConfig, w io.Writer) error {
 	for i, s := range browserSettings {
 		labels[i] = s.label
 	}
-	t := newTable(fmt.Sprintf("Idle WebSockets from headless Chromium: %d sockets", cfg.Conns), labels, cfg.Rounds, idleBrowserMetrics...)
-	exts := map[string]map[string]int{} // label → Sec-WebSocket-Extensions seen by the page → sockets
+	exts := map[string]map[string]int{} // label → offered and answered extensions → sockets
 	m := describeMachine()
 	start := time.Now()
-	for r := range cfg.Rounds {
-		for _, label := range order(labels, r) {
-			s := browserSettings[slices.Index(labels, label)]
-			if ctx.Err() != nil {
-				break
-			}
-			waitQuiet(ctx, cfg.QuietWait)
-			seen, err := idleBrowserOnce(ctx, bctx, "http://"+page.Addr().String()+"/", cfg, t, s, r)
-			if err != nil {
-				t.fail(s.label, r, err)
-				log.Printf("idle-browser, %s, round %d: %v", s.label, r+1, err)
-			}
-			if exts[s.label] == nil {
-				exts[s.label] = map[string]int{}
-			}
-			for e, n := range seen {
-				exts[s.label][e] += n
+	var tables []*table
+	for _, size := range cfg.Sizes {
+		t := newTable(fmt.Sprintf("Idle WebSockets from headless Chromium: %d sockets, each after one %s message and its echo", cfg.Conns, sizeName(size)),
+			labels, cfg.Rounds, idleBrowserMetrics...)
+		tables = append(tables, t)
+		for r := range cfg.Rounds {
+			for _, label := range order(labels, r) {
+				s := browserSettings[slices.Index(labels, label)]
+				if ctx.Err() != nil {
+					break
+				}
+				waitQuiet(ctx, cfg.QuietWait)
+				seen, err := idleBrowserOnce(ctx, bctx, "http://"+page.Addr().String()+"/", cfg, size, t, s, r)
+				if err != nil {
+					t.fail(s.label, r, err)
+					log.Printf("idle-browser, %s, round %d: %v", s.label, r+1, err)
+				}
+				if exts[s.label] == nil {
+					exts[s.label] = map[string]int{}
+				}
+				for e, n := range seen {
+					exts[s.label][e] += n
+				}
 			}
 		}
 	}
@@ -153,7 +167,7 @@ func RunIdleBrowser(cfg IdleBrowserConfig, w io.Writer) error {
 	}
 
 	var b bytes.Buffer
-	writeIdleBrowser(&b, cfg, t, exts, m, chromiumVersion(cfg.Chromium), start, time.Now())
+	writeIdleBrowser(&b, cfg, tables, exts, m, chromiumVersion(cfg.Chromium), start, time.Now())
 	if cfg.Out != "" {
 		if err := os.WriteFile(cfg.Out, b.Bytes(), 0o644); err != nil {
 			return err
@@ -165,7 +179,7 @@ func RunIdleBrowser(cfg IdleBrowserConfig, w io.Writer) error {
 
 // idleBrowserOnce measures one setting once, in a fresh server process,
 // and returns the extensions the sockets were answered with.
-func idleBrowserOnce(ctx, bctx context.Context, pageURL string, cfg IdleBrowserConfig, t *table, s browserSetting, r int) (map[string]int, error) {
+func idleBrowserOnce(ctx, bctx context.Context, pageURL string, cfg IdleBrowserConfig, size int, t *table, s browserSetting, r int) (map[string]int, error) {
 	p, err := startServer(s.server, server.Options{Mode: server.Echo, Compress: s.compress})
 	if err != nil {
 		return nil, err
@@ -189,10 +203,10 @@ func idleBrowserOnce(ctx, bctx context.Context, pageURL string, cfg IdleBrowserC
 			return nil, fmt.Errorf("%w%s", err, p.stderr.String())
 		}
 		defer load.CloseAll(conns)
-		seen = map[string]int{"(the Go client makes no offer)": len(conns)}
+		seen = map[string]int{"offered (none)": len(conns)}
 	} else {
 		var closeTabs func()
-		tabs, seen, closeTabs, err = openBrowserSockets(ctx, bctx, pageURL, "ws://"+p.addr+"/", cfg.Conns, cfg.PerContext)
+		tabs, seen, closeTabs, err = openBrowserSockets(ctx, bctx, pageURL, "ws://"+p.addr+"/", cfg.Conns, cfg.PerContext, size)
 		defer closeTabs()
 		if err != nil {
 			return seen, fmt.Errorf("%w%s", err, p.stderr.String())
@@ -232,15 +246,17 @@ func idleBrowserOnce(ctx, bctx context.Context, pageURL string, cfg IdleBrowserC
 }
 
 // openSocketsJS opens n sockets to url from the page, each sending one
-// message and waiting for its echo, and resolves to how many did and the
+// text message of size bytes (English-like text, which compresses) and
+// waiting for its echo, and resolves to how many did and the
 // extensions each was answered with. The sockets stay open, in
 // window.__ws.
-const openSocketsJS = `(async (url, n) => {
+const openSocketsJS = `(async (url, n, size) => {
 	window.__ws = [];
+	const text = "hello from chromium, a socket soon idle; ".repeat(Math.ceil(size / 41)).slice(0, size);
 	const one = () => new Promise((resolve, reject) => {
 		const ws = new WebSocket(url);
 		window.__ws.push(ws);
-		ws.onopen = () => ws.send("hello from chromium, idle soon");
+		ws.onopen = () => ws.send(text);
 		ws.onmessage = () => resolve(ws.extensions);
 		ws.onerror = () => reject(new Error("error event"));
 		ws.onclose = e => reject(new Error("closed, code " + e.code));
@@ -269,7 +285,7 @@ type openResult struct {
 // at most per in each browser context of its own (Chromium's socket pool
 // limits are per network context). closeTabs closes the tabs and their
 // sockets; it is never nil.
-func openBrowserSockets(ctx, bctx context.Context, pageURL, url string, n, per int) (tabs []context.Context, exts map[string]int, closeTabs func(), err error) {
+func openBrowserSockets(ctx, bctx context.Context, pageURL, url string, n, per, size int) (tabs []context.Context, exts map[string]int, closeTabs func(), err error) {
 	var cancels []context.CancelFunc
 	closeTabs = func() {
 		for _, c := range cancels {
@@ -279,11 +295,28 @@ func openBrowserSockets(ctx, bctx context.Context, pageURL, url string, n, per i
 	exts = map[string]int{}
 	for opened := 0; opened < n; opened += per {
 		k := min(per, n-opened)
-		tab, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+		var mu sync.Mutex
+		offers := map[string]int{} // Sec-WebSocket-Extensions of each handshake request
+		tab, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
+			if e, ok := ev.(*network.EventWebSocketWillSendHandshakeRequest); ok && e.Request != nil {
+				offer := "(none)"
+				for k, v := range e.Request.Headers {
+					if strings.EqualFold(k, "Sec-WebSocket-Extensions") {
+						offer = fmt.Sprint(v)
+					}
+				}
+				mu.Lock()
+				offers[offer]++
+				mu.Unlock()
+			}
+		}))
 		cancels = append(cancels, cancel)
 		tabs = append(tabs, tab)
+		if _, err := chromedp.Call(tab, network.Enable, network.EnableParams{}); err != nil {
+			return tabs, exts, closeTabs, fmt.Errorf("browser context %d: enabling the network domain: %w", len(tabs), err)
+		}
 		var res openResult
-		call := fmt.Sprintf("%s(%q, %d)", openSocketsJS, url, k)
+		call := fmt.Sprintf("%s(%q, %d, %d)", openSocketsJS, url, k, size)
 		err := runWithin(ctx, func() error {
 			if err := chromedp.Do(tab, chromedp.Navigate(pageURL)); err != nil {
 				return err
@@ -299,8 +332,13 @@ func openBrowserSockets(ctx, bctx context.Context, pageURL, url string, n, per i
 			if e == "" {
 				e = "(none)"
 			}
-			exts[e] += c
+			exts["answered "+e] += c
 		}
+		mu.Lock()
+		for o, c := range offers {
+			exts["offered "+o] += c
+		}
+		mu.Unlock()
 		if res.OK != k {
 			return tabs, exts, closeTabs, fmt.Errorf("browser context %d: %d of %d sockets echoed; failures: %v", len(tabs), res.OK, k, res.Errors)
 		}
@@ -347,7 +385,7 @@ func chromiumVersion(path string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func writeIdleBrowser(w io.Writer, cfg IdleBrowserConfig, t *table, exts map[string]map[string]int, m machine, version string, start, end time.Time) {
+func writeIdleBrowser(w io.Writer, cfg IdleBrowserConfig, tables []*table, exts map[string]map[string]int, m machine, version string, start, end time.Time) {
 	fmt.Fprintf(w, "## Memory per idle connection when the client is Chromium\n\n")
 	fmt.Fprintf(w, "Generated by `cd bench && go run ./cmd/wsbench %s`.\n\n", strings.Join(cfg.Args, " "))
 	fmt.Fprintf(w, "- Date: %s, %s in all\n", start.UTC().Format("2006-01-02 15:04 MST"), end.Sub(start).Round(time.Second))
@@ -356,11 +394,15 @@ func writeIdleBrowser(w io.Writer, cfg IdleBrowserConfig, t *table, exts map[str
 	fmt.Fprintf(w, "- Client: %s, headless, its default offer; %d sockets per browser context (%d contexts), all to 127.0.0.1\n",
 		version, cfg.PerContext, (cfg.Conns+cfg.PerContext-1)/cfg.PerContext)
 	fmt.Fprintf(w, "- Rounds: %d (settings alternate within each, order reversed every other round, each in a fresh server process); medians over rounds\n\n", cfg.Rounds)
-	fmt.Fprintf(w, "Each socket sends one 30-byte text message, reads its echo, and is left idle; the server (wsdeck's echo server of `-measure idle`, "+
-		"a goroutine per connection) is measured %v later: RSS from /proc/PID/status, Go heap and stacks in use after a GC, "+
-		"each minus its value before the sockets were opened, divided by the sockets.\n\n", idleSettle)
-	t.markdown(w)
-	fmt.Fprintf(w, "What the server answered (`ws.extensions` on the page, sockets over all rounds):\n\n")
+	fmt.Fprintf(w, "Each socket sends one text message (English-like, compressible), reads its echo, and is left idle; "+
+		"the server (wsdeck's echo server of `-measure idle`, a goroutine per connection) is measured %v later: RSS from /proc/PID/status, "+
+		"Go heap and stacks in use after a GC, each minus its value before the sockets were opened, divided by the sockets. "+
+		"The Go client row is the bench's own client of `-measure idle`: no offer, no message.\n\n", idleSettle)
+	for _, t := range tables {
+		t.markdown(w)
+	}
+	fmt.Fprintf(w, "What Chromium offered (Sec-WebSocket-Extensions of its handshake requests, from the DevTools protocol's "+
+		"Network.webSocketWillSendHandshakeRequest) and what the server answered (`ws.extensions` on the page), sockets over all rounds:\n\n")
 	for _, s := range browserSettings {
 		e := exts[s.label]
 		keys := slices.Sorted(maps.Keys(e))
