@@ -71,6 +71,7 @@ func main() {
 	flag.IntVar(&ib.Conns, "browser-conns", 1000, "idle-browser: sockets from Chromium per server setting")
 	flag.IntVar(&ib.PerContext, "browser-per-context", 250, "idle-browser: sockets per browser context (Chromium's WebSocket pool holds at most 255 per host in a context)")
 	flag.IntVar(&ib.Rounds, "browser-rounds", 2, "idle-browser: rounds, the settings alternating")
+	flag.StringVar(&ib.HeapDir, "browser-heap-profiles", "", "idle-browser: write a heap profile of each idle server to this directory")
 	browserSizes := flag.String("browser-sizes", "32,1024", "idle-browser: the one message each socket sends, in bytes (a table per size; 128 B and above, the server's replies are compressed too)")
 	serve := flag.String("serve", "", "run as this library's server (the harness's subprocess)")
 	mode := flag.String("mode", "echo", "with -serve: echo or broadcast")

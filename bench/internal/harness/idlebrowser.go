@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ type IdleBrowserConfig struct {
 	QuietWait  time.Duration // before each setting, wait up to this long for the machine to go quiet
 	Timeout    time.Duration // bounds the whole run
 	Out        string        // if set, the section is also written to this file
+	HeapDir    string        // if set, a heap profile of each server, idle, is written to this directory
 	Args       []string      // the command line, for the report
 }
 
@@ -90,6 +92,11 @@ func RunIdleBrowser(cfg IdleBrowserConfig, w io.Writer) error {
 		return fmt.Errorf("raising the open-file limit: %w", err)
 	} else if limit < cfg.Conns+fileMargin {
 		return fmt.Errorf("%d sockets need an open-file limit of %d; the limit is %d", cfg.Conns, cfg.Conns+fileMargin, limit)
+	}
+	if cfg.HeapDir != "" {
+		if err := os.MkdirAll(cfg.HeapDir, 0o755); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
@@ -232,6 +239,13 @@ func idleBrowserOnce(ctx, bctx context.Context, pageURL string, cfg IdleBrowserC
 	}
 	if !s.goClient && open != cfg.Conns {
 		return seen, fmt.Errorf("%d of %d sockets were open after the measurement", open, cfg.Conns)
+	}
+	if cfg.HeapDir != "" {
+		path := filepath.Join(cfg.HeapDir, fmt.Sprintf("idle-browser-%s-compress=%v-%s-%dB-r%d.heap.pprof",
+			s.server, s.compress, map[bool]string{true: "goclient", false: "chromium"}[s.goClient], size, r+1))
+		if _, err := p.command("heap " + path); err != nil {
+			log.Printf("heap profile of %s: %v", s.label, err)
+		}
 	}
 	n := cfg.Conns
 	per := func(a, b uint64) float64 { return (float64(b) - float64(a)) / float64(n) }
