@@ -40,6 +40,8 @@ type TerminalConfig struct {
 	WettyNote  string // how WeTTY was installed, for the report
 	Out        string // report file (markdown)
 	Args       []string
+
+	loadAvg string // /proc/loadavg as the run starts
 }
 
 // termResult is one server's figures of one round.
@@ -66,6 +68,7 @@ type termClient interface {
 
 // RunTerminal runs the terminal measurement and writes its report.
 func RunTerminal(ctx context.Context, cfg TerminalConfig) error {
+	cfg.loadAvg = describeMachine().loadAvg
 	dir, err := os.MkdirTemp("", "wsbench-terminal-")
 	if err != nil {
 		return err
@@ -694,8 +697,8 @@ func writeTerminalReport(cfg TerminalConfig, results []termResult) error {
 		"a full round trip through the remote program). Throughput: `cat` of a %d MiB file of 80-column lines, timed from the "+
 		"first byte after a start mark to an end mark. RSS: the server process and its children (WeTTY's ssh client; "+
 		"wsdeck's SSH client is in its process), sampled every 50 ms during the cat. %d rounds, servers alternating. "+
-		"The machine is shared and was busy with other work: compare the rows, not the absolute figures.\n\n",
-		cfg.Keystrokes, cfg.CatBytes>>20, cfg.Rounds)
+		"Load average when the run started: %s (the machine may have been running other work: compare the rows, not the absolute figures).\n\n",
+		cfg.Keystrokes, cfg.CatBytes>>20, cfg.Rounds, cfg.loadAvg)
 	if cfg.WettyBin == "" {
 		fmt.Fprintf(&b, "WeTTY was not measured: %s\n\n", cfg.WettyWhy)
 	} else if cfg.WettyNote != "" {
