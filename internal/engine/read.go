@@ -103,6 +103,9 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		_ = s.s.DeleteConsumer(dctx, c.CachedInfo().Name)
 	}
 	defer func() { drop(c) }()
+	if testHookReadConsumer != nil {
+		testHookReadConsumer(c)
+	}
 	// The consumer may sit on a replica that has not yet caught up with
 	// the stream's leader: read up to the leader's last entry as it was
 	// when the read began, waiting a little for a replica that lags.
@@ -122,6 +125,8 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 	// to a pull that had already given up (a Fetch that timed out on our
 	// side while the server still sent to it).
 	var cseq uint64
+	// How many pulls in a row found no consumer to answer them.
+	lost := 0
 	for len(out) < limit && seen < upTo {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.name, err)
@@ -141,6 +146,22 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 				got, err = s.take(batch, upTo, &seen, &cseq, &out)
 			}
 		}
+		if errors.Is(err, nats.ErrNoResponders) && lost < maxConsumerLost {
+			// Nobody took the pull: the new consumer's subscription has
+			// not reached this connection's server yet (route pools do
+			// not keep the create's reply behind it), or the consumer
+			// was lost with its server. Wait a little, then read on
+			// from the last entry taken with a consumer of its own.
+			lost++
+			t := time.NewTimer(time.Duration(lost) * 20 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("read %s: %w", s.name, ctx.Err())
+			case <-t.C:
+			}
+			err = errConsumerGap
+		}
 		if errors.Is(err, errConsumerGap) {
 			// Entries were lost on the way: read on from the last one
 			// taken, with a consumer of its own.
@@ -155,6 +176,7 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		if err != nil {
 			return nil, err
 		}
+		lost = 0
 		if got == 0 {
 			// Nothing came within replicaLagWait: the consumer's replica
 			// still lags (under load it can for seconds), or the limits
@@ -222,6 +244,15 @@ func (s *Stream) take(batch jetstream.MessageBatch, upTo uint64, seen, cseq *uin
 	}
 	return got, nil
 }
+
+// testHookReadConsumer, when set by a test, is called with a read's first
+// consumer before the first pull.
+var testHookReadConsumer func(jetstream.Consumer)
+
+// maxConsumerLost bounds how many times in a row a read makes a new
+// consumer because a pull found nobody to answer it (the waits add up to
+// about a second).
+const maxConsumerLost = 10
 
 // errConsumerGap says that a read's consumer skipped some of its own
 // sequence numbers: entries it sent that the read did not get.

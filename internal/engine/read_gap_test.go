@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -52,5 +54,37 @@ func TestTakeFindsLostEntries(t *testing.T) {
 	got, err = s.take(batchOf(fakeMsg{stream: 15, consumer: 5}, fakeMsg{stream: 16, consumer: 6}), 100, &seen, &cseq, &out)
 	if !errors.Is(err, errConsumerGap) || got != 0 || seen != 12 || len(out) != 2 {
 		t.Fatalf("after a gap: got %d, seen %d, %d kept, %v; want errConsumerGap, seen still 12", got, seen, len(out), err)
+	}
+}
+
+// TestReadOutlivesItsConsumer: a read whose consumer is gone when it
+// pulls (on a cluster, one whose subscription has not reached this
+// server yet: the pull finds no responder) reads on with a new consumer
+// and returns every entry, once.
+func TestReadOutlivesItsConsumer(t *testing.T) {
+	e := openEmbedded(t, t.TempDir())
+	defer shutdown(t, e)
+	s := mustStream(t, e, StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	var want []string
+	for i := range 5 {
+		d := fmt.Sprint("m", i)
+		mustPublish(t, s, "t.a", d, "")
+		want = append(want, d)
+	}
+	ctx := ctxT(t)
+	deleted := 0
+	testHookReadConsumer = func(c jetstream.Consumer) {
+		if err := s.s.DeleteConsumer(ctx, c.CachedInfo().Name); err != nil {
+			t.Errorf("delete the read's consumer: %v", err)
+		}
+		deleted++
+	}
+	defer func() { testHookReadConsumer = nil }()
+	msgs, err := s.Read(ctx, ReadOptions{})
+	if err != nil || strings.Join(datas(msgs), ",") != strings.Join(want, ",") {
+		t.Fatalf("Read = %v, %v; want %v", datas(msgs), err, want)
+	}
+	if deleted != 1 {
+		t.Fatalf("the hook ran %d times, want 1", deleted)
 	}
 }
