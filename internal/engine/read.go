@@ -194,26 +194,13 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 }
 
 // LastSeq returns the sequence of the stream's newest entry on subjects
-// matching subject ("": any), as the stream's leader has it after the call
-// begins, or 0 if there is none: one request without a consumer, shared
-// with the concurrent calls for the same subject.
+// matching subject ("": any), as the stream's leader has it, or 0 if there
+// is none: one request, without a consumer.
 func (s *Stream) LastSeq(ctx context.Context, subject string) (uint64, error) {
 	if subject == "" {
 		info, err := s.Info(ctx)
 		return info.LastSeq, err
 	}
-	if s.e.closing.Load() {
-		return 0, ErrClosed
-	}
-	seq, err := s.lastSeq.get(ctx, subject)
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return 0, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
-	}
-	return seq, err
-}
-
-// fetchLastSeq asks the server for the newest entry on subject.
-func (s *Stream) fetchLastSeq(ctx context.Context, subject string) (uint64, error) {
 	m, err := s.s.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil

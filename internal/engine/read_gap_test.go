@@ -43,7 +43,7 @@ func batchOf(msgs ...fakeMsg) fakeBatch {
 // entries sent to a pull that had given up), leaving seen at the last one
 // taken so that the read goes on from there.
 func TestTakeFindsLostEntries(t *testing.T) {
-	s := newStream(nil, "T", nil)
+	s := &Stream{name: "T"}
 	var seen, cseq uint64
 	var out []Msg
 	got, err := s.take(batchOf(fakeMsg{stream: 10, consumer: 1}, fakeMsg{stream: 12, consumer: 2}), 100, &seen, &cseq, &out)

@@ -45,11 +45,6 @@ type Stream struct {
 	e    *Engine
 	name string
 	s    jetstream.Stream
-
-	// Concurrent calls of Info, and of LastSeq for one subject, share
-	// their requests.
-	info    shared[struct{}, StreamInfo]
-	lastSeq shared[string, uint64]
 }
 
 // Stream creates the stream cfg describes, or updates the existing one of
@@ -97,7 +92,7 @@ func (e *Engine) Stream(ctx context.Context, cfg StreamConfig) (*Stream, error) 
 			e.log.Warn("stream limits changed to this node's settings", "stream", cfg.Name, "changed", changed)
 		}
 	}
-	return newStream(e, cfg.Name, s), nil
+	return &Stream{e: e, name: cfg.Name, s: s}, nil
 }
 
 // limitsChanged describes the limits in which now differs from was (both
@@ -190,27 +185,11 @@ type StreamInfo struct {
 	Created  time.Time
 }
 
-func newStream(e *Engine, name string, js jetstream.Stream) *Stream {
-	s := &Stream{e: e, name: name, s: js}
-	s.info.do = func(ctx context.Context, _ struct{}) (StreamInfo, error) { return s.fetchInfo(ctx) }
-	s.lastSeq.do = s.fetchLastSeq
-	return s
-}
-
-// Info returns the stream's state as it is after the call begins.
+// Info returns the stream's state now.
 func (s *Stream) Info(ctx context.Context) (StreamInfo, error) {
 	if s.e.closing.Load() {
 		return StreamInfo{}, ErrClosed
 	}
-	in, err := s.info.get(ctx, struct{}{})
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return StreamInfo{}, fmt.Errorf("stream %s: %w", s.name, s.e.classify(err))
-	}
-	return in, err
-}
-
-// fetchInfo asks the server for the stream's state.
-func (s *Stream) fetchInfo(ctx context.Context) (StreamInfo, error) {
 	in, err := s.s.Info(ctx)
 	if err != nil {
 		return StreamInfo{}, fmt.Errorf("stream %s: %w", s.name, s.e.classify(err))

@@ -206,7 +206,7 @@ func (h *Hub) topics(room string) (msgs, pres *topic.Topic, err error) {
 		// the hole came from the read that seeded them, which now
 		// notices entries lost to a timed-out pull: engine read.go.)
 		msgs = topic.New(h.msgs, topic.Options{Subject: msgSubject(room), Encode: encode, Log: h.log, Keep: h.opts.History})
-		pres = topic.New(h.pres, topic.Options{Subject: presenceSubject(room), Encode: encode, Log: h.log, Keep: h.opts.PresenceHistory, LiveCatchUp: true})
+		pres = topic.New(h.pres, topic.Options{Subject: presenceSubject(room), Encode: encode, Log: h.log, Keep: h.opts.PresenceHistory})
 		h.msgTopics[room], h.preTopics[room] = msgs, pres
 	}
 	return msgs, h.preTopics[room], nil

@@ -50,15 +50,6 @@ type Options struct {
 	// those the stream had and the subscription delivered; one that the
 	// stream's age or byte limits removed meanwhile may still be given.
 	Keep int
-	// LiveCatchUp lets a Join served from the kept entries leave out
-	// the newest entries the stream holds that the subscription has not
-	// delivered yet: they reach the sink live, right after its backlog,
-	// as every later entry does. Without it the Join first asks the
-	// engine for the subject's last entry and waits for it, so that a
-	// page whose message was acknowledged finds it in the backlog of
-	// the next page it opens (read your writes). Presence events, which
-	// no page waits for, need no more.
-	LiveCatchUp bool
 }
 
 // From says where a joining sink's backlog starts. The zero value means
@@ -435,7 +426,7 @@ func (t *Topic) joinKept(ctx context.Context, s Sink, from From, first func(Back
 	// as a read would have it: the subscription may not have delivered
 	// the newest entries yet (a page that had its message acknowledged
 	// and then opens another expects to see it there).
-	if t.opts.Subject != "" && !t.opts.LiveCatchUp {
+	if t.opts.Subject != "" {
 		last, err := t.stream.LastSeq(ctx, t.opts.Subject)
 		if err != nil {
 			return false, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
