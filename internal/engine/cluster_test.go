@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -259,4 +260,77 @@ func startClusterServer(t testing.TB, name, storeDir string, port, clusterPort i
 		t.Fatalf("nats-server %s not ready", name)
 	}
 	return s
+}
+
+// TestConcurrentCreate: wsdeck nodes started together on a new cluster
+// (a rollout, a restart of every node) each create the same streams,
+// buckets and object stores at once. Every node gets them, promptly. With
+// update-then-create (the client library's CreateOrUpdate), a node's
+// update of a stream that another node's create has proposed but the
+// cluster not yet applied left every one of those requests unanswered
+// (nats-server 2.15.3): each node failed at start with "no answer in time".
+func TestConcurrentCreate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster")
+	}
+	servers := runCluster(t, 3)
+	var engines []*Engine
+	for _, s := range servers {
+		e, err := Open(ctxT(t), Config{URLs: []string{s.ClientURL()}, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { shutdown(t, e) })
+		engines = append(engines, e)
+	}
+	// Far less than the 20 s a lost answer costs each call of ctxT; a
+	// create takes milliseconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*len(engines)*4)
+	for i, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 4 {
+				// The same settings on every node but for the first
+				// assets' age limit: a node whose settings differ
+				// updates the asset instead.
+				age := time.Hour
+				if k == 0 {
+					age += time.Duration(i) * time.Minute
+				}
+				name := fmt.Sprint("s", k)
+				if _, err := e.Stream(ctx, StreamConfig{Name: name, Subjects: []string{name + ".>"}, MaxAge: age}); err != nil {
+					errs <- fmt.Errorf("node %d: %w", i, err)
+				}
+				// A key read at once finds the bucket's readers on
+				// every server, which learn of a new bucket a little
+				// after its create is answered.
+				if b, err := e.Bucket(ctx, BucketConfig{Name: fmt.Sprint("b", k), TTL: age}); err != nil {
+					errs <- fmt.Errorf("node %d: %w", i, err)
+				} else if _, err := b.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {
+					errs <- fmt.Errorf("node %d: Get of a key never set: %v, want ErrNotFound", i, err)
+				}
+				if _, err := e.Objects(ctx, ObjectsConfig{Name: fmt.Sprint("o", k), TTL: age}); err != nil {
+					errs <- fmt.Errorf("node %d: %w", i, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// The streams exist with every node's settings but the age limit, which
+	// is one node's.
+	in, err := engines[0].js.Stream(context.Background(), "s0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := in.CachedInfo().Config.MaxAge; got < time.Hour || got > time.Hour+2*time.Minute {
+		t.Errorf("s0's max age = %v, want one node's setting", got)
+	}
 }

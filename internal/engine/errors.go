@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -93,4 +94,23 @@ func (e *Engine) classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrDenied, err)
 	}
 	return err
+}
+
+// maxNoResponders bounds how many times in a row a request that found no
+// responder is made again. On a cluster a server learns of a new
+// bucket's readers, or a new consumer, a little after the create was
+// answered.
+const maxNoResponders = 10
+
+// pause waits before the n-th new try of a request that found no
+// responder: 20 ms × n, about a second over maxNoResponders tries.
+func pause(ctx context.Context, n int) error {
+	t := time.NewTimer(time.Duration(n) * 20 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -84,9 +85,16 @@ func (e *Engine) Bucket(ctx context.Context, cfg BucketConfig) (*Bucket, error) 
 		Storage:      jetstream.FileStorage,
 	}
 	var kv jetstream.KeyValue
-	err := e.withReplicas(cfg.Replicas, func(r int) (err error) {
+	err := e.withReplicas(ctx, cfg.Replicas, func(ctx context.Context, r int) (err error) {
 		jc.Replicas = r
-		kv, err = e.js.CreateOrUpdateKeyValue(ctx, jc)
+		// Create first; see withReplicas.
+		kv, err = e.js.CreateKeyValue(ctx, jc)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = e.js.UpdateKeyValue(ctx, jc)
+		}
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return errInFlight // another node's create is under way
+		}
 		return err
 	})
 	if err != nil {
@@ -118,6 +126,14 @@ func (b *Bucket) Get(ctx context.Context, key string) (Entry, error) {
 		return Entry{}, ErrClosed
 	}
 	v, err := b.kv.Get(ctx, key)
+	for n := 1; errors.Is(err, nats.ErrNoResponders) && n <= maxNoResponders; n++ {
+		// The bucket's readers (every replica answers a get) are not
+		// known to this connection's server yet.
+		if err := pause(ctx, n); err != nil {
+			return Entry{}, b.err("get", key, err)
+		}
+		v, err = b.kv.Get(ctx, key)
+	}
 	if err != nil {
 		return Entry{}, b.err("get", key, err)
 	}

@@ -57,9 +57,16 @@ func (e *Engine) Objects(ctx context.Context, cfg ObjectsConfig) (*Objects, erro
 		Storage:  jetstream.FileStorage,
 	}
 	var os jetstream.ObjectStore
-	err := e.withReplicas(cfg.Replicas, func(r int) (err error) {
+	err := e.withReplicas(ctx, cfg.Replicas, func(ctx context.Context, r int) (err error) {
 		jc.Replicas = r
-		os, err = e.js.CreateOrUpdateObjectStore(ctx, jc)
+		// Create first; see withReplicas.
+		os, err = e.js.CreateObjectStore(ctx, jc)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			os, err = e.js.UpdateObjectStore(ctx, jc)
+		}
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return errInFlight // another node's create is under way
+		}
 		return err
 	})
 	if err != nil {

@@ -153,12 +153,8 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 			// was lost with its server. Wait a little, then read on
 			// from the last entry taken with a consumer of its own.
 			lost++
-			t := time.NewTimer(time.Duration(lost) * 20 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, fmt.Errorf("read %s: %w", s.name, ctx.Err())
-			case <-t.C:
+			if err := pause(ctx, lost); err != nil {
+				return nil, fmt.Errorf("read %s: %w", s.name, err)
 			}
 			err = errConsumerGap
 		}
@@ -250,9 +246,8 @@ func (s *Stream) take(batch jetstream.MessageBatch, upTo uint64, seen, cseq *uin
 var testHookReadConsumer func(jetstream.Consumer)
 
 // maxConsumerLost bounds how many times in a row a read makes a new
-// consumer because a pull found nobody to answer it (the waits add up to
-// about a second).
-const maxConsumerLost = 10
+// consumer because its pull found no responder.
+const maxConsumerLost = maxNoResponders
 
 // errConsumerGap says that a read's consumer skipped some of its own
 // sequence numbers: entries it sent that the read did not get.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -71,15 +72,26 @@ func (e *Engine) Stream(ctx context.Context, cfg StreamConfig) (*Stream, error) 
 		DenyDelete:        cfg.DenyDelete,
 		DenyPurge:         cfg.DenyPurge,
 	}
-	var before *jetstream.StreamConfig
-	if old, err := e.js.Stream(ctx, cfg.Name); err == nil {
-		c := old.CachedInfo().Config
-		before = &c
-	}
 	var s jetstream.Stream
-	err := e.withReplicas(cfg.Replicas, func(r int) (err error) {
+	var before *jetstream.StreamConfig // the settings an update replaced
+	err := e.withReplicas(ctx, cfg.Replicas, func(ctx context.Context, r int) error {
 		jc.Replicas = r
-		s, err = e.js.CreateOrUpdateStream(ctx, jc)
+		// Create first; see withReplicas.
+		var err error
+		if s, err = e.js.CreateStream(ctx, jc); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		old, err := e.js.Stream(ctx, cfg.Name)
+		if err == nil {
+			c := old.CachedInfo().Config
+			before = &c
+			s, err = e.js.UpdateStream(ctx, jc)
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			// Another node's create is under way: the name is taken
+			// but the stream not made yet.
+			return errInFlight
+		}
 		return err
 	})
 	if err != nil {
@@ -121,14 +133,25 @@ func limitsChanged(was, now jetstream.StreamConfig) string {
 // withReplicas calls create with the replica count asked for, or with the
 // engine's default stepping down while the cluster reports it cannot
 // place that many.
-func (e *Engine) withReplicas(asked int, create func(replicas int) error) error {
-	if asked > 0 {
-		return create(asked)
+//
+// Each create function creates its asset first and updates it only when
+// the cluster reports one of that name with other settings: nodes that
+// start together each create the same assets at once, and the client
+// library's CreateOrUpdate calls (update first, create when the update
+// finds nothing) had a node's update reach the cluster while another's
+// create was proposed but not yet applied, and neither was ever answered
+// (nats-server 2.15.3). An update can still meet a create in flight (two
+// nodes with different settings), so a call left unanswered for
+// createAttempt is made again, up to createAttempts times: creating and
+// updating to the same settings twice does no harm. TestConcurrentCreate.
+func (e *Engine) withReplicas(ctx context.Context, asked int, create func(ctx context.Context, replicas int) error) error {
+	r := asked
+	if asked <= 0 {
+		r = e.Replicas()
 	}
-	r := e.Replicas()
 	for {
-		err := create(r)
-		if err == nil || r == 1 {
+		err := e.askAgain(ctx, func(ctx context.Context) error { return create(ctx, r) })
+		if err == nil || r == 1 || asked > 0 {
 			return err
 		}
 		switch apiCode(err) {
@@ -139,6 +162,42 @@ func (e *Engine) withReplicas(asked int, create func(replicas int) error) error 
 		r--
 		e.log.Warn("fewer servers than estimated: stepping replicas down", "replicas", r)
 		e.replicas.Store(int64(r))
+	}
+}
+
+// Bounds on a request to create or update an asset, which the cluster
+// answers in milliseconds or, now and then, never (see withReplicas).
+const (
+	createAttempt  = 3 * time.Second
+	createAttempts = 8
+)
+
+// errInFlight is a create function's report that another node's create
+// of the same asset is under way.
+var errInFlight = errors.New("the cluster is creating it for another client")
+
+// askAgain calls f with a context bounded by createAttempt, again while
+// it finds no answer in that time or finds another client's create in
+// flight, up to createAttempts calls in all or until ctx is done.
+func (e *Engine) askAgain(ctx context.Context, f func(ctx context.Context) error) error {
+	for n := 1; ; n++ {
+		actx, cancel := context.WithTimeout(ctx, createAttempt)
+		err := f(actx)
+		cancel()
+		lost := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+		if err == nil || !lost && err != errInFlight || ctx.Err() != nil || n == createAttempts {
+			return err
+		}
+		if err == errInFlight {
+			// Applied in milliseconds: a short pause.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(n) * 20 * time.Millisecond):
+			}
+			continue
+		}
+		e.log.Warn("no answer from the cluster in time: asking again", "attempt", n+1, "err", err)
 	}
 }
 
