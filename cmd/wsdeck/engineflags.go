@@ -30,6 +30,8 @@ func engineFlags(fs *flag.FlagSet, cfg *engine.Config) {
 	fs.StringVar(&cfg.CAFile, "nats-ca", "", "with --nats: PEM `file` of the CAs that verify the NATS servers")
 	fs.StringVar(&cfg.CertFile, "nats-cert", "", "with --nats: PEM client certificate `file`")
 	fs.StringVar(&cfg.KeyFile, "nats-key", "", "with --nats: PEM private key `file` of --nats-cert")
+	fs.DurationVar(&cfg.ConnectTimeout, "nats-connect-timeout", engine.DefaultConnectTimeout, "with --nats: bound on reaching a NATS server at start")
+	fs.DurationVar(&cfg.JetStreamWait, "nats-wait", engine.DefaultJetStreamWait, "with --nats: bound on waiting at start for a reached cluster's JetStream to answer (while it elects its leader)")
 }
 
 // openEngine opens the engine cfg names, for a tool, and returns it with

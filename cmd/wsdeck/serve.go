@@ -63,6 +63,8 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&cfg.Engine.CAFile, "nats-ca", "", "with --nats: PEM `file` of the CAs that verify the NATS servers (TLS)")
 	fs.StringVar(&cfg.Engine.CertFile, "nats-cert", "", "with --nats: PEM client certificate `file`, for servers that require one (with --nats-key)")
 	fs.StringVar(&cfg.Engine.KeyFile, "nats-key", "", "with --nats: PEM private key `file` of --nats-cert")
+	fs.DurationVar(&cfg.Engine.ConnectTimeout, "nats-connect-timeout", engine.DefaultConnectTimeout, "with --nats: bound on reaching a NATS server at start")
+	fs.DurationVar(&cfg.Engine.JetStreamWait, "nats-wait", engine.DefaultJetStreamWait, "with --nats: bound on waiting at start for a reached cluster's JetStream to answer (while it elects its leader)")
 	fs.DurationVar(&cfg.SessionIdle, "session-idle", server.DefaultSessionIdle, "end a login session unused for this long (an open page is a use)")
 	fs.DurationVar(&cfg.SessionMax, "session-max", server.DefaultSessionMax, "end a login session this long after the login")
 	fs.IntVar(&cfg.MaxSessions, "max-sessions", server.DefaultMaxSessions, "login sessions kept; past it a login ends the least recently used")

@@ -288,7 +288,7 @@ func TestConcurrentCreate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3*len(engines)*4)
+	errs := make(chan error, 3*len(engines)*4+len(engines))
 	for i, e := range engines {
 		wg.Add(1)
 		go func() {
@@ -320,9 +320,28 @@ func TestConcurrentCreate(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Every node then publishes the same entry, with the same id (each
+	// node's first entry of a room), at once: it is stored once, and each
+	// gets its sequence.
+	seqs := make([]uint64, len(engines))
+	for i, e := range engines {
+		wg.Go(func() {
+			s, err := e.Stream(ctx, StreamConfig{Name: "s1", Subjects: []string{"s1.>"}, MaxAge: time.Hour})
+			if err == nil {
+				seqs[i], err = s.Publish(ctx, "s1.rooms", []byte("lobby"), "room:lobby")
+			}
+			if err != nil {
+				errs <- fmt.Errorf("node %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	if seqs[0] == 0 || seqs[1] != seqs[0] || seqs[2] != seqs[0] {
+		t.Errorf("sequences of the one entry: %v, want one for all", seqs)
 	}
 	// The streams exist with every node's settings but the age limit, which
 	// is one node's.
@@ -332,5 +351,57 @@ func TestConcurrentCreate(t *testing.T) {
 	}
 	if got := in.CachedInfo().Config.MaxAge; got < time.Hour || got > time.Hour+2*time.Minute {
 		t.Errorf("s0's max age = %v, want one node's setting", got)
+	}
+}
+
+// TestJetStreamLateAtStart: a node started with its NATS cluster (a
+// compose file, a machine's boot) reaches a server before the cluster has
+// elected a JetStream leader, and JetStream does not answer for a while.
+// Open waits for it, saying so, instead of failing after ConnectTimeout;
+// TestExternalUnreachableAtStart and TestExternalWithoutJetStream show it
+// still fails at once when no server answers or none runs JetStream.
+func TestJetStreamLateAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster")
+	}
+	// Every server routes to all three: the first alone knows its cluster
+	// has three and waits for a quorum before it has a JetStream leader.
+	var ports []int
+	var seeds []string
+	for range 3 {
+		p := freePort(t)
+		ports = append(ports, p)
+		seeds = append(seeds, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	routes := server.RoutesFromStr(strings.Join(seeds, ","))
+	first := startClusterServer(t, "n0", t.TempDir(), server.RANDOM_PORT, ports[0], routes)
+	var log logBuffer
+	type opened struct {
+		e   *Engine
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		e, err := Open(ctxT(t), Config{URLs: []string{first.ClientURL()}, ConnectTimeout: 500 * time.Millisecond, Logger: log.logger()})
+		done <- opened{e, err}
+	}()
+	waitFor(t, "Open to say it waits for JetStream", 10*time.Second, func() bool {
+		select {
+		case r := <-done:
+			t.Fatalf("Open returned before the cluster had a quorum: %v", r.err)
+		default:
+		}
+		return strings.Contains(log.String(), "waiting for JetStream")
+	})
+	for i := 1; i < 3; i++ {
+		startClusterServer(t, fmt.Sprint("n", i), t.TempDir(), server.RANDOM_PORT, ports[i], routes)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Open, once the cluster has its quorum: %v", r.err)
+	}
+	defer shutdown(t, r.e)
+	if r.e.Replicas() != 3 {
+		t.Errorf("Replicas() = %d, want 3", r.e.Replicas())
 	}
 }

@@ -13,6 +13,10 @@ import (
 // Config.ConnectTimeout is zero.
 const DefaultConnectTimeout = 5 * time.Second
 
+// DefaultJetStreamWait bounds waiting at Open for an external cluster's
+// JetStream to answer when Config.JetStreamWait is zero.
+const DefaultJetStreamWait = time.Minute
+
 // Config says which engine to use and how. Its zero value means an
 // embedded NATS server with its state under the default state directory,
 // reachable only from this process.
@@ -53,9 +57,16 @@ type Config struct {
 
 	// ConnectTimeout bounds connecting to external NATS at Open (all URLs
 	// together) and each later reconnect attempt's dial, and in both
-	// modes the first JetStream request. Zero means
+	// modes the first JetStream request (external: each one, see
+	// JetStreamWait). Zero means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+
+	// JetStreamWait bounds waiting at Open, external, for JetStream to
+	// answer once a server is reached: a cluster started at the same time
+	// answers once it has elected its JetStream leader. Zero means
+	// DefaultJetStreamWait.
+	JetStreamWait time.Duration
 
 	// ReconnectWait is the pause between reconnect attempts to the same
 	// server after the connection is lost. Zero means 2 s.
@@ -80,6 +91,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.URLs = append([]string(nil), c.URLs...)
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.JetStreamWait <= 0 {
+		c.JetStreamWait = DefaultJetStreamWait
 	}
 	if c.ReconnectWait <= 0 {
 		c.ReconnectWait = 2 * time.Second

@@ -36,6 +36,18 @@ func (e *Engine) openExternal(ctx context.Context) error {
 	// nats.Connect has no context: the dialer bounds each dial by ctx,
 	// and Timeout bounds the handshake after it.
 	nc, err := nats.Connect(strings.Join(e.cfg.URLs, ","), opts...)
+	for n := 1; errors.Is(err, nats.ErrNoServers) && ctx.Err() == nil; n++ {
+		// No server took the connection: one starting at the same time
+		// (a compose file, a machine's boot) listens soon. Try again
+		// until the connect timeout.
+		if n == 1 {
+			e.log.Info("no NATS server takes the connection yet: trying again", "at", e.where(), "for", e.cfg.ConnectTimeout)
+		}
+		if pause(ctx, min(n, maxNoResponders)) != nil {
+			break
+		}
+		nc, err = nats.Connect(strings.Join(e.cfg.URLs, ","), opts...)
+	}
 	d.opened()
 	if err != nil {
 		if ctx.Err() != nil {

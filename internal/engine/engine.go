@@ -64,19 +64,14 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		// back): only ctx bounds it.
 		err = e.openEmbedded(ctx)
 	} else {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.ConnectTimeout)
-		defer cancel()
-		err = e.openExternal(ctx)
+		cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		err = e.openExternal(cctx)
+		cancel()
+	}
+	if err == nil {
+		err = e.awaitJetStream(ctx)
 	}
 	if err != nil {
-		e.abort()
-		return nil, err
-	}
-	actx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	defer cancel()
-	if _, err := e.js.AccountInfo(actx); err != nil {
-		err = fmt.Errorf("JetStream at %s: %w", e.where(), e.classify(err))
 		e.abort()
 		return nil, err
 	}
@@ -90,6 +85,39 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.log.Info("engine ready", attrs...)
 	return e, nil
+}
+
+// awaitJetStream returns once JetStream answers. A server of a cluster
+// that has not elected its JetStream leader yet (wsdeck and NATS started
+// together) is reached but does not answer: external, Open waits for it,
+// up to Config.JetStreamWait, and says so once. A server that answers that it has
+// no JetStream, or no server that answers for it, fails at once.
+func (e *Engine) awaitJetStream(ctx context.Context) error {
+	if !e.cfg.embedded() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.JetStreamWait)
+		defer cancel()
+	}
+	for n := 0; ; n++ {
+		actx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
+		_, err := e.js.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		late := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+			apiCode(err) == codeTemporarilyUnavailable
+		if !late || e.cfg.embedded() || ctx.Err() != nil {
+			return fmt.Errorf("JetStream at %s: %w", e.where(), e.classify(err))
+		}
+		if n == 0 {
+			e.log.Warn("connected, but JetStream does not answer yet (is the cluster still electing its leader?): waiting for JetStream",
+				"at", e.where(), "err", err)
+		}
+		if err := pause(ctx, min(n+1, maxNoResponders)); err != nil {
+			return fmt.Errorf("JetStream at %s: %w", e.where(), e.classify(err))
+		}
+	}
 }
 
 // abort releases what a failed Open had acquired, without waiting on a

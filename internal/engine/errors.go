@@ -45,13 +45,15 @@ var (
 // JetStream API error codes the package tells apart (nats-server's
 // errors.json).
 const (
-	codeInsufficientResources = 10023
-	codeNoSuitablePeers       = 10005 // "no suitable peers for placement"
-	codeReplicasNotSupported  = 10074
-	codeDeleteFailed          = 10057 // "message delete not permitted" is one
-	codePurgeFailed           = 10110 // "stream purge not permitted" is one
-	codeWrongLastSequence     = 10071
-	codeWrongLastSequenceR    = 10164 // the same, from a replicated stream
+	codeInsufficientResources  = 10023
+	codeTemporarilyUnavailable = 10008 // "JetStream system temporarily unavailable"
+	codeDuplicateInProcess     = 10158 // "duplicate message id is in process"
+	codeNoSuitablePeers        = 10005 // "no suitable peers for placement"
+	codeReplicasNotSupported   = 10074
+	codeDeleteFailed           = 10057 // "message delete not permitted" is one
+	codePurgeFailed            = 10110 // "stream purge not permitted" is one
+	codeWrongLastSequence      = 10071
+	codeWrongLastSequenceR     = 10164 // the same, from a replicated stream
 )
 
 // apiCode returns the JetStream API error code in err, or 0.

@@ -204,3 +204,30 @@ func TestExternalServerLost(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+// TestExternalServerLateAtStart: a node started with its NATS server
+// finds nothing listening at first; Open tries again, and succeeds once
+// the server listens, within the connect timeout.
+func TestExternalServerLateAtStart(t *testing.T) {
+	port := freePort(t)
+	var log logBuffer
+	type opened struct {
+		e   *Engine
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		e, err := Open(context.Background(), Config{URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", port)},
+			ConnectTimeout: 20 * time.Second, Logger: log.logger()})
+		done <- opened{e, err}
+	}()
+	waitFor(t, "Open to say it tries again", 10*time.Second, func() bool {
+		return strings.Contains(log.String(), "trying again")
+	})
+	runServer(t, t.TempDir(), port)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Open, once the server listens: %v", r.err)
+	}
+	shutdown(t, r.e)
+}

@@ -227,6 +227,15 @@ func (s *Stream) Publish(ctx context.Context, subject string, data []byte, msgID
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
 	ack, err := s.e.js.Publish(ctx, subject, data, opts...)
+	for n := 1; apiCode(err) == codeDuplicateInProcess && n <= maxNoResponders; n++ {
+		// Another client's publish with this id (a node beside this
+		// one, a resend) is being stored: once it is, this one gets its
+		// sequence.
+		if err := pause(ctx, n); err != nil {
+			return 0, fmt.Errorf("publish to %s: %w", subject, err)
+		}
+		ack, err = s.e.js.Publish(ctx, subject, data, opts...)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("publish to %s: %w", subject, s.e.classify(err))
 	}

@@ -22,8 +22,9 @@ func (s *Server) openEngine() error {
 		ecfg.Logger = s.log
 	}
 	// Embedded, only reading back a large store takes time; external, the
-	// engine's ConnectTimeout bounds the connection.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// engine's ConnectTimeout bounds the connection and its JetStreamWait
+	// the wait for a cluster that is starting too.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+max(ecfg.JetStreamWait, engine.DefaultJetStreamWait))
 	defer cancel()
 	eng, err := engine.Open(ctx, ecfg)
 	if err != nil {
