@@ -49,12 +49,7 @@ func (h *Hub) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) 
 	room := cmp.Or(q.Get("room"), DefaultRoom)
 	m, roomErr, err := h.join(ctx, c, room, nick, fixed, since)
 	if err != nil {
-		c.SendError("", "", unavailable("joining the chat", err))
-		// Run with a context done at once writes the error, then closes
-		// with 1001: the page comes back later, as after a restart.
-		done, cancel := context.WithCancel(ctx)
-		cancel()
-		return c.Run(done, func(socket.Message) error { return nil })
+		return c.Refuse(ctx, unavailable("joining the chat", err))
 	}
 	defer h.Leave(m)
 	for _, err := range []error{nickErr, sinceErr, roomErr} {

@@ -227,8 +227,8 @@ func (s *Service) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Reque
 	client := clientOf(r)
 	err := s.states.Join(ctx, c, topic.From{}, func(topic.Backlog) { c.SendOwn(mustJSON(s.hello(client))) })
 	if err != nil {
-		c.SendError("", "", socket.Errorf(CodeEngine, "the job history cannot be read: %v", err))
-		return err
+		// Written, then closed with 1001: the page tries again.
+		return c.Refuse(ctx, socket.Errorf(CodeEngine, "the job history cannot be read: %v", err))
 	}
 	defer s.states.Leave(c)
 	defer v.close()

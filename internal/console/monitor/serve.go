@@ -30,12 +30,7 @@ type Viewer interface {
 func (m *Monitor) ServeSocket(ctx context.Context, c *socket.Conn, r *http.Request) error {
 	_, nodeErr, err := m.Watch(ctx, c, r.URL.Query().Get("node"))
 	if err != nil {
-		c.SendError("", "", unavailable(err))
-		// Run with a context done at once writes the error, then closes
-		// with 1001: the page comes back later, as after a restart.
-		done, cancel := context.WithCancel(ctx)
-		cancel()
-		return c.Run(done, func(socket.Message) error { return nil })
+		return c.Refuse(ctx, unavailable(err))
 	}
 	defer m.Unwatch(c)
 	if nodeErr != nil {

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsdeck/wsdeck/internal/console/jobs"
 	"github.com/wsdeck/wsdeck/internal/engine"
 	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/websocket"
 )
 
 // metricValue returns the value of the unlabelled metric name, or -1.
@@ -116,5 +118,35 @@ func TestSessionAcrossNodes(t *testing.T) {
 	wantSessionEnded(t, err2)
 	if resp, _ := get(t, nil, b.base+"/", cookieHeader(onB)); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("node b after the logout on a: %s, want 401", resp.Status)
+	}
+}
+
+// TestExecRefusedWithoutEngine: an Exec page that connects while the
+// engine is unreachable gets an engine error, then a close with 1001
+// (going away: the page comes back later), and once the engine is back
+// its hello. Before, the error was queued but never written: the page saw
+// the connection drop without a word (CI's e2e NATSServerKilled).
+func TestExecRefusedWithoutEngine(t *testing.T) {
+	t.Parallel()
+	nats := enginetest.Start(t, t.TempDir())
+	ts := start(t, Config{
+		Engine: engine.Config{URLs: []string{nats.URL()}, ConnectTimeout: time.Second, ReconnectWait: 50 * time.Millisecond},
+		Exec:   &jobs.Options{},
+	})
+	nats.Stop()
+	pollHealthz(t, ts, http.StatusServiceUnavailable)
+	c := ts.mustDial(t, "/ws/exec")
+	if m := readMsg(t, c); m["type"] != "error" || m["code"] != jobs.CodeEngine {
+		t.Fatalf("first message with the engine gone: %v, want an engine error", m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Errorf("then %v, want a close with 1001", err)
+	}
+	nats.Restart(t)
+	pollHealthz(t, ts, http.StatusOK)
+	if m := readMsg(t, ts.mustDial(t, "/ws/exec")); m["type"] != "hello" {
+		t.Errorf("first message with the engine back: %v, want the hello", m)
 	}
 }

@@ -477,6 +477,19 @@ func (c *Conn) SendError(id, typ string, err error) bool {
 	return c.SendJSON(errorMessage{Type: "error", Code: e.Code, Error: e.Message, ID: id, For: typ})
 }
 
+// Refuse ends a connection that cannot be served (its endpoint could not
+// reach the engine): it writes err as an error message, then closes with
+// 1001 (going away) so that the page comes back later, as after a
+// restart. It returns once the connection has ended, with why, as Run.
+func (c *Conn) Refuse(ctx context.Context, err error) error {
+	c.SendError("", "", err)
+	// Run with a context done at once writes what is queued, then
+	// closes with 1001.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	return c.Run(done, func(Message) error { return nil })
+}
+
 // errorMessage is the error message's wire form (docs/protocol.md).
 type errorMessage struct {
 	Type  string `json:"type"` // "error"
