@@ -146,6 +146,13 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 				got, err = s.take(batch, upTo, &seen, &cseq, &out)
 			}
 		}
+		if err == nil && got == 0 {
+			// Nothing came: either the replica lags, or the consumer
+			// already sent what is left, to a pull that had given up on
+			// our side, and will send it to no pull again. Its own count
+			// of what it sent tells them apart.
+			err = s.sentElsewhere(ctx, c, cseq)
+		}
 		if errors.Is(err, nats.ErrNoResponders) && lost < maxConsumerLost {
 			// Nobody took the pull: the new consumer's subscription has
 			// not reached this connection's server yet (route pools do
@@ -187,6 +194,21 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		}
 	}
 	return out, nil
+}
+
+// sentElsewhere returns errConsumerGap if c has sent entries past the
+// read's last, cseq (by its own sequence): sent to a pull that had given
+// up, they will not come again. An error asking is nil: the read waits
+// on, as for a replica that lags.
+func (s *Stream) sentElsewhere(ctx context.Context, c jetstream.Consumer, cseq uint64) error {
+	info, err := c.Info(ctx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return errConsumerGap // gone with its server: read on with another
+	}
+	if err == nil && info.Delivered.Consumer > cseq {
+		return errConsumerGap
+	}
+	return nil
 }
 
 // LastSeq returns the sequence of the stream's newest entry on subjects

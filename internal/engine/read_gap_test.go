@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -86,5 +88,50 @@ func TestReadOutlivesItsConsumer(t *testing.T) {
 	}
 	if deleted != 1 {
 		t.Fatalf("the hook ran %d times, want 1", deleted)
+	}
+}
+
+// TestReadAfterEntriesSentElsewhere: the read's consumer has already sent
+// the last entries to read, to a pull that gave up before they came (a
+// Fetch that timed out on our side while the server sent), and sends them
+// to no pull again; no later entry shows the gap in its numbering. The
+// read notices (the consumer counts them sent), reads on with a new
+// consumer, and returns every entry once, instead of waiting for them
+// until its context ends.
+func TestReadAfterEntriesSentElsewhere(t *testing.T) {
+	e := openEmbedded(t, t.TempDir())
+	defer shutdown(t, e)
+	s := mustStream(t, e, StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	var want []string
+	for i := range 5 {
+		d := fmt.Sprint("m", i)
+		mustPublish(t, s, "t.a", d, "")
+		want = append(want, d)
+	}
+	stolen := 0
+	testHookReadConsumer = func(c jetstream.Consumer) {
+		b, err := c.Fetch(5) // another pull takes them all
+		if err != nil {
+			t.Errorf("fetch: %v", err)
+			return
+		}
+		for range b.Messages() {
+			stolen++
+		}
+	}
+	defer func() { testHookReadConsumer = nil }()
+	// Far less than ctxT's 20 s: the read must not wait for entries that
+	// will not come.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := s.Read(ctx, ReadOptions{Subject: "t.a"})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if stolen != 5 {
+		t.Fatalf("the other pull took %d entries, want 5", stolen)
+	}
+	if got := strings.Join(datas(msgs), ","); got != strings.Join(want, ",") {
+		t.Errorf("Read = %s, want %s", got, strings.Join(want, ","))
 	}
 }
