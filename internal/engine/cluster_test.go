@@ -283,8 +283,8 @@ func TestConcurrentCreate(t *testing.T) {
 		t.Cleanup(func() { shutdown(t, e) })
 		engines = append(engines, e)
 	}
-	// Far less than the 20 s a lost answer costs each call of ctxT; a
-	// create takes milliseconds.
+	// A create takes milliseconds; a lost answer costs an attempt of
+	// createAttempt (3 s) before it is asked again.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -376,15 +376,7 @@ func TestJetStreamLateAtStart(t *testing.T) {
 	routes := server.RoutesFromStr(strings.Join(seeds, ","))
 	first := startClusterServer(t, "n0", t.TempDir(), server.RANDOM_PORT, ports[0], routes)
 	var log logBuffer
-	type opened struct {
-		e   *Engine
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		e, err := Open(ctxT(t), Config{URLs: []string{first.ClientURL()}, ConnectTimeout: 500 * time.Millisecond, Logger: log.logger()})
-		done <- opened{e, err}
-	}()
+	done := openAsync(ctxT(t), Config{URLs: []string{first.ClientURL()}, ConnectTimeout: 500 * time.Millisecond, Logger: log.logger()})
 	waitFor(t, "Open to say it waits for JetStream", 10*time.Second, func() bool {
 		select {
 		case r := <-done:

@@ -105,8 +105,7 @@ func (e *Engine) awaitJetStream(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		late := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-			apiCode(err) == codeTemporarilyUnavailable
+		late := unanswered(err) || apiCode(err) == codeTemporarilyUnavailable
 		if !late || e.cfg.embedded() || ctx.Err() != nil {
 			return fmt.Errorf("JetStream at %s: %w", e.where(), e.classify(err))
 		}

@@ -83,7 +83,7 @@ func (e *Engine) classify(err error) error {
 		errors.Is(err, nats.ErrNoResponders),
 		errors.Is(err, jetstream.ErrNoStreamResponse):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+	case unanswered(err):
 		return fmt.Errorf("%w: no answer in time: %w", ErrUnavailable, err)
 	}
 	// The client library keeps the API error's code for a purge but only
@@ -115,4 +115,25 @@ func pause(ctx context.Context, n int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// unanswered reports whether err says a request found no answer in time.
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
+
+// noResponders reports whether err says a request found nobody to answer it.
+func noResponders(err error) bool { return errors.Is(err, nats.ErrNoResponders) }
+
+// tryAgain calls f, and again while its error is one that transient
+// accepts, up to maxNoResponders more times, pausing before each.
+func tryAgain[T any](ctx context.Context, transient func(error) bool, f func() (T, error)) (T, error) {
+	v, err := f()
+	for n := 1; transient(err) && n <= maxNoResponders; n++ {
+		if perr := pause(ctx, n); perr != nil {
+			return v, perr
+		}
+		v, err = f()
+	}
+	return v, err
 }

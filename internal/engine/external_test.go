@@ -211,16 +211,8 @@ func TestExternalServerLost(t *testing.T) {
 func TestExternalServerLateAtStart(t *testing.T) {
 	port := freePort(t)
 	var log logBuffer
-	type opened struct {
-		e   *Engine
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		e, err := Open(context.Background(), Config{URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", port)},
-			ConnectTimeout: 20 * time.Second, Logger: log.logger()})
-		done <- opened{e, err}
-	}()
+	done := openAsync(context.Background(), Config{URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", port)},
+		ConnectTimeout: 20 * time.Second, Logger: log.logger()})
 	waitFor(t, "Open to say it tries again", 10*time.Second, func() bool {
 		return strings.Contains(log.String(), "trying again")
 	})

@@ -135,3 +135,19 @@ func datas(msgs []Msg) []string {
 	}
 	return out
 }
+
+// opened is what Open returned.
+type opened struct {
+	e   *Engine
+	err error
+}
+
+// openAsync calls Open in a goroutine and delivers what it returned.
+func openAsync(ctx context.Context, cfg Config) <-chan opened {
+	done := make(chan opened, 1)
+	go func() {
+		e, err := Open(ctx, cfg)
+		done <- opened{e, err}
+	}()
+	return done
+}

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -125,15 +124,9 @@ func (b *Bucket) Get(ctx context.Context, key string) (Entry, error) {
 	if b.e.closing.Load() {
 		return Entry{}, ErrClosed
 	}
-	v, err := b.kv.Get(ctx, key)
-	for n := 1; errors.Is(err, nats.ErrNoResponders) && n <= maxNoResponders; n++ {
-		// The bucket's readers (every replica answers a get) are not
-		// known to this connection's server yet.
-		if err := pause(ctx, n); err != nil {
-			return Entry{}, b.err("get", key, err)
-		}
-		v, err = b.kv.Get(ctx, key)
-	}
+	// No responder: the bucket's readers (every replica answers a get)
+	// are not known to this connection's server yet.
+	v, err := tryAgain(ctx, noResponders, func() (jetstream.KeyValueEntry, error) { return b.kv.Get(ctx, key) })
 	if err != nil {
 		return Entry{}, b.err("get", key, err)
 	}

@@ -153,7 +153,7 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 			// of what it sent tells them apart.
 			err = s.sentElsewhere(ctx, c, cseq)
 		}
-		if errors.Is(err, nats.ErrNoResponders) && lost < maxConsumerLost {
+		if noResponders(err) && lost < maxConsumerLost {
 			// Nobody took the pull: the new consumer's subscription has
 			// not reached this connection's server yet (route pools do
 			// not keep the create's reply behind it), or the consumer

@@ -64,15 +64,7 @@ func TestTakeFindsLostEntries(t *testing.T) {
 // server yet: the pull finds no responder) reads on with a new consumer
 // and returns every entry, once.
 func TestReadOutlivesItsConsumer(t *testing.T) {
-	e := openEmbedded(t, t.TempDir())
-	defer shutdown(t, e)
-	s := mustStream(t, e, StreamConfig{Name: "T", Subjects: []string{"t.>"}})
-	var want []string
-	for i := range 5 {
-		d := fmt.Sprint("m", i)
-		mustPublish(t, s, "t.a", d, "")
-		want = append(want, d)
-	}
+	s, want := fiveEntries(t)
 	ctx := ctxT(t)
 	deleted := 0
 	testHookReadConsumer = func(c jetstream.Consumer) {
@@ -99,15 +91,7 @@ func TestReadOutlivesItsConsumer(t *testing.T) {
 // consumer, and returns every entry once, instead of waiting for them
 // until its context ends.
 func TestReadAfterEntriesSentElsewhere(t *testing.T) {
-	e := openEmbedded(t, t.TempDir())
-	defer shutdown(t, e)
-	s := mustStream(t, e, StreamConfig{Name: "T", Subjects: []string{"t.>"}})
-	var want []string
-	for i := range 5 {
-		d := fmt.Sprint("m", i)
-		mustPublish(t, s, "t.a", d, "")
-		want = append(want, d)
-	}
+	s, want := fiveEntries(t)
 	stolen := 0
 	testHookReadConsumer = func(c jetstream.Consumer) {
 		b, err := c.Fetch(5) // another pull takes them all
@@ -134,4 +118,19 @@ func TestReadAfterEntriesSentElsewhere(t *testing.T) {
 	if got := strings.Join(datas(msgs), ","); got != strings.Join(want, ",") {
 		t.Errorf("Read = %s, want %s", got, strings.Join(want, ","))
 	}
+}
+
+// fiveEntries returns a stream of an embedded engine holding five
+// entries on t.a, and their data in order.
+func fiveEntries(t *testing.T) (*Stream, []string) {
+	t.Helper()
+	e := openEmbedded(t, t.TempDir())
+	s := mustStream(t, e, StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	var want []string
+	for i := range 5 {
+		d := fmt.Sprint("m", i)
+		mustPublish(t, s, "t.a", d, "")
+		want = append(want, d)
+	}
+	return s, want
 }

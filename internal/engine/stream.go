@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -184,16 +183,13 @@ func (e *Engine) askAgain(ctx context.Context, f func(ctx context.Context) error
 		actx, cancel := context.WithTimeout(ctx, createAttempt)
 		err := f(actx)
 		cancel()
-		lost := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
-		if err == nil || !lost && err != errInFlight || ctx.Err() != nil || n == createAttempts {
+		if err == nil || !unanswered(err) && err != errInFlight || ctx.Err() != nil || n == createAttempts {
 			return err
 		}
 		if err == errInFlight {
 			// Applied in milliseconds: a short pause.
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(n) * 20 * time.Millisecond):
+			if err := pause(ctx, n); err != nil {
+				return err
 			}
 			continue
 		}
@@ -226,16 +222,12 @@ func (s *Stream) Publish(ctx context.Context, subject string, data []byte, msgID
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	ack, err := s.e.js.Publish(ctx, subject, data, opts...)
-	for n := 1; apiCode(err) == codeDuplicateInProcess && n <= maxNoResponders; n++ {
-		// Another client's publish with this id (a node beside this
-		// one, a resend) is being stored: once it is, this one gets its
-		// sequence.
-		if err := pause(ctx, n); err != nil {
-			return 0, fmt.Errorf("publish to %s: %w", subject, err)
-		}
-		ack, err = s.e.js.Publish(ctx, subject, data, opts...)
-	}
+	// Another client's publish with this id (a node beside this one, a
+	// resend) may be being stored: once it is, this one gets its sequence.
+	inProcess := func(err error) bool { return apiCode(err) == codeDuplicateInProcess }
+	ack, err := tryAgain(ctx, inProcess, func() (*jetstream.PubAck, error) {
+		return s.e.js.Publish(ctx, subject, data, opts...)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("publish to %s: %w", subject, s.e.classify(err))
 	}
