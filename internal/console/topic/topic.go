@@ -96,16 +96,14 @@ type Topic struct {
 	opts   Options
 	log    *slog.Logger
 
-	mu    sync.Mutex
-	sinks map[Sink]struct{}
-	// joining counts the Joins under way: they hold the subscription too,
-	// since the backlog they read ends where its live entries begin.
-	joining int
-	sub     *engine.Subscription // while sinks is not empty or a Join runs
-	gen     uint64               // counts subscriptions: an old one's late entries are ignored
-	last    uint64               // the stream sequence delivered up to
-	moved   chan struct{}        // if not nil, closed when last next moves (Delivered waits on it)
-	closed  bool
+	mu     sync.Mutex
+	sinks  map[Sink]struct{}
+	joins  map[*joining]struct{} // the Joins under way
+	sub    *engine.Subscription  // while sinks or joins is not empty
+	gen    uint64                // counts subscriptions: an old one's late entries are ignored
+	last   uint64                // the stream sequence delivered up to
+	moved  chan struct{}         // if not nil, closed when last next moves (Delivered waits on it)
+	closed bool
 
 	// The newest entries, with Options.Keep. While keptOK, kept holds
 	// every entry of the subject numbered after keptFrom up to last, in
@@ -132,6 +130,7 @@ func New(s *engine.Stream, opts Options) *Topic {
 		opts:   opts,
 		log:    log.With("stream", s.Name(), "subject", opts.Subject),
 		sinks:  make(map[Sink]struct{}),
+		joins:  make(map[*joining]struct{}),
 	}
 }
 
@@ -144,14 +143,18 @@ func New(s *engine.Stream, opts Options) *Topic {
 // the stream cannot be read, and ErrClosed after Close; s is then not
 // joined.
 func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)) error {
-	target, err := t.subscribe(ctx)
-	if err != nil {
-		return err
-	}
-	defer t.joined()
 	if from.Max <= 0 {
 		from.Max = DefaultMax
 	}
+	j := &joining{}
+	if !from.none() {
+		j.from, j.max = from.Seq, from.Max
+	}
+	target, err := t.subscribe(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer t.joined(j)
 	var b Backlog
 	whole := false
 	if !from.none() {
@@ -162,37 +165,64 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 			return err
 		}
 	}
-	// Entries may have arrived while the backlog was read: catch up
-	// until the backlog reaches what the subscription has delivered,
-	// then join with the lock held, so that nothing falls in between.
-	for {
-		t.mu.Lock()
-		if t.closed {
-			t.mu.Unlock()
-			return ErrClosed
-		}
-		if b.Last >= t.last || from.none() {
-			b.Last = max(b.Last, t.last)
-			if !from.none() {
-				t.keep(from, b, whole)
-			}
-			first(b)
-			t.sinks[s] = struct{}{}
-			t.mu.Unlock()
-			return nil
-		}
-		upTo := t.last
-		t.mu.Unlock()
-		more, err := t.read(ctx, engine.ReadOptions{From: b.Last + 1}, upTo)
-		if err != nil {
-			return err
-		}
-		b.Msgs = append(b.Msgs, more...)
-		if n := len(b.Msgs) - from.Max; n > 0 {
-			b.Msgs, b.Truncated, whole = b.Msgs[n:], true, false
-		}
-		b.Last = upTo
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
 	}
+	// The backlog goes up to target; the entries the subscription
+	// delivered since, which j holds, follow it: nothing falls in
+	// between, and entries arriving however fast cost no further read.
+	if j.extend(&b, from.Max) {
+		whole = false
+	}
+	b.Last = t.last
+	if !from.none() {
+		t.keep(from, b, whole)
+	}
+	first(b)
+	t.sinks[s] = struct{}{}
+	return nil
+}
+
+// A joining is a Join under way. It holds the subscription (its backlog
+// ends where the live entries begin) and the live entries delivered while
+// it reads its backlog.
+type joining struct {
+	from    uint64       // entries before it are not wanted (the backlog starts there)
+	max     int          // the most entries kept; 0 keeps none (a join without backlog)
+	msgs    []engine.Msg // the newest max entries delivered since the join began
+	dropped bool         // older ones were dropped for max
+}
+
+// add records a live entry. t.mu is held.
+func (j *joining) add(m engine.Msg) {
+	if j.max == 0 || m.Seq < j.from {
+		return
+	}
+	if len(j.msgs) == j.max {
+		j.msgs[0] = engine.Msg{}
+		j.msgs, j.dropped = j.msgs[1:], true
+	}
+	j.msgs = append(j.msgs, m)
+}
+
+// extend appends to b, a backlog read up to the sequence the subscription
+// had delivered when the join began, the live entries delivered since,
+// keeping the newest max, and reports whether it left any out (setting
+// b.Truncated). t.mu is held.
+func (j *joining) extend(b *Backlog, max int) bool {
+	if j.dropped {
+		// Every entry of the backlog is older than those dropped.
+		b.Msgs, b.Truncated = slices.Clone(j.msgs), true
+		return true
+	}
+	b.Msgs = append(b.Msgs, j.msgs...)
+	if n := len(b.Msgs) - max; n > 0 {
+		b.Msgs, b.Truncated = b.Msgs[n:], true
+		return true
+	}
+	return false
 }
 
 // Leave removes s from the topic; entries stop reaching it once Leave
@@ -251,16 +281,17 @@ func (t *Topic) Close() {
 	}
 }
 
-// subscribe makes sure the engine subscription runs, holds it for a Join
-// (joined releases it), and returns the sequence it delivers after.
-func (t *Topic) subscribe(ctx context.Context) (uint64, error) {
+// subscribe makes sure the engine subscription runs, holds it for j
+// (joined releases it), and returns the sequence it has delivered up to:
+// j gets every entry after it.
+func (t *Topic) subscribe(ctx context.Context, j *joining) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return 0, ErrClosed
 	}
 	if t.sub != nil {
-		t.joining++
+		t.joins[j] = struct{}{}
 		return t.last, nil
 	}
 	info, err := t.stream.Info(ctx)
@@ -279,15 +310,15 @@ func (t *Topic) subscribe(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
 	}
 	t.sub, t.last = sub, info.LastSeq
-	t.joining++
+	t.joins[j] = struct{}{}
 	return t.last, nil
 }
 
-// joined ends a Join's hold on the subscription, which ends if no sink
-// was joined.
-func (t *Topic) joined() {
+// joined ends j's hold on the subscription, which ends if no sink was
+// joined.
+func (t *Topic) joined(j *joining) {
 	t.mu.Lock()
-	t.joining--
+	delete(t.joins, j)
 	t.mu.Unlock()
 	t.unsubscribeIfIdle()
 }
@@ -296,7 +327,7 @@ func (t *Topic) joined() {
 // no Join runs.
 func (t *Topic) unsubscribeIfIdle() {
 	t.mu.Lock()
-	if len(t.sinks) > 0 || t.joining > 0 || t.sub == nil {
+	if len(t.sinks) > 0 || len(t.joins) > 0 || t.sub == nil {
 		t.mu.Unlock()
 		return
 	}
@@ -338,6 +369,9 @@ func (t *Topic) deliver(gen uint64, m engine.Msg) {
 			t.kept[0] = engine.Msg{}
 			t.kept = t.kept[1:]
 		}
+	}
+	for j := range t.joins {
+		j.add(m)
 	}
 	if pm == nil {
 		return
@@ -520,6 +554,9 @@ func (t *Topic) forget() {
 // by From.Max afterwards, and the stream's own limits bound it anyway.
 func (t *Topic) read(ctx context.Context, opt engine.ReadOptions, upTo uint64) ([]engine.Msg, error) {
 	opt.Subject, opt.Limit = t.opts.Subject, readChunk
+	if testHookRead != nil {
+		testHookRead()
+	}
 	var out []engine.Msg
 	for {
 		if opt.From > upTo && opt.Since.IsZero() {
@@ -537,6 +574,10 @@ func (t *Topic) read(ctx context.Context, opt engine.ReadOptions, upTo uint64) (
 		opt.From, opt.Since = msgs[len(msgs)-1].Seq+1, time.Time{}
 	}
 }
+
+// testHookRead, when set by a test, is called before each read of the
+// stream.
+var testHookRead func()
 
 // upToSeq returns the entries of msgs numbered up to seq.
 func upToSeq(msgs []engine.Msg, seq uint64) []engine.Msg {

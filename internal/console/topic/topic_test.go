@@ -180,6 +180,99 @@ func TestJoinWhilePublishing(t *testing.T) {
 	}
 }
 
+// TestJoinDoesNotChaseLiveEntries: entries that arrive while a join reads
+// its backlog reach the sink through the subscription, not through more
+// reads: however fast they come, the join reads the stream once and
+// returns, and the sink has every entry once, in order. (A join that read
+// again until its backlog caught up with the subscription could chase a
+// busy room until its page gave up.)
+func TestJoinDoesNotChaseLiveEntries(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	for i := 1; i <= 10; i++ {
+		publish(t, st, "t.a", strconv.Itoa(i))
+	}
+	tp := New(st, Options{Subject: "t.a"})
+	defer tp.Close()
+	keep := newSink() // holds the subscription
+	join(t, tp, keep, From{})
+	// Before each read, three more entries arrive and are delivered; a
+	// join that chased them would read 20 times.
+	n, reads := 10, 0
+	testHookRead = func() {
+		reads++
+		if reads > 20 {
+			return
+		}
+		var seq uint64
+		for range 3 {
+			n++
+			seq = publish(t, st, "t.a", strconv.Itoa(n))
+		}
+		if err := tp.Delivered(t.Context(), seq); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookRead = nil }()
+	s := newSink()
+	b := join(t, tp, s, From{Seq: 1})
+	testHookRead = nil
+	if reads != 1 {
+		t.Errorf("the join read the stream %d times, want once", reads)
+	}
+	n++
+	publish(t, st, "t.a", strconv.Itoa(n))
+	backlog := datas(b.Msgs)
+	got := append(backlog, s.waitFrames(t, n-len(backlog))...)
+	want := make([]string, n)
+	for i := range want {
+		want[i] = strconv.Itoa(i + 1)
+	}
+	if !slices.Equal(got, want) || b.Truncated {
+		t.Errorf("backlog of %d (truncated %v) then live: %q, want 1..%d once each in order", len(backlog), b.Truncated, got, n)
+	}
+}
+
+// TestJoiningExtend: the live entries a join held while it read its
+// backlog follow the backlog, within the bound asked for.
+func TestJoiningExtend(t *testing.T) {
+	entries := func(seqs ...uint64) []engine.Msg {
+		var out []engine.Msg
+		for _, s := range seqs {
+			out = append(out, engine.Msg{Seq: s, Data: []byte(strconv.FormatUint(s, 10))})
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		from      uint64
+		max       int
+		backlog   []engine.Msg
+		live      []engine.Msg
+		want      []string
+		truncated bool
+	}{
+		{"follows", 1, 10, entries(1, 2), entries(3, 5), []string{"1", "2", "3", "5"}, false},
+		{"bounded", 1, 3, entries(1, 2), entries(3, 5), []string{"2", "3", "5"}, true},
+		{"live alone over the bound", 1, 2, entries(1, 2), entries(3, 4, 5), []string{"4", "5"}, true},
+		// The subscription had delivered up to 2 when a page that had
+		// seen up to 4 elsewhere joined from 5: it gets nothing before.
+		{"before the position asked", 5, 10, nil, entries(3, 4, 5, 6), []string{"5", "6"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &joining{from: tc.from, max: tc.max}
+			for _, m := range tc.live {
+				j.add(m)
+			}
+			b := Backlog{Msgs: tc.backlog}
+			left := j.extend(&b, tc.max)
+			if got := datas(b.Msgs); !slices.Equal(got, tc.want) || b.Truncated != tc.truncated || left != tc.truncated {
+				t.Errorf("backlog %q truncated %v (reported %v), want %q truncated %v", got, b.Truncated, left, tc.want, tc.truncated)
+			}
+		})
+	}
+}
+
 // TestBacklogPositions: a backlog from a sequence, from a time, and of
 // the newest n, each bounded by Max with Truncated set when it cut.
 func TestBacklogPositions(t *testing.T) {
