@@ -98,6 +98,9 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		return nil, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
 	}
 	drop := func(c jetstream.Consumer) {
+		if c == nil {
+			return
+		}
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = s.s.DeleteConsumer(dctx, c.CachedInfo().Name)
@@ -125,8 +128,23 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 	// to a pull that had already given up (a Fetch that timed out on our
 	// side while the server still sent to it).
 	var cseq uint64
-	// How many pulls in a row found no consumer to answer them.
-	lost := 0
+	// How many pulls in a row found no consumer to answer them, and how
+	// many rounds in a row the consumer sent nothing while the stream
+	// held more.
+	lost, silent := 0, 0
+	// anew replaces the consumer with one that starts after the last
+	// entry taken.
+	anew := func() error {
+		drop(c)
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverByStartSequencePolicy, seen+1, nil
+		next, err := s.s.CreateConsumer(ctx, cfg)
+		if err != nil {
+			c = nil // dropped above
+			return fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
+		}
+		c, cseq = next, 0
+		return nil
+	}
 	for len(out) < limit && seen < upTo {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.name, err)
@@ -168,28 +186,38 @@ func (s *Stream) read(ctx context.Context, cfg jetstream.ConsumerConfig, subject
 		if errors.Is(err, errConsumerGap) {
 			// Entries were lost on the way: read on from the last one
 			// taken, with a consumer of its own.
-			drop(c)
-			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverByStartSequencePolicy, seen+1, nil
-			if c, err = s.s.CreateConsumer(ctx, cfg); err != nil {
-				return nil, fmt.Errorf("read %s: %w", s.name, s.e.classify(err))
+			if err := anew(); err != nil {
+				return nil, err
 			}
-			cseq = 0
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
 		lost = 0
-		if got == 0 {
-			// Nothing came within replicaLagWait: the consumer's replica
-			// still lags (under load it can for seconds), or the limits
-			// removed what was left. Wait on unless the latter: a read
-			// that stopped short would leave a gap nobody sees.
-			// (An error here, say while the stream elects a leader,
-			// says neither: wait on, within ctx.)
-			info, err := s.Info(ctx)
-			if err == nil && (info.FirstSeq > upTo || info.Msgs == 0) {
-				break
+		if got > 0 {
+			silent = 0
+			continue
+		}
+		// Nothing came within replicaLagWait: the consumer's replica
+		// still lags (under load it can for seconds), or the limits
+		// removed what was left. Wait on unless the latter: a read that
+		// stopped short would leave a gap nobody sees. (An error here,
+		// say while the stream elects a leader, says neither: wait on,
+		// within ctx.)
+		info, err := s.Info(ctx)
+		if err == nil && (info.FirstSeq > upTo || info.Msgs == 0) {
+			break
+		}
+		if silent++; silent >= maxSilent {
+			// A replica that lags this long may never catch up (its
+			// server is cut off, or stalled): read on from the last
+			// entry taken with a new consumer, which the cluster places
+			// on a replica that is caught up, if one is.
+			s.e.log.Debug("read: the consumer sends nothing: starting another", "stream", s.name, "after", seen, "upTo", upTo)
+			silent = 0
+			if err := anew(); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -230,8 +258,13 @@ func (s *Stream) LastSeq(ctx context.Context, subject string) (uint64, error) {
 }
 
 // replicaLagWait bounds how long a read waits for entries that the
-// stream's leader has and the consumer's replica does not have yet.
-const replicaLagWait = 500 * time.Millisecond
+// stream's leader has and the consumer's replica does not have yet, and
+// maxSilent how many such waits in a row it makes before it reads on with
+// a new consumer.
+const (
+	replicaLagWait = 500 * time.Millisecond
+	maxSilent      = 4
+)
 
 // take appends to out the entries of batch up to sequence upTo, records
 // the last sequence fetched in seen, and returns how many it fetched.

@@ -120,6 +120,60 @@ func TestReadAfterEntriesSentElsewhere(t *testing.T) {
 	}
 }
 
+// TestReadOutlivesASilentConsumer: the read's consumer sends nothing
+// while the stream holds the entries (its replica lags and does not catch
+// up: here the consumer is paused). The read goes on with a new consumer
+// after a few waits, instead of waiting until its context ends.
+func TestReadOutlivesASilentConsumer(t *testing.T) {
+	s, want := fiveEntries(t)
+	paused := 0
+	testHookReadConsumer = func(c jetstream.Consumer) {
+		if _, err := s.s.PauseConsumer(ctxT(t), c.CachedInfo().Name, time.Now().Add(time.Hour)); err != nil {
+			t.Errorf("pause the read's consumer: %v", err)
+		}
+		paused++
+	}
+	defer func() { testHookReadConsumer = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := s.Read(ctx, ReadOptions{Subject: "t.a"})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if paused != 1 {
+		t.Fatalf("the hook ran %d times, want 1", paused)
+	}
+	if got := strings.Join(datas(msgs), ","); got != strings.Join(want, ",") {
+		t.Errorf("Read = %s, want %s", got, strings.Join(want, ","))
+	}
+}
+
+// TestReadWhoseNextConsumerFails: a read that must go on with a new
+// consumer and cannot make one (the stream allows one consumer, and
+// another client took its place) fails with the engine's error.
+func TestReadWhoseNextConsumerFails(t *testing.T) {
+	s, _ := fiveEntries(t)
+	ctx := ctxT(t)
+	cfg := s.s.CachedInfo().Config
+	cfg.MaxConsumers = 1
+	if _, err := s.e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatalf("allow one consumer: %v", err)
+	}
+	testHookReadConsumer = func(c jetstream.Consumer) {
+		if err := s.s.DeleteConsumer(ctx, c.CachedInfo().Name); err != nil {
+			t.Errorf("delete the read's consumer: %v", err)
+		}
+		if _, err := s.s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "other"}); err != nil {
+			t.Errorf("take its place: %v", err)
+		}
+	}
+	defer func() { testHookReadConsumer = nil }()
+	msgs, err := s.Read(ctx, ReadOptions{Subject: "t.a"})
+	if err == nil || !strings.Contains(err.Error(), "maximum consumers") {
+		t.Fatalf("Read = %v, %v; want the engine's refusal of a consumer", datas(msgs), err)
+	}
+}
+
 // fiveEntries returns a stream of an embedded engine holding five
 // entries on t.a, and their data in order.
 func fiveEntries(t *testing.T) (*Stream, []string) {
