@@ -52,6 +52,10 @@ func (r *report) addTable(name string, t *table) {
 }
 
 func (r *report) write(path string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	var b bytes.Buffer
 	r.markdown(&b)
 	if !r.fanoutOnly() {
@@ -61,7 +65,67 @@ func (r *report) write(path string) error {
 		appendResults(&b, filepath.Join(filepath.Dir(path), TerminalResults), "Terminal: wsdeck's Shell beside WeTTY",
 			"`cd bench && go run ./cmd/wsbench -measure terminal`")
 	}
+	// What people wrote by hand in the file stays, after what the run
+	// wrote.
+	for _, sec := range handSections(old) {
+		if !bytes.Contains(b.Bytes(), sec.title) {
+			b.WriteString("\n")
+			b.Write(sec.text)
+		}
+	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// HandMark is the line that marks a section of a report as written by
+// hand: put right under its "## " title, it makes every run that rewrites
+// the report keep the section (at the end, in the order found).
+const HandMark = "<!-- written by hand: wsbench keeps this section -->"
+
+// A handSection is a "## " section of a report that carries HandMark.
+type handSection struct {
+	title  []byte // its "## " line
+	text   []byte // the title line and everything up to the next section
+	marked bool   // the first line after the title is HandMark
+	body   bool   // a line after the title has been seen
+}
+
+// handSections returns the sections of report that carry HandMark, in
+// order. A line in a fenced code block starts no section.
+func handSections(report []byte) []handSection {
+	var out []handSection
+	var cur *handSection
+	fenced := false
+	end := func() {
+		if cur != nil && cur.marked {
+			cur.text = append(bytes.TrimRight(cur.text, "\n"), '\n')
+			out = append(out, *cur)
+		}
+		cur = nil
+	}
+	for _, line := range bytes.SplitAfter(report, []byte("\n")) {
+		trimmed := bytes.TrimSpace(line)
+		switch {
+		case !fenced && bytes.HasPrefix(line, []byte("## ")):
+			end()
+			cur = &handSection{title: bytes.TrimRight(line, "\n")}
+			cur.text = append(cur.text, line...)
+			continue
+		case !fenced && bytes.HasPrefix(line, []byte("# ")):
+			end() // a new document's title (a copied report's)
+		}
+		if bytes.HasPrefix(line, []byte("```")) {
+			fenced = !fenced
+		}
+		if cur == nil {
+			continue
+		}
+		cur.text = append(cur.text, line...)
+		if !cur.body && len(trimmed) > 0 {
+			cur.body, cur.marked = true, string(trimmed) == HandMark
+		}
+	}
+	end()
+	return out
 }
 
 func (r *report) markdown(w io.Writer) {
