@@ -3,12 +3,15 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,9 +44,17 @@ func TestTeamBrowser(t *testing.T) {
 	bin := buildWsdeck(t)
 	userAdd(t, bin, nats.URLs(), "root", "admin", "root-password")
 	userAdd(t, bin, nats.URLs(), "bob", "operator", "bob-password")
+	// The key that seals second factors, the same for both nodes and
+	// wsdeck user (as an operator hands every node the same file).
+	key := make([]byte, users.KeySize)
+	rand.Read(key)
+	keyFile := filepath.Join(t.TempDir(), "secret.key")
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	nodes := cluster.StartNodes(t, 2, cluster.NodeOptions{
 		Bin: bin, Token: teamToken, LogDir: artifacts,
-		Args: []string{"--nats", nats.URLs(), "--exec=false"},
+		Args: []string{"--nats", nats.URLs(), "--exec=false", "--secret-key-file", keyFile},
 	})
 	n1, n2 := nodes[0], nodes[1]
 	b := startBrowser(t, chromium, artifacts)
@@ -114,16 +125,16 @@ func TestTeamBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("SecondFactor", func(t *testing.T) { testSecondFactor(t, b, bin, nats.URLs(), n2, artifacts) })
+	t.Run("SecondFactor", func(t *testing.T) { testSecondFactor(t, b, bin, nats.URLs(), keyFile, n2, artifacts) })
 }
 
 // testSecondFactor: carol, an admin, gets a TOTP second factor with
 // wsdeck user totp; the login page asks her for the code after her
 // password, and her authenticator's code (computed here from the
 // otpauth URL the command printed) lets her in.
-func testSecondFactor(t *testing.T, b *browser, bin, natsURLs string, n *cluster.Node, artifacts string) {
+func testSecondFactor(t *testing.T, b *browser, bin, natsURLs, keyFile string, n *cluster.Node, artifacts string) {
 	userAdd(t, bin, natsURLs, "carol", "admin", "carol-password")
-	out, err := exec.Command(bin, "user", "totp", "carol", "--nats", natsURLs).CombinedOutput()
+	out, err := exec.Command(bin, "user", "totp", "carol", "--nats", natsURLs, "--secret-key-file", keyFile).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wsdeck user totp carol: %v\n%s", err, out)
 	}

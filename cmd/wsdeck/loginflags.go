@@ -30,5 +30,6 @@ func loginFlags(fs *flag.FlagSet, cfg *server.Config) {
 		}
 		return nil
 	})
+	fs.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "team mode: `file` of the key that seals second-factor secrets in the engine, 64 hex digits; every node of a console needs the same one (default: secret.key in --state-dir, made if missing)")
 	fs.IntVar(&b.FreeAddr, "login-backoff-free-addr", users.DefaultBackoffFreeAddr, "team mode: failed logins from one address, all users together, before it waits (-1: none)")
 }

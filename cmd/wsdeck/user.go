@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/wsdeck/wsdeck/internal/console/server"
 	"github.com/wsdeck/wsdeck/internal/console/users"
 	"github.com/wsdeck/wsdeck/internal/engine"
 )
@@ -95,6 +96,7 @@ type userOptions struct {
 	passwordStdin bool
 	minPassword   int
 	totpOff       bool
+	secretKeyFile string
 
 	stdin  io.Reader // --password-stdin reads it
 	prompt io.Writer // the terminal's prompts go here
@@ -110,6 +112,7 @@ func (o *userOptions) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of the standard input instead of the terminal")
 	fs.IntVar(&o.minPassword, "min-password", users.DefaultMinPassword, "the shortest password accepted, in `bytes`")
 	fs.BoolVar(&o.totpOff, "off", false, "with totp: take the user's second factor away")
+	fs.StringVar(&o.secretKeyFile, "secret-key-file", "", "with totp: the console's secret key `file`, which seals the secret (default: secret.key in --state-dir; with --nats, give the nodes' file)")
 }
 
 // userActions are wsdeck user's actions and the arguments each takes
@@ -176,7 +179,13 @@ func runUser(ctx context.Context, w io.Writer, fs *flag.FlagSet, args []string, 
 		return err
 	}
 	defer shutdown()
-	s, err := users.Open(ctx, e, &users.Options{MinPassword: o.minPassword})
+	uopts := &users.Options{MinPassword: o.minPassword}
+	if action == "totp" && !o.totpOff {
+		if uopts.SecretKey, err = o.secretKey(); err != nil {
+			return err
+		}
+	}
+	s, err := users.Open(ctx, e, uopts)
 	if err != nil {
 		return err
 	}
@@ -290,4 +299,20 @@ func (o userOptions) password(name string) (string, error) {
 		return "", errors.New("the two passwords differ")
 	}
 	return pw, nil
+}
+
+// secretKey loads the key that seals a second factor: the console's
+// file. A missing one is made only for the embedded engine (whose console
+// runs on this machine, with the same state directory); with --nats, the
+// nodes already have theirs.
+func (o userOptions) secretKey() ([]byte, error) {
+	if o.secretKeyFile == "" && o.engine.StateDir == "" {
+		return nil, errors.New("no state directory for the secret key: give --secret-key-file")
+	}
+	path := server.SecretKeyPath(o.secretKeyFile, o.engine.StateDir)
+	key, _, err := users.LoadKey(path, len(o.engine.URLs) == 0)
+	if err != nil && len(o.engine.URLs) > 0 {
+		return nil, fmt.Errorf("%w (with --nats, give --secret-key-file: the file the console's nodes use)", err)
+	}
+	return key, err
 }

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsdeck/wsdeck/internal/console/server"
 	"github.com/wsdeck/wsdeck/internal/console/users"
 	"github.com/wsdeck/wsdeck/internal/engine"
 )
@@ -87,7 +90,7 @@ func TestUserLifecycle(t *testing.T) {
 	if out := run("", "list"); !regexp.MustCompile(`(?m)^alice\s+admin\s+no\s+no\s`).MatchString(out) {
 		t.Errorf("list after totp --off:\n%s", out)
 	}
-	run("", "totp", "alice")
+	enrolled := run("", "totp", "alice")
 	if out := run("", "list"); !regexp.MustCompile(`(?m)^alice\s+admin\s+no\s+yes\s`).MatchString(out) {
 		t.Errorf("list after totp:\n%s", out)
 	}
@@ -97,7 +100,13 @@ func TestUserLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Shutdown(context.WithoutCancel(ctx))
-	s, err := users.Open(ctx, e, nil)
+	// The secret is sealed under the key made in the state directory,
+	// where serve finds it.
+	key, created, err := users.LoadKey(filepath.Join(dir, server.DefaultSecretKeyFile), false)
+	if err != nil || created {
+		t.Fatalf("the secret key in the state directory: %v", err)
+	}
+	s, err := users.Open(ctx, e, &users.Options{SecretKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +120,18 @@ func TestUserLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, err := users.TOTPCode(alice.TOTP, time.Now()); err != nil || !users.CheckTOTP(alice, code, time.Now()) {
-		t.Errorf("alice's current TOTP code is not accepted (%v)", err)
+	otpURL := regexp.MustCompile(`otpauth://\S+`).FindString(enrolled)
+	secret, err := url.Parse(otpURL)
+	if err != nil || secret.Query().Get("secret") == "" {
+		t.Fatalf("totp printed no otpauth URL: %q", enrolled)
+	}
+	if strings.Contains(alice.TOTP, secret.Query().Get("secret")) {
+		t.Errorf("the secret is stored in clear")
+	}
+	if code, err := users.TOTPCode(secret.Query().Get("secret"), time.Now()); err != nil {
+		t.Error(err)
+	} else if ok, err := s.UseTOTP(ctx, alice, code, time.Now()); !ok || err != nil {
+		t.Errorf("alice's current TOTP code is not accepted: %v, %v", ok, err)
 	}
 	if _, err := s.Get(ctx, "bob"); !errors.Is(err, users.ErrNoUser) {
 		t.Errorf("bob after rm: %v", err)

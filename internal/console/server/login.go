@@ -186,8 +186,12 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, name, pas
 			return
 		}
 		ok, err := s.team.users.UseTOTP(ctx, u, code, time.Now())
+		if errors.Is(err, users.ErrWrongKey) || errors.Is(err, users.ErrNoKey) {
+			s.log.Error("login: cannot check a second factor", "user", u.Name, "err", err)
+		} else if err != nil {
+			s.log.Warn("login: checking the second factor", "err", err)
+		}
 		if err != nil {
-			s.log.Warn("login: recording the code's use", "err", err)
 			w.Header().Set("Retry-After", "5")
 			failed(http.StatusServiceUnavailable, "users unavailable", msgStore)
 			return

@@ -198,6 +198,11 @@ type Config struct {
 	// to log in with a password: "" (Require2FANone) no one,
 	// Require2FAAdmins or Require2FAAll.
 	Require2FA string
+	// SecretKeyFile holds the key that seals the users' second-factor
+	// secrets in the engine (users.LoadKey): every node of a console
+	// needs the same one. "" means DefaultSecretKeyFile in the engine's
+	// state directory. A missing file is made with a new key.
+	SecretKeyFile string
 
 	// Logger receives the logs; nil means slog.Default. Tokens never go
 	// to it.

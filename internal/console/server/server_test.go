@@ -62,7 +62,9 @@ func start(t testing.TB, cfg Config) *testServer {
 	if cfg.Token == "" {
 		cfg.Token = testToken
 	}
-	if cfg.Engine.StateDir == "" && len(cfg.Engine.URLs) == 0 {
+	if cfg.Engine.StateDir == "" {
+		// The embedded engine's files, and the node's own (the secret
+		// key) with an external one.
 		cfg.Engine.StateDir = t.TempDir()
 	}
 	logs := &logBuffer{}

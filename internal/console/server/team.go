@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,8 +76,17 @@ func (s *Server) openTeam(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var uopts users.Options
+	if s.cfg.userOptions != nil {
+		uopts = *s.cfg.userOptions
+	}
+	if uopts.SecretKey == nil {
+		if uopts.SecretKey, err = s.secretKey(); err != nil {
+			return err
+		}
+	}
 	s.team = &team{
-		users:   users.New(b, s.cfg.userOptions),
+		users:   users.New(b, &uopts),
 		bucket:  b,
 		backoff: bo,
 		audit:   log,
@@ -292,4 +303,40 @@ func roleName(r users.Role) string {
 		return ""
 	}
 	return r.String()
+}
+
+// DefaultSecretKeyFile is the name of the secret key's file in the state
+// directory when Config.SecretKeyFile is empty.
+const DefaultSecretKeyFile = "secret.key"
+
+// SecretKeyPath returns the secret key file that file names ("": the
+// default one in stateDir).
+func SecretKeyPath(file, stateDir string) string {
+	if file != "" {
+		return file
+	}
+	return filepath.Join(stateDir, DefaultSecretKeyFile)
+}
+
+// secretKey loads the key of Config.SecretKeyFile, making it if missing.
+func (s *Server) secretKey() ([]byte, error) {
+	dir := s.cfg.Engine.StateDir
+	if dir == "" {
+		dir, _ = engine.DefaultStateDir()
+	}
+	if s.cfg.SecretKeyFile == "" && dir == "" {
+		return nil, errors.New("server: no state directory for the secret key: give --secret-key-file or --state-dir")
+	}
+	path := SecretKeyPath(s.cfg.SecretKeyFile, dir)
+	key, created, err := users.LoadKey(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	switch {
+	case created && len(s.cfg.Engine.URLs) > 0:
+		s.log.Warn("made a new secret key for second factors: give every node of this console the same file (--secret-key-file), or a second factor enrolled through one node fails on the others", "file", path)
+	case created:
+		s.log.Info("made a new secret key for second factors", "file", path)
+	}
+	return key, nil
 }

@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
 
 	"github.com/wsdeck/wsdeck/internal/console/audit"
 	"github.com/wsdeck/wsdeck/internal/console/auth"
@@ -21,7 +24,8 @@ import (
 
 // fastHash makes the tests' users cheap to check; the server's store
 // still checks them (and rehashes them under its own parameters).
-var fastHash = &users.Options{Params: users.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+var fastHash = &users.Options{Params: users.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+	SecretKey: []byte("0123456789abcdef0123456789abcdef")}
 
 // startTeam starts a console whose users store hashes cheaply.
 func startTeam(t *testing.T, cfg Config) *testServer {
@@ -567,10 +571,11 @@ func TestSecondFactor(t *testing.T) {
 	}
 	ts.passwordLogin(t, "bob", "bob-password") // an operator needs none
 
-	if _, err := st.EnrolTOTP(t.Context(), "alice"); err != nil {
+	enrolled, err := st.EnrolTOTP(t.Context(), "alice")
+	if err != nil {
 		t.Fatal(err)
 	}
-	alice, err := st.Get(t.Context(), "alice")
+	key, err := otp.NewKeyFromURL(enrolled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,12 +583,12 @@ func TestSecondFactor(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="code"`) || len(resp.Cookies()) != 0 {
 		t.Errorf("the password alone: %s, code field %v, %d cookies; want 401 asking for the code", resp.Status, strings.Contains(body, `name="code"`), len(resp.Cookies()))
 	}
-	wrong, _ := users.TOTPCode(alice.TOTP, time.Now().Add(-time.Hour))
+	wrong, _ := users.TOTPCode(key.Secret(), time.Now().Add(-time.Hour))
 	if resp, _ := ts.postLoginCode(t, "alice", "alice-password", wrong); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Errorf("a stale code: %s, want 401 and no cookie", resp.Status)
 	}
 	// A right code without the right password is no login either.
-	right, _ := users.TOTPCode(alice.TOTP, time.Now())
+	right, _ := users.TOTPCode(key.Secret(), time.Now())
 	if resp, body := ts.postLoginCode(t, "alice", "wrong-password", right); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, `name="code"`) {
 		t.Errorf("the right code with a wrong password: %s (asks for a code: %v)", resp.Status, strings.Contains(body, `name="code"`))
 	}
@@ -634,5 +639,50 @@ func TestTeamModeClosesTokenSockets(t *testing.T) {
 	}
 	if _, resp, err := b.dial(t, "/ws/chat", bearer(testToken)); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a new socket with the token in team mode: %v, %v; want 401", resp, err)
+	}
+}
+
+// TestSecondFactorKeyFile: the server seals and opens second factors with
+// the key in --secret-key-file (made if missing). A second factor sealed
+// under another key (a node given another file) is not a login: 503, and
+// the log says why; sealed under the file's key, it logs in.
+func TestSecondFactorKeyFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "secret.key")
+	cfg := Config{SecretKeyFile: path}
+	cfg.userOptions = &users.Options{Params: fastHash.Params} // no key: the file's
+	ts := start(t, cfg)
+	addUser(t, ts, "alice", users.Admin, "alice-password")
+	key, created, err := users.LoadKey(path, false)
+	if err != nil || created {
+		t.Fatalf("the server made no key file: %v", err)
+	}
+	login := func(k []byte) *http.Response {
+		t.Helper()
+		st, err := users.Open(t.Context(), ts.engine, &users.Options{Params: fastHash.Params, SecretKey: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enrolled, err := st.EnrolTOTP(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		otpKey, err := otp.NewKeyFromURL(enrolled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := users.TOTPCode(otpKey.Secret(), time.Now())
+		resp, _ := ts.postLoginCode(t, "alice", "alice-password", code)
+		return resp
+	}
+	other := []byte("another key, not the file's 32 b")
+	if resp := login(other); resp.StatusCode != http.StatusServiceUnavailable || len(resp.Cookies()) != 0 {
+		t.Errorf("a second factor sealed under another key: %s, %d cookies; want 503 and none", resp.Status, len(resp.Cookies()))
+	}
+	if logs := ts.logs.String(); !strings.Contains(logs, "sealed with another key") {
+		t.Errorf("the log does not say why:\n%s", logs)
+	}
+	if resp := login(key); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Errorf("a second factor sealed under the file's key: %s, want a login", resp.Status)
 	}
 }

@@ -49,8 +49,9 @@ type User struct {
 	Hash     string    `json:"hash"` // argon2id, PHC string format
 	Created  time.Time `json:"created"`
 	Disabled bool      `json:"disabled,omitempty"`
-	// TOTP is the secret of the user's second factor (RFC 6238), in
-	// base32; "" for none (EnrolTOTP, CheckTOTP).
+	// TOTP is the secret of the user's second factor (RFC 6238), sealed
+	// under Options.SecretKey (in clear, base32, in a record written
+	// before secrets were sealed); "" for none (EnrolTOTP, UseTOTP).
 	TOTP string `json:"totp,omitempty"`
 	// TOTPStep is the time step (Unix time / 30 s) of the last code
 	// accepted: no code of that step or an earlier one is accepted again.
@@ -89,6 +90,11 @@ type Options struct {
 	MaxHashing int
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// SecretKey seals the second-factor secrets the store writes, and
+	// opens those it reads: KeySize bytes (LoadKey reads them from a
+	// file), the same on every node of a console. Without it, enrolling
+	// or checking a second factor fails with ErrNoKey.
+	SecretKey []byte
 }
 
 // Store keeps users in a bucket. It is safe for concurrent use.
@@ -100,6 +106,9 @@ type Store struct {
 	dummyOnce sync.Once
 	dummy     string // a hash of nothing anyone types, for unknown users
 	dummyErr  error
+
+	seal    *sealer // of Options.SecretKey; nil with sealErr set if none or bad
+	sealErr error
 
 	checked func() // a test's hook, called once per hash checked
 }
@@ -131,7 +140,14 @@ func New(b Bucket, opts *Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{b: b, opts: o, slots: make(chan struct{}, o.MaxHashing)}
+	s := &Store{b: b, opts: o, slots: make(chan struct{}, o.MaxHashing)}
+	switch {
+	case o.SecretKey == nil:
+		s.sealErr = ErrNoKey
+	default:
+		s.seal, s.sealErr = newSealer(o.SecretKey)
+	}
+	return s
 }
 
 // CheckName returns name in canonical form (lower case) or an error

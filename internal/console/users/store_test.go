@@ -17,8 +17,11 @@ func newStore(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(b, &Options{Params: fast})
+	return New(b, &Options{Params: fast, SecretKey: testKey})
 }
+
+// testKey is the stores' secret key in tests.
+var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 func TestStoreLifecycle(t *testing.T) {
 	t.Parallel()

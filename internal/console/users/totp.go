@@ -28,13 +28,17 @@ func (s *Store) EnrolTOTP(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if s.sealErr != nil {
+		return "", s.sealErr
+	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: TOTPIssuer, AccountName: name, Period: totpOpts.Period,
 		Digits: totpOpts.Digits, Algorithm: totpOpts.Algorithm})
 	if err != nil {
 		return "", fmt.Errorf("users: a TOTP secret for %s: %w", name, err)
 	}
+	sealed := s.seal.seal(name, key.Secret())
 	if _, err := s.change(ctx, name, func(u *User) error {
-		u.TOTP, u.TOTPStep, u.CredentialsChanged = key.Secret(), 0, time.Now()
+		u.TOTP, u.TOTPStep, u.CredentialsChanged = sealed, 0, time.Now()
 		return nil
 	}); err != nil {
 		return "", err
@@ -53,47 +57,63 @@ func (s *Store) RemoveTOTP(ctx context.Context, name string) error {
 	return err
 }
 
-// CheckTOTP reports whether code is u's TOTP code at now, or one step
-// before or after, and not of a step already used (UseTOTP). A user
-// without a second factor has no code.
-func CheckTOTP(u User, code string, now time.Time) bool {
-	_, ok := totpStep(u, code, now)
-	return ok
-}
-
 // totpStep returns the time step whose code code is, among now's and the
-// steps either side, if it is later than the last one used.
-func totpStep(u User, code string, now time.Time) (int64, bool) {
+// steps either side, if it is later than last, the last one used.
+func totpStep(secret string, last int64, code string, now time.Time) (int64, bool) {
 	code = strings.TrimSpace(code)
-	if u.TOTP == "" || len(code) != totpOpts.Digits.Length() {
+	if secret == "" || len(code) != totpOpts.Digits.Length() {
 		return 0, false
 	}
 	period := int64(totpOpts.Period)
 	for off := -int64(totpOpts.Skew); off <= int64(totpOpts.Skew); off++ {
 		step := now.Unix()/period + off
-		want, err := totp.GenerateCodeCustom(u.TOTP, time.Unix(step*period, 0), totpOpts)
+		want, err := totp.GenerateCodeCustom(secret, time.Unix(step*period, 0), totpOpts)
 		if err != nil {
 			return 0, false
 		}
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && step > u.TOTPStep {
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && step > last {
 			return step, true
 		}
 	}
 	return 0, false
 }
 
-// UseTOTP checks code as CheckTOTP does and records its time step in u's
-// record, by compare and set, so that the code is not accepted again: of
-// two logins with one code (a replayed one), on any nodes, one gets in.
-// u is the user as Verify returned them.
+// totpSecret returns u's TOTP secret in clear ("" for none), and whether
+// the record holds it sealed.
+func (s *Store) totpSecret(u User) (secret string, sealed bool, err error) {
+	if u.TOTP == "" {
+		return "", true, nil
+	}
+	if s.sealErr != nil {
+		return "", false, s.sealErr
+	}
+	return s.seal.open(u.Name, u.TOTP)
+}
+
+// UseTOTP reports whether code is u's TOTP code at now, or one step
+// before or after, and not of a step already used; if it is, it records
+// its step in u's record, by compare and set, so that the code is not
+// accepted again: of two logins with one code (a replayed one), on any
+// nodes, one gets in. A record that held the secret in clear (written
+// before secrets were sealed) is sealed by the same write. u is the user
+// as Verify returned them. A user without a second factor has no code.
+// The error is ErrWrongKey for a secret sealed under another key, or the
+// bucket's.
 func (s *Store) UseTOTP(ctx context.Context, u User, code string, now time.Time) (bool, error) {
 	for {
-		step, ok := totpStep(u, code, now)
+		secret, sealed, err := s.totpSecret(u)
+		if err != nil {
+			return false, err
+		}
+		step, ok := totpStep(secret, u.TOTPStep, code, now)
 		if !ok {
 			return false, nil
 		}
 		u.TOTPStep = step
-		_, err := s.Update(ctx, u)
+		if !sealed {
+			u.TOTP = s.seal.seal(u.Name, secret)
+		}
+		_, err = s.Update(ctx, u)
 		if err == nil {
 			return true, nil
 		}
