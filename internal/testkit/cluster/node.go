@@ -34,8 +34,9 @@ type Node struct {
 }
 
 // StartNodes starts n wsdeck nodes, node i on 127.0.0.i and all on one
-// port, each with a state directory of its own, and waits until each
-// answers /healthz.
+// port, each with a state directory of its own, all at once (as a rollout
+// starts them: each creates the same streams and buckets at the same
+// time), and waits until each answers /healthz.
 func StartNodes(t testing.TB, n int, opts NodeOptions) []*Node {
 	t.Helper()
 	var hosts []string
@@ -45,7 +46,12 @@ func StartNodes(t testing.TB, n int, opts NodeOptions) []*Node {
 	port := strconv.Itoa(FreePort(t, hosts...))
 	var nodes []*Node
 	for i, h := range hosts {
-		nodes = append(nodes, StartNode(t, fmt.Sprint("w", i+1), net.JoinHostPort(h, port), t.TempDir(), opts))
+		n := newNode(t, fmt.Sprint("w", i+1), net.JoinHostPort(h, port), t.TempDir(), opts)
+		n.launch(t)
+		nodes = append(nodes, n)
+	}
+	for _, n := range nodes {
+		n.wait(t)
 	}
 	return nodes
 }
@@ -54,13 +60,17 @@ func StartNodes(t testing.TB, n int, opts NodeOptions) []*Node {
 // until it answers /healthz.
 func StartNode(t testing.TB, name, addr, stateDir string, opts NodeOptions) *Node {
 	t.Helper()
+	n := newNode(t, name, addr, stateDir, opts)
+	n.Start(t)
+	return n
+}
+
+func newNode(t testing.TB, name, addr, stateDir string, opts NodeOptions) *Node {
 	if opts.LogDir == "" {
 		opts.LogDir = t.TempDir()
 	}
-	n := &Node{Name: name, Addr: addr, Base: "http://" + addr, StateDir: stateDir, opts: opts, owner: t,
+	return &Node{Name: name, Addr: addr, Base: "http://" + addr, StateDir: stateDir, opts: opts, owner: t,
 		log: filepath.Join(opts.LogDir, "wsdeck-"+name+".log")}
-	n.Start(t)
-	return n
 }
 
 // Start starts the node (again, after Kill) on its address and state
@@ -69,12 +79,22 @@ func StartNode(t testing.TB, name, addr, stateDir string, opts NodeOptions) *Nod
 // starts it again.
 func (n *Node) Start(t testing.TB) {
 	t.Helper()
+	n.launch(t)
+	n.wait(t)
+}
+
+func (n *Node) launch(t testing.TB) {
+	t.Helper()
 	if n.proc != nil && n.proc.running() {
 		t.Fatalf("cluster: node %s is running", n.Name)
 	}
 	args := append([]string{"serve", "--addr", n.Addr, "--token", n.opts.Token, "--print-url=false",
 		"--state-dir", n.StateDir, "--log-format", "json"}, n.opts.Args...)
 	n.proc = startProc(t, n.owner, n.log, n.opts.Bin, args...)
+}
+
+func (n *Node) wait(t testing.TB) {
+	t.Helper()
 	n.proc.waitReady(t, "/healthz ok", n.healthz)
 }
 
