@@ -93,7 +93,7 @@ func TestReadOutlivesItsConsumer(t *testing.T) {
 func TestReadAfterEntriesSentElsewhere(t *testing.T) {
 	s, want := fiveEntries(t)
 	stolen := 0
-	testHookReadConsumer = func(c jetstream.Consumer) {
+	msgs, err := readWith(t, s, func(c jetstream.Consumer) {
 		b, err := c.Fetch(5) // another pull takes them all
 		if err != nil {
 			t.Errorf("fetch: %v", err)
@@ -102,22 +102,14 @@ func TestReadAfterEntriesSentElsewhere(t *testing.T) {
 		for range b.Messages() {
 			stolen++
 		}
-	}
-	defer func() { testHookReadConsumer = nil }()
-	// Far less than ctxT's 20 s: the read must not wait for entries that
-	// will not come.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	msgs, err := s.Read(ctx, ReadOptions{Subject: "t.a"})
+	})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
 	if stolen != 5 {
 		t.Fatalf("the other pull took %d entries, want 5", stolen)
 	}
-	if got := strings.Join(datas(msgs), ","); got != strings.Join(want, ",") {
-		t.Errorf("Read = %s, want %s", got, strings.Join(want, ","))
-	}
+	wantRead(t, msgs, want)
 }
 
 // TestReadOutlivesASilentConsumer: the read's consumer sends nothing
@@ -127,22 +119,36 @@ func TestReadAfterEntriesSentElsewhere(t *testing.T) {
 func TestReadOutlivesASilentConsumer(t *testing.T) {
 	s, want := fiveEntries(t)
 	paused := 0
-	testHookReadConsumer = func(c jetstream.Consumer) {
+	msgs, err := readWith(t, s, func(c jetstream.Consumer) {
 		if _, err := s.s.PauseConsumer(ctxT(t), c.CachedInfo().Name, time.Now().Add(time.Hour)); err != nil {
 			t.Errorf("pause the read's consumer: %v", err)
 		}
 		paused++
-	}
-	defer func() { testHookReadConsumer = nil }()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	msgs, err := s.Read(ctx, ReadOptions{Subject: "t.a"})
+	})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
 	if paused != 1 {
 		t.Fatalf("the hook ran %d times, want 1", paused)
 	}
+	wantRead(t, msgs, want)
+}
+
+// readWith reads t.a of s with hook run on the read's first consumer,
+// within 10 s: far less than ctxT's 20, for a read must not wait until
+// its context ends for entries that will not come.
+func readWith(t *testing.T, s *Stream, hook func(jetstream.Consumer)) ([]Msg, error) {
+	t.Helper()
+	testHookReadConsumer = hook
+	defer func() { testHookReadConsumer = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Read(ctx, ReadOptions{Subject: "t.a"})
+}
+
+// wantRead checks that a read returned want's entries, in order.
+func wantRead(t *testing.T, msgs []Msg, want []string) {
+	t.Helper()
 	if got := strings.Join(datas(msgs), ","); got != strings.Join(want, ",") {
 		t.Errorf("Read = %s, want %s", got, strings.Join(want, ","))
 	}

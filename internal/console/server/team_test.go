@@ -571,24 +571,17 @@ func TestSecondFactor(t *testing.T) {
 	}
 	ts.passwordLogin(t, "bob", "bob-password") // an operator needs none
 
-	enrolled, err := st.EnrolTOTP(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := otp.NewKeyFromURL(enrolled)
-	if err != nil {
-		t.Fatal(err)
-	}
+	secret := enrolTOTP(t, st, "alice")
 	resp, body = ts.postLoginCode(t, "alice", "alice-password", "")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="code"`) || len(resp.Cookies()) != 0 {
 		t.Errorf("the password alone: %s, code field %v, %d cookies; want 401 asking for the code", resp.Status, strings.Contains(body, `name="code"`), len(resp.Cookies()))
 	}
-	wrong, _ := users.TOTPCode(key.Secret(), time.Now().Add(-time.Hour))
+	wrong, _ := users.TOTPCode(secret, time.Now().Add(-time.Hour))
 	if resp, _ := ts.postLoginCode(t, "alice", "alice-password", wrong); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Errorf("a stale code: %s, want 401 and no cookie", resp.Status)
 	}
 	// A right code without the right password is no login either.
-	right, _ := users.TOTPCode(key.Secret(), time.Now())
+	right, _ := users.TOTPCode(secret, time.Now())
 	if resp, body := ts.postLoginCode(t, "alice", "wrong-password", right); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, `name="code"`) {
 		t.Errorf("the right code with a wrong password: %s (asks for a code: %v)", resp.Status, strings.Contains(body, `name="code"`))
 	}
@@ -663,15 +656,7 @@ func TestSecondFactorKeyFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		enrolled, err := st.EnrolTOTP(t.Context(), "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		otpKey, err := otp.NewKeyFromURL(enrolled)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code, _ := users.TOTPCode(otpKey.Secret(), time.Now())
+		code, _ := users.TOTPCode(enrolTOTP(t, st, "alice"), time.Now())
 		resp, _ := ts.postLoginCode(t, "alice", "alice-password", code)
 		return resp
 	}
@@ -685,4 +670,19 @@ func TestSecondFactorKeyFile(t *testing.T) {
 	if resp := login(key); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
 		t.Errorf("a second factor sealed under the file's key: %s, want a login", resp.Status)
 	}
+}
+
+// enrolTOTP gives name a second factor through st, as wsdeck user totp
+// does, and returns its secret as the authenticator app reads it.
+func enrolTOTP(t *testing.T, st *users.Store, name string) string {
+	t.Helper()
+	enrolled, err := st.EnrolTOTP(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := otp.NewKeyFromURL(enrolled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key.Secret()
 }
