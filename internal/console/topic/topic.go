@@ -113,7 +113,13 @@ type Topic struct {
 	keptOK    bool
 	keptWhole bool
 
-	reads atomic.Uint64 // backlogs read from the stream (the tests count them)
+	// The probes of the engine that joins served from the kept entries
+	// wait on (probe).
+	probing   bool       // one is under way
+	nextProbe *probeCall // the one to start next, and the joins waiting on it
+
+	reads  atomic.Uint64 // backlogs read from the stream (the tests count them)
+	probes atomic.Uint64 // probes of the engine (the tests count them)
 }
 
 // ErrClosed is returned by Join after Close.
@@ -452,19 +458,15 @@ func (t *Topic) joinKept(ctx context.Context, s Sink, from From, first func(Back
 	if !ok {
 		return false, nil
 	}
-	info, err := t.stream.Info(ctx)
+	firstSeq, last, err := t.probe(ctx)
 	if err != nil {
-		return false, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
+		return false, err
 	}
 	// What the stream stored before the join began is in the backlog,
 	// as a read would have it: the subscription may not have delivered
 	// the newest entries yet (a page that had its message acknowledged
 	// and then opens another expects to see it there).
 	if t.opts.Subject != "" {
-		last, err := t.stream.LastSeq(ctx, t.opts.Subject)
-		if err != nil {
-			return false, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
-		}
 		wctx, cancel := context.WithTimeout(ctx, keptCatchUp)
 		err = t.Delivered(wctx, last)
 		cancel()
@@ -477,7 +479,7 @@ func (t *Topic) joinKept(ctx context.Context, s Sink, from From, first func(Back
 	if t.closed {
 		return false, ErrClosed
 	}
-	t.dropKeptBefore(info.FirstSeq)
+	t.dropKeptBefore(firstSeq)
 	b, ok := t.fromKept(from)
 	if !ok {
 		return false, nil
@@ -486,6 +488,86 @@ func (t *Topic) joinKept(ctx context.Context, s Sink, from From, first func(Back
 	t.sinks[s] = struct{}{}
 	return true, nil
 }
+
+// A probeCall asks the engine for the stream's first sequence and the
+// subject's last sequence, once, for every join that waits on it.
+type probeCall struct {
+	done        chan struct{} // closed when the answer is in
+	first, last uint64
+	err         error
+	waiting     int // joins waiting on it (the tests look)
+}
+
+// probe returns the stream's first sequence and the subject's last (the
+// stream's last without a subject), as the engine has them at a moment
+// after probe was called. Joins that come together share one request:
+// the one under way started before them, so they wait for the next, which
+// starts when it ends and serves all of them.
+func (t *Topic) probe(ctx context.Context) (first, last uint64, err error) {
+	t.mu.Lock()
+	p := t.nextProbe
+	if p == nil {
+		p = &probeCall{done: make(chan struct{})}
+		t.nextProbe = p
+		if !t.probing {
+			t.startProbe()
+		}
+	}
+	p.waiting++
+	t.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.first, p.last, p.err
+	case <-ctx.Done():
+		return 0, 0, fmt.Errorf("topic %s: %w", t.opts.Subject, ctx.Err())
+	}
+}
+
+// startProbe asks the engine what t.nextProbe waits for, in a goroutine
+// of its own (bounded by probeTimeout), and starts the next when it ends.
+// t.mu is held.
+func (t *Topic) startProbe() {
+	p := t.nextProbe
+	t.nextProbe, t.probing = nil, true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		p.first, p.last, p.err = t.askStream(ctx)
+		cancel()
+		close(p.done)
+		t.mu.Lock()
+		t.probing = false
+		if t.nextProbe != nil {
+			t.startProbe()
+		}
+		t.mu.Unlock()
+	}()
+}
+
+// probeTimeout bounds one probe of the engine.
+const probeTimeout = 10 * time.Second
+
+// askStream is one probe: two requests to the engine.
+func (t *Topic) askStream(ctx context.Context) (first, last uint64, err error) {
+	t.probes.Add(1)
+	if testHookProbe != nil {
+		testHookProbe()
+	}
+	info, err := t.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
+	}
+	if t.opts.Subject == "" {
+		return info.FirstSeq, info.LastSeq, nil
+	}
+	last, err = t.stream.LastSeq(ctx, t.opts.Subject)
+	if err != nil {
+		return 0, 0, fmt.Errorf("topic %s: %w", t.opts.Subject, err)
+	}
+	return info.FirstSeq, last, nil
+}
+
+// testHookProbe, when set by a test, is called as each probe starts.
+var testHookProbe func()
 
 // keptCatchUp bounds how long a join served from the kept entries waits
 // for the subscription to deliver what the stream already holds; past it,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsdeck/wsdeck/internal/engine"
 	"github.com/wsdeck/wsdeck/internal/engine/enginetest"
+	"github.com/wsdeck/wsdeck/internal/testkit/poll"
 	"github.com/wsdeck/wsdeck/websocket"
 )
 
@@ -563,6 +564,63 @@ func TestKeptBacklogsFollowTheStreamsLimits(t *testing.T) {
 			if !slices.Equal(datas(got.Msgs), datas(want.Msgs)) {
 				t.Fatalf("after %d, %+v: kept gave %q, the stream %q", i, from, datas(got.Msgs), datas(want.Msgs))
 			}
+		}
+	}
+}
+
+// TestJoinsShareProbes: joins served from the kept entries that come
+// together share the engine's answer: fifty joins that wait while a probe
+// is under way cost one more probe, not fifty, and each gets the backlog
+// a join alone gets, with the entry published before it began.
+func TestJoinsShareProbes(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	for i := range 3 {
+		publish(t, st, "t.a", fmt.Sprint("m", i))
+	}
+	tp := New(st, Options{Subject: "t.a", Keep: 10})
+	defer tp.Close()
+	join(t, tp, newSink(), From{Last: 10}) // keeps the entries (a read)
+
+	// The first probe waits until the other joins wait behind it.
+	release := make(chan struct{})
+	var once sync.Once
+	testHookProbe = func() { once.Do(func() { <-release }) }
+	defer func() { testHookProbe = nil }()
+	before := tp.probes.Load()
+	const n = 50
+	var wg sync.WaitGroup
+	backlogs := make([]Backlog, n)
+	join1 := func(i int) {
+		defer wg.Done()
+		if err := tp.Join(t.Context(), newSink(), From{Last: 10}, func(b Backlog) { backlogs[i] = b }); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Add(1)
+	go join1(0)
+	poll.Until(t, 10*time.Second, "a probe under way", func() bool { return tp.probes.Load() == before+1 })
+	seq := publish(t, st, "t.a", "late") // before the next joins began: they must have it
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go join1(i)
+	}
+	poll.Until(t, 10*time.Second, "the joins waiting for the next probe", func() bool {
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		return tp.nextProbe != nil && tp.nextProbe.waiting == n-1
+	})
+	close(release)
+	wg.Wait()
+	if got := tp.probes.Load() - before; got != 2 {
+		t.Errorf("%d joins made %d probes, want 2", n, got)
+	}
+	if reads := tp.reads.Load(); reads != 1 {
+		t.Errorf("%d backlogs read from the stream, want only the first join's", reads)
+	}
+	want := []string{"m0", "m1", "m2", "late"}
+	for i := 1; i < n; i++ {
+		if got := datas(backlogs[i].Msgs); !slices.Equal(got, want) || backlogs[i].Last != seq {
+			t.Fatalf("join %d: backlog %q up to %d, want %q up to %d", i, got, backlogs[i].Last, want, seq)
 		}
 	}
 }
