@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"github.com/nats-io/nats.go/jetstream"
 	"strings"
 	"sync"
 	"testing"
@@ -275,5 +276,43 @@ func TestStreamLimitsChangeIsLogged(t *testing.T) {
 	}
 	if in.Config.MaxAge != 20*time.Minute {
 		t.Errorf("stream max age %v, want the new 20m", in.Config.MaxAge)
+	}
+}
+
+// TestSubscriptionPullWithoutResponder: a subscription whose first pull
+// finds nobody to take it (on a cluster, the new consumer's interest has
+// not reached this connection's server yet; here the consumer is deleted
+// before it pulls) starts another consumer and delivers, without waiting
+// for missed heartbeats (here 28 s, more than the test's 20 s bound, so
+// that only the fix can pass).
+func TestSubscriptionPullWithoutResponder(t *testing.T) {
+	e := openEmbedded(t, t.TempDir())
+	ctx := ctxT(t)
+	s := mustStream(t, e, StreamConfig{Name: "chat", Subjects: []string{"chat.>"}})
+	defer func(hb time.Duration) { subHeartbeat = hb }(subHeartbeat)
+	subHeartbeat = 14 * time.Second // the longest the library takes (under half the pull's expiry): 28 s of nothing before it restarts
+	hooked := 0
+	testHookSubConsumer = func(c jetstream.Consumer) {
+		if hooked++; hooked == 1 {
+			if err := s.s.DeleteConsumer(ctx, c.CachedInfo().Name); err != nil {
+				t.Errorf("delete the first consumer: %v", err)
+			}
+		}
+	}
+	defer func() { testHookSubConsumer = nil }()
+	got := make(chan Msg, 1)
+	sub, err := s.Subscribe(ctx, SubscribeOptions{Subject: "chat.lobby"}, func(m Msg) { got <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	mustPublish(t, s, "chat.lobby", "hello", "")
+	select {
+	case m := <-got:
+		if string(m.Data) != "hello" {
+			t.Errorf("delivered %q, want hello", m.Data)
+		}
+	case <-ctx.Done():
+		t.Fatalf("nothing delivered after the first pull found no responder (%d consumers made)", hooked)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -22,11 +23,12 @@ type SubscribeOptions struct {
 	From uint64
 }
 
+// subHeartbeat is how often the server shows an idle consumer is alive;
+// two missed in a row start the consumer anew. (A variable for the tests.)
+var subHeartbeat = 5 * time.Second
+
 // Consumer settings of a subscription.
 const (
-	// subHeartbeat is how often the server shows an idle consumer is
-	// alive; two missed in a row start the consumer anew.
-	subHeartbeat = 5 * time.Second
 	// subExpiry is how long one pull request lasts before the next.
 	subExpiry = 30 * time.Second
 	// subInactive is how long the server keeps a consumer nobody pulls
@@ -57,11 +59,13 @@ type Subscription struct {
 	opt SubscribeOptions
 	fn  func(Msg)
 
-	mu      sync.Mutex // held while fn runs, and guards the fields below
-	last    uint64     // the stream sequence delivered up to
-	gen     uint64     // counts consumers: a replaced one's late entries are ignored
-	dseq    uint64     // the current consumer's sequence delivered up to
-	stopped atomic.Bool
+	mu   sync.Mutex // held while fn runs, and guards the fields below
+	last uint64     // the stream sequence delivered up to
+	gen  uint64     // counts consumers: a replaced one's late entries are ignored
+	dseq uint64     // the current consumer's sequence delivered up to
+	// pauseNext makes the loop wait restartMin before the next consumer.
+	pauseNext bool
+	stopped   atomic.Bool
 
 	kick    chan struct{} // asks the loop for a new consumer
 	done    chan struct{} // closed by stop
@@ -131,6 +135,9 @@ func (sub *Subscription) start(ctx context.Context) (jetstream.ConsumeContext, e
 		return nil, err
 	}
 	name := c.CachedInfo().Name
+	if testHookSubConsumer != nil {
+		testHookSubConsumer(c)
+	}
 	cc, err := c.Consume(func(m jetstream.Msg) { sub.deliver(gen, m) },
 		jetstream.PullExpiry(subExpiry), jetstream.PullHeartbeat(subHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { sub.consumeErr(gen, err) }))
@@ -192,6 +199,13 @@ func (sub *Subscription) consumeErr(gen uint64, err error) {
 		return
 	}
 	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		// Nobody took the pull: on a cluster, the new consumer's
+		// interest has not reached this connection's server yet, and
+		// the library pulls again only when the heartbeats lapse (10 s
+		// of nothing delivered). Start another, after a pause.
+		sub.pauseNext = true
+		sub.restart("the consumer's pull found no responder")
 	case errors.Is(err, jetstream.ErrNoHeartbeat),
 		errors.Is(err, jetstream.ErrConsumerDeleted),
 		errors.Is(err, jetstream.ErrConsumerNotFound),
@@ -242,6 +256,19 @@ func (sub *Subscription) loop(cc jetstream.ConsumeContext, reconnected <-chan st
 		if cc != nil {
 			sub.drop(cc)
 			cc = nil
+		}
+		sub.mu.Lock()
+		pause := sub.pauseNext
+		sub.pauseNext = false
+		sub.mu.Unlock()
+		if pause {
+			select {
+			case <-sub.done:
+				return
+			case <-sub.s.e.ncClosed:
+				return
+			case <-time.After(restartMin):
+			}
 		}
 		wait := restartMin
 		for cc == nil {
@@ -309,3 +336,7 @@ func (sub *Subscription) stop() {
 	}
 	close(sub.done)
 }
+
+// testHookSubConsumer, when set by a test, is called with each consumer a
+// subscription makes, before it pulls.
+var testHookSubConsumer func(jetstream.Consumer)
