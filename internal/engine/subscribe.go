@@ -261,14 +261,8 @@ func (sub *Subscription) loop(cc jetstream.ConsumeContext, reconnected <-chan st
 		pause := sub.pauseNext
 		sub.pauseNext = false
 		sub.mu.Unlock()
-		if pause {
-			select {
-			case <-sub.done:
-				return
-			case <-sub.s.e.ncClosed:
-				return
-			case <-time.After(restartMin):
-			}
+		if pause && !sub.sleep(restartMin) {
+			return
 		}
 		wait := restartMin
 		for cc == nil {
@@ -280,16 +274,27 @@ func (sub *Subscription) loop(cc jetstream.ConsumeContext, reconnected <-chan st
 				return
 			}
 			sub.s.e.log.Debug("subscription: cannot start a consumer yet", "stream", sub.s.name, "err", err, "retry", wait)
-			select {
-			case <-sub.done:
+			if !sub.sleep(wait) {
 				return
-			case <-sub.s.e.ncClosed:
-				return
-			case <-time.After(wait):
 			}
 			wait = min(2*wait, restartMax)
 		}
 		sub.s.e.log.Debug("subscription: consumer started", "stream", sub.s.name, "after", sub.lastDelivered())
+	}
+}
+
+// sleep waits d, and reports false if the subscription stopped or the
+// engine's connection closed meanwhile.
+func (sub *Subscription) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-sub.done:
+		return false
+	case <-sub.s.e.ncClosed:
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
