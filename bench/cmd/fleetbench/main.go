@@ -17,10 +17,16 @@
 //     not to the product): the console's live heap after a forced GC at
 //     the end, and with -profiles a heap profile and a goroutine dump.
 //
+// With -client floor it measures, instead of the console, the least any
+// Go client with x/crypto/ssh holds per host for the same sampling (one
+// connection, one session, one reader; see floor.go): what a host costs
+// before the console adds anything.
+//
 // It prints a Markdown table.
 //
 //	cd bench && go run ./cmd/fleetbench -hosts 100,300
 //	cd bench && go run ./cmd/fleetbench -targets emulated -hosts 100,1000
+//	cd bench && go run ./cmd/fleetbench -client floor -targets emulated -hosts 1000,2000
 //
 // It needs /usr/sbin/sshd and ssh-keygen (Debian: apt install
 // openssh-server), and listens on 127.0.0.0/8 only.
@@ -60,10 +66,17 @@ func main() {
 	settle := flag.Duration("settle", 10*time.Second, "wait after every host is up, before the window")
 	upTimeout := flag.Duration("up-timeout", 3*time.Minute, "most time for every host to come up")
 	profiles := flag.String("profiles", "", "if set, a directory to write the console's heap profile (after a GC) and goroutine dump to, at the end of each window (needs the binary fleetbench builds)")
+	client := flag.String("client", "console", "console: the wsdeck binary's Fleet view; floor: the least a client with x/crypto/ssh holds per host (one connection, one session, one reader; see floor.go)")
 	kind := flag.String("targets", "sshd", "sshd: OpenSSH on every address, running the loop; emulated: an SSH server of this process answering with this machine's /proc, to measure the console alone where the machine cannot run N real targets")
+	if spec := os.Getenv(floorEnv); spec != "" {
+		floorMain(spec)
+	}
 	flag.Parse()
 	log.SetFlags(log.Ltime)
-	if *bin == "" {
+	if *client != "console" && *client != "floor" {
+		log.Fatalf("-client %q: console or floor", *client)
+	}
+	if *bin == "" && *client == "console" {
 		tmp, err := os.MkdirTemp("", "fleetbench-build")
 		if err != nil {
 			log.Fatal(err)
@@ -86,13 +99,13 @@ func main() {
 		if err != nil || n < 1 {
 			log.Fatalf("bad host count %q", s)
 		}
-		r, err := measure(*bin, *kind, n, *window, *settle, *upTimeout, *profiles)
+		r, err := measure(*bin, *kind, *client, n, *window, *settle, *upTimeout, *profiles)
 		if err != nil {
 			log.Fatalf("%d hosts: %v", n, err)
 		}
 		rows = append(rows, r)
 	}
-	fmt.Print(markdown(rows, *window, *kind))
+	fmt.Print(markdown(rows, *window, *kind, *client))
 }
 
 // row is one measurement.
@@ -127,7 +140,7 @@ func (t *targets) cpu() map[int]time.Duration          { return t.targetCPU() }
 func (e *emulated) credentials() (string, string, int) { return e.key, e.known, e.port }
 func (e *emulated) cpu() map[int]time.Duration         { return nil }
 
-func measure(bin, kind string, n int, window, settle, upTimeout time.Duration, profiles string) (row, error) {
+func measure(bin, kind, client string, n int, window, settle, upTimeout time.Duration, profiles string) (row, error) {
 	dir, err := os.MkdirTemp("", "fleetbench")
 	if err != nil {
 		return row{}, err
@@ -143,6 +156,9 @@ func measure(bin, kind string, n int, window, settle, upTimeout time.Duration, p
 		return row{}, err
 	}
 	defer t.stop()
+	if client == "floor" {
+		return measureFloor(t, n, window, settle)
+	}
 	c, err := startConsole(bin, dir, t, profiles != "")
 	if err != nil {
 		return row{}, err
@@ -552,10 +568,10 @@ func (c *console) stop() {
 	c.cmd.Wait()
 }
 
-func markdown(rows []row, window time.Duration, kind string) string {
+func markdown(rows []row, window time.Duration, kind, client string) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s; targets: %s; window %v after every host was up.\n\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"), kind, window)
+	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s; client: %s; targets: %s; window %v after every host was up.\n\n", host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"), client, kind, window)
 	b.WriteString("| hosts | up | frames/s | console CPU (cores) | per host | console RSS | idle RSS | RSS per host | Go heap per host | live heap per host | stacks per host | goroutines per host | targets' CPU (cores) | per host | all up in |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {

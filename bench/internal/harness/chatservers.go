@@ -171,9 +171,11 @@ func httpOK(url string) error {
 // chatSetup is a chat server's processes: its nodes and the NATS servers
 // under them.
 type chatSetup struct {
-	procs []*extProc
-	addrs []string // the nodes' WebSocket host:port
-	proto load.Proto
+	procs   []*extProc // the nats-servers first, then the nodes
+	engines int        // how many of procs are nats-servers
+	varz    []string   // the nats-servers' /varz URLs
+	addrs   []string   // the nodes' WebSocket host:port
+	proto   load.Proto
 }
 
 func (s *chatSetup) stop() {
@@ -183,9 +185,36 @@ func (s *chatSetup) stop() {
 }
 
 // cpu is the CPU time every process of the setup has used.
-func (s *chatSetup) cpu() (time.Duration, error) {
+func (s *chatSetup) cpu() (time.Duration, error) { return procsCPU(s.procs) }
+
+// engineCPU is the CPU time the setup's nats-servers have used.
+func (s *chatSetup) engineCPU() (time.Duration, error) { return procsCPU(s.procs[:s.engines]) }
+
+// engineMsgs is the messages the setup's nats-servers have taken in, from
+// clients and from one another (the sum of their in_msgs).
+func (s *chatSetup) engineMsgs() (int64, error) {
+	var sum int64
+	for _, u := range s.varz {
+		var body struct {
+			InMsgs int64 `json:"in_msgs"`
+		}
+		resp, err := probe.Get(u)
+		if err != nil {
+			return 0, err
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", u, err)
+		}
+		sum += body.InMsgs
+	}
+	return sum, nil
+}
+
+func procsCPU(procs []*extProc) (time.Duration, error) {
 	var sum time.Duration
-	for _, p := range s.procs {
+	for _, p := range procs {
 		c, err := pidCPU(p.cmd.Process.Pid)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", p.name, err)
@@ -234,6 +263,8 @@ func startNATS(bin, dir string, n int, s *chatSetup) ([]string, error) {
 			return nil, err
 		}
 		s.procs = append(s.procs, p)
+		s.engines++
+		s.varz = append(s.varz, fmt.Sprintf("http://127.0.0.1:%d/varz", v.hport))
 	}
 	for i, v := range srvs {
 		if err := s.procs[len(s.procs)-n+i].waitReady(30*time.Second, func() error {

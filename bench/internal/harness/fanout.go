@@ -56,6 +56,8 @@ var fanoutMetrics = []metric{
 	{name: "p99", format: fmtDur, ratio: true},
 	{name: "server CPU/delivery", format: fmtDur, ratio: true},
 	{name: "server cores", format: fmtFloat},
+	{name: "engine CPU/delivery", format: fmtDur},
+	{name: "engine msgs/message", format: fmtFloat},
 	{name: "deliveries/s", format: fmtCount},
 	{name: "delivered", format: fmtPercent},
 	{name: "send lag", format: fmtDur},
@@ -135,6 +137,8 @@ const fanoutNote = "Latency: from a message's scheduled send (publishers send on
 	"to a subscriber's read of it, over every delivery of the measured messages; p50 and p99, median over rounds. " +
 	"\"server CPU/delivery\": the CPU time of every server process (the chat nodes and the nats-servers) in the window, " +
 	"divided by the deliveries to subscribers; \"server cores\" the same time over the window. " +
+	"\"engine CPU/delivery\": the nats-servers' part of it (3 nodes only: one wsdeck node's engine runs in its process); " +
+	"\"engine msgs/message\": the messages the nats-servers took in (their in_msgs, from clients and routes) in the window, per message published. " +
 	"\"delivered\": deliveries ÷ (messages × subscribers) within the window plus a drain of 10 s. " +
 	"\"send lag\": how late the last message left its publisher (above a few ms, the publishers could not keep the rate). " +
 	"\"setup\": joining every subscriber and the warm-up (every warm-up message reaching everyone); " +
@@ -159,6 +163,10 @@ func fanoutOnce(ctx context.Context, fc FanoutConfig, t *table, k chatKind, l Fa
 		t.set(k.server, r, "p99", res.Latency.Quantile(0.99).Seconds())
 		t.set(k.server, r, "server CPU/delivery", w.server.Seconds()/deliveries)
 		t.set(k.server, r, "deliveries/s", deliveries/w.elapsed.Seconds())
+		if s.engines > 0 {
+			t.set(k.server, r, "engine CPU/delivery", res.engineCPU.Seconds()/deliveries)
+			t.set(k.server, r, "engine msgs/message", float64(res.engineMsgs)/float64(res.messages))
+		}
 	}
 	t.set(k.server, r, "server cores", w.cores(w.server))
 	t.set(k.server, r, "delivered", deliveries/float64(res.Expected))
@@ -175,20 +183,37 @@ func fanoutOnce(ctx context.Context, fc FanoutConfig, t *table, k chatKind, l Fa
 
 type fanoutResult struct {
 	*load.FanoutResult
-	window *window
+	window     *window
+	messages   int           // published in the window
+	engineCPU  time.Duration // the nats-servers' CPU in the window
+	engineMsgs int64         // the nats-servers' in_msgs in the window
 }
 
 // runFanoutLoad drives setup s with load l.
 func runFanoutLoad(ctx context.Context, fc FanoutConfig, s *chatSetup, l FanoutLoad) (*fanoutResult, error) {
 	w := &window{cpu: s.cpu}
 	msgs := max(1, int(l.Rate*fc.Duration.Seconds()))
+	var e0, e1 time.Duration
+	var m0, m1 int64
 	res, err := load.Fanout(ctx, load.FanoutConfig{
 		Addrs: s.addrs, Proto: s.proto, Subs: l.Subs, Pubs: fc.Pubs, Rate: l.Rate,
 		Warmup: fc.Warmup, Messages: msgs, Setup: fc.Setup, Drain: 10 * time.Second,
-		Window: w.sample,
+		Window: func(open bool) {
+			w.sample(open)
+			if s.engines == 0 {
+				return
+			}
+			e, _ := s.engineCPU()
+			m, _ := s.engineMsgs()
+			if open {
+				e0, m0 = e, m
+			} else {
+				e1, m1 = e, m
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &fanoutResult{FanoutResult: res, window: w}, nil
+	return &fanoutResult{FanoutResult: res, window: w, messages: msgs, engineCPU: e1 - e0, engineMsgs: m1 - m0}, nil
 }

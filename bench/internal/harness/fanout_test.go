@@ -64,6 +64,15 @@ func TestFanout(t *testing.T) {
 			if err != nil || cpu <= 0 {
 				t.Errorf("the servers' CPU time: %v, %v", cpu, err)
 			}
+			// On NATS, every message published passes through the
+			// nats-servers at least once.
+			if k.nodes > 1 && (s.engines != k.nodes || res.engineMsgs < int64(res.messages)) {
+				t.Errorf("%d nats-servers took in %d messages in the window, want %d servers and at least the %d published",
+					s.engines, res.engineMsgs, k.nodes, res.messages)
+			}
+			if k.nodes == 1 && (s.engines != 0 || res.engineMsgs != 0 || res.engineCPU != 0) {
+				t.Errorf("one node has %d nats-servers measured (%d messages, %v)", s.engines, res.engineMsgs, res.engineCPU)
+			}
 		})
 	}
 }
