@@ -26,6 +26,14 @@ type BucketConfig struct {
 	// Replicas is how many servers keep a copy. Zero means the engine's
 	// default, min(3, cluster size).
 	Replicas int
+	// Memory keeps the bucket in the servers' memory instead of files:
+	// for keys that lapse anyway (leases, with a TTL), rewritten too often
+	// to be worth a disk write each. A bucket on files that is written
+	// all the time also holds, in the server, a write cache of up to one
+	// file block (8 MiB); one in memory holds its live values only. Its
+	// keys survive a server's restart only on the other replicas. The
+	// storage of an existing bucket cannot change: Bucket then fails.
+	Memory bool
 }
 
 // Bucket is a key-value bucket. Keys are dot-separated tokens of letters,
@@ -82,6 +90,9 @@ func (e *Engine) Bucket(ctx context.Context, cfg BucketConfig) (*Bucket, error) 
 		MaxBytes:     unlimited(cfg.MaxBytes),
 		MaxValueSize: int32(unlimited(int64(cfg.MaxValueSize))),
 		Storage:      jetstream.FileStorage,
+	}
+	if cfg.Memory {
+		jc.Storage = jetstream.MemoryStorage
 	}
 	var kv jetstream.KeyValue
 	err := e.withReplicas(ctx, cfg.Replicas, func(ctx context.Context, r int) (err error) {

@@ -3,7 +3,10 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +62,68 @@ func TestBucketCreateUpdateDelete(t *testing.T) {
 	}
 	if keys, err := empty.Keys(ctx); err != nil || len(keys) != 0 {
 		t.Errorf("Keys of an empty bucket = %v, %v", keys, err)
+	}
+}
+
+// TestBucketInMemory: a Memory bucket works as any other, writes no file
+// under the state directory, and does not outlive the engine's restart,
+// where a bucket on files does; an existing bucket's storage cannot be
+// changed.
+func TestBucketInMemory(t *testing.T) {
+	dir := t.TempDir()
+	ctx := ctxT(t)
+	e, err := Open(ctx, Config{StateDir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leases, err := e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := e.Bucket(ctx, BucketConfig{Name: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*Bucket{leases, kept} {
+		if _, err := b.Create(ctx, "k", []byte("v1")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Create(ctx, "k", []byte("v2")); !errors.Is(err, ErrExists) {
+			t.Errorf("%s: second Create = %v, want ErrExists", b.Name(), err)
+		}
+		if v, err := b.Get(ctx, "k"); err != nil || string(v.Value) != "v1" {
+			t.Errorf("%s: Get = %+v, %v", b.Name(), v, err)
+		}
+	}
+	streams := map[string]bool{}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), "KV_") {
+			streams[d.Name()] = true
+		}
+		return nil
+	})
+	if !streams["KV_kept"] || streams["KV_leases"] {
+		t.Errorf("bucket directories under the state dir: %v, want KV_kept and not KV_leases", streams)
+	}
+	if _, err := e.Bucket(ctx, BucketConfig{Name: "kept", Memory: true}); err == nil {
+		t.Error("a bucket on files was made a Memory one")
+	}
+	shutdown(t, e)
+
+	e = openEmbedded(t, dir)
+	leases, err = e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leases.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a Memory bucket's key after a restart: %v, want ErrNotFound", err)
+	}
+	kept, err = e.Bucket(ctx, BucketConfig{Name: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := kept.Get(ctx, "k"); err != nil || string(v.Value) != "v1" {
+		t.Errorf("a file bucket's key after a restart: %+v, %v", v, err)
 	}
 }
 

@@ -11,9 +11,9 @@
 // node shows the same, and a host's detail opened later gets its history.
 //
 // Demand works as the Monitor's: a node whose pages watch host H keeps
-// the key <H>.<node> fresh in the fleet-watch bucket (rewritten every
+// the key <H>.<node> fresh in the fleet-demand bucket (rewritten every
 // Beat, lapsing after three). Nodes with viewers of H race to create
-// H's key in the fleet-owner bucket; the one that does samples H, and
+// H's key in the fleet-owners bucket; the one that does samples H, and
 // keeps the key fresh while any demand key of H lives, stopping Linger
 // after the last one went. A dead owner's key lapses and another node
 // takes over. So two viewers of a host, on any nodes, cost one session.

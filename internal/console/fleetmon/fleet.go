@@ -81,11 +81,13 @@ func New(ctx context.Context, e *engine.Engine, opts Options) (*Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleetmon: %w", err)
 	}
-	demand, err := e.Bucket(ctx, engine.BucketConfig{Name: demandBucket, TTL: lapse, MaxValueSize: 256, MaxBytes: 64 << 20})
+	// The leases are rewritten every Beat, a key per host: in memory, not
+	// a disk write each (and a server's write cache of 8 MiB each).
+	demand, err := e.Bucket(ctx, engine.BucketConfig{Name: demandBucket, TTL: lapse, MaxValueSize: 256, MaxBytes: leaseBytes, Memory: true})
 	if err != nil {
 		return nil, fmt.Errorf("fleetmon: %w", err)
 	}
-	owners, err := e.Bucket(ctx, engine.BucketConfig{Name: ownerBucket, TTL: lapse, MaxValueSize: 256, MaxBytes: 64 << 20})
+	owners, err := e.Bucket(ctx, engine.BucketConfig{Name: ownerBucket, TTL: lapse, MaxValueSize: 256, MaxBytes: leaseBytes, Memory: true})
 	if err != nil {
 		return nil, fmt.Errorf("fleetmon: %w", err)
 	}

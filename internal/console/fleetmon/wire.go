@@ -7,12 +7,19 @@ import (
 	"github.com/wsdeck/wsdeck/internal/fleet/procstat"
 )
 
-// Names in the engine.
+// Names in the engine. The two buckets of leases are held in memory
+// (engine.BucketConfig.Memory); before, they were files named fleet-watch
+// and fleet-owner, which a console of today leaves alone (their keys have
+// lapsed).
 const (
 	streamName   = "fleet"
-	demandBucket = "fleet-watch"
-	ownerBucket  = "fleet-owner"
+	demandBucket = "fleet-demand"
+	ownerBucket  = "fleet-owners"
 )
+
+// leaseBytes bounds each bucket of leases: a key is about 150 bytes in
+// the engine, so about 100,000 keys (a demand key per host and node).
+const leaseBytes = 16 << 20
 
 // token names a host (hostexpr.Host.String(): user@name:port as written)
 // in subjects and keys: its hex, which has no dot or wildcard.
