@@ -153,6 +153,22 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// freePorts returns n distinct ports free on 127.0.0.1 now: all are held
+// until the last is found, where n calls of freePort could be given one
+// port twice (a cluster's route then reaches another server's monitor).
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
+}
+
 var probe = &http.Client{Timeout: 2 * time.Second}
 
 // httpOK returns nil if GET url answers 200.
@@ -234,14 +250,13 @@ type chatKind struct {
 // and returns their client URLs once every one is healthy.
 func startNATS(bin, dir string, n int, s *chatSetup) ([]string, error) {
 	type srv struct{ port, cport, hport int }
+	ports, err := freePorts(3 * n)
+	if err != nil {
+		return nil, err
+	}
 	srvs := make([]srv, n)
 	for i := range srvs {
-		for _, p := range []*int{&srvs[i].port, &srvs[i].cport, &srvs[i].hport} {
-			var err error
-			if *p, err = freePort(); err != nil {
-				return nil, err
-			}
-		}
+		srvs[i] = srv{ports[3*i], ports[3*i+1], ports[3*i+2]}
 	}
 	var routes, urls []string
 	for _, v := range srvs {
