@@ -119,7 +119,10 @@ func printStream(ctx context.Context, w io.Writer, o auditOptions) error {
 		return err
 	}
 	defer shutdown()
-	l, err := audit.Open(ctx, e, audit.Options{})
+	l, err := audit.Lookup(ctx, e) // a reader leaves the stream's limits alone
+	if errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("no audit records: the console has not made its AUDIT stream yet (%w)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func TestAuditStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.Open(ctx, e, audit.Options{})
+	l, err := audit.Open(ctx, e, audit.Options{MaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +56,30 @@ func TestAuditStream(t *testing.T) {
 	o.from = 3
 	if out, err := runAuditArgs(ctx, o); err != nil || strings.Count(out, "\n") != 1 {
 		t.Errorf("print --from 3: %v\n%s", err, out)
+	}
+	// Reading left the console's retention alone.
+	e, err = engine.Open(ctx, engine.Config{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(ctx)
+	s, err := e.LookupStream(ctx, audit.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := s.Info(ctx); err != nil || in.MaxAge != time.Hour {
+		t.Errorf("after wsdeck audit, the stream keeps records for %v (%v), want the console's 1h", in.MaxAge, err)
+	}
+}
+
+// TestAuditStreamNone: with no AUDIT stream yet, wsdeck audit says so.
+func TestAuditStreamNone(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	o := auditOptions{engine: engine.Config{StateDir: t.TempDir()}}
+	if _, err := runAuditArgs(ctx, o); err == nil || !strings.Contains(err.Error(), "has not made its AUDIT stream yet") {
+		t.Errorf("with no stream: %v", err)
 	}
 }
 

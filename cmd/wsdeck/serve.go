@@ -118,6 +118,7 @@ func runServe(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		"Every address dialled must be inside a CIDR or address, so a name allowed by a pattern also needs its network listed")
 	auditLog := fs.String("audit-log", "", "Exec: also copy every audit record this node writes to this `file`, as JSON lines chained by SHA-256 (wsdeck audit verify checks it); the audit log itself is the engine's AUDIT stream (wsdeck audit)")
 	fs.DurationVar(&execOpts.AuditOptions.MaxAge, "audit-max-age", 0, "Exec: how long the AUDIT stream keeps a record (0: forever; it refuses deletes and purges)")
+	fs.DurationVar(&execOpts.AuditOptions.Dedupe, "audit-dedupe", audit.DefaultDedupe, "how long the AUDIT stream remembers each job's and terminal session's start and end, to store each once (a node back after being cut off writes an end that another node wrote for it); at most --audit-max-age")
 	fs.IntVar(&execOpts.MaxJobs, "exec-max-jobs", jobs.DefaultMaxJobs, "Exec: jobs running at once across the console")
 	fs.IntVar(&execOpts.MaxClientJobs, "exec-max-client-jobs", jobs.DefaultMaxClientJobs, "Exec: jobs running at once per client (login session, else address)")
 	fs.IntVar(&execOpts.MaxHistory, "exec-history", jobs.DefaultMaxHistory, "Exec: jobs kept in the history (the oldest go first)")

@@ -106,6 +106,27 @@ func (e *Engine) Stream(ctx context.Context, cfg StreamConfig) (*Stream, error) 
 	return &Stream{e: e, name: cfg.Name, s: s}, nil
 }
 
+// LookupStream returns the existing stream of that name, as it is: for a
+// reader, which must not set the stream's limits as Stream would. It
+// returns an error wrapping ErrNotFound if there is none.
+func (e *Engine) LookupStream(ctx context.Context, name string) (*Stream, error) {
+	if e.closing.Load() {
+		return nil, ErrClosed
+	}
+	var s jetstream.Stream
+	err := e.askAgain(ctx, func(ctx context.Context) (err error) {
+		s, err = e.js.Stream(ctx, name)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("stream %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", name, e.classify(err))
+	}
+	return &Stream{e: e, name: name, s: s}, nil
+}
+
 // limitsChanged describes the limits in which now differs from was (both
 // as the server reports them, defaults filled in), as
 // "max_age 10m0s -> 20m0s, ...", or returns "" when they are the same.
@@ -243,6 +264,8 @@ type StreamInfo struct {
 	FirstSeq uint64 // the oldest entry's sequence
 	LastSeq  uint64 // the newest entry's sequence (0 if none ever)
 	Created  time.Time
+	// Two of its limits as the server holds them (defaults filled in).
+	MaxAge, Duplicates time.Duration
 }
 
 // Info returns the stream's state now.
@@ -255,11 +278,13 @@ func (s *Stream) Info(ctx context.Context) (StreamInfo, error) {
 		return StreamInfo{}, fmt.Errorf("stream %s: %w", s.name, s.e.classify(err))
 	}
 	return StreamInfo{
-		Msgs:     in.State.Msgs,
-		Bytes:    in.State.Bytes,
-		FirstSeq: in.State.FirstSeq,
-		LastSeq:  in.State.LastSeq,
-		Created:  in.Created,
+		Msgs:       in.State.Msgs,
+		Bytes:      in.State.Bytes,
+		FirstSeq:   in.State.FirstSeq,
+		LastSeq:    in.State.LastSeq,
+		Created:    in.Created,
+		MaxAge:     in.Config.MaxAge,
+		Duplicates: in.Config.Duplicates,
 	}, nil
 }
 

@@ -16,11 +16,22 @@ const (
 	SubjectJobs = "audit.jobs"
 )
 
+// DefaultDedupe is how long, by default, the stream remembers the start
+// and end records of jobs and terminal sessions, to store each once.
+const DefaultDedupe = 24 * time.Hour
+
 // Options configure a Log. The zero value keeps every record forever and
 // exports none.
 type Options struct {
 	// MaxAge is how long the stream keeps a record; zero means forever.
 	MaxAge time.Duration
+	// Dedupe is how long the stream remembers a job's or a terminal
+	// session's start and end records (their message ids), to store
+	// each once: a node cut off from the engine longer than its lapse
+	// has its job or session ended by another node, which writes the end
+	// record, and writes its own end when it is back, which the stream
+	// then drops. Zero means DefaultDedupe; never more than MaxAge.
+	Dedupe time.Duration
 	// Export, if set, receives a copy of every record this Log writes,
 	// after the stream has stored it.
 	Export *File
@@ -39,10 +50,18 @@ type Log struct {
 // Open creates (or updates) the AUDIT stream on e and returns a Log
 // writing to it.
 func Open(ctx context.Context, e *engine.Engine, opts Options) (*Log, error) {
+	dedupe := opts.Dedupe
+	if dedupe <= 0 {
+		dedupe = DefaultDedupe
+	}
+	if opts.MaxAge > 0 {
+		dedupe = min(dedupe, opts.MaxAge)
+	}
 	s, err := e.Stream(ctx, engine.StreamConfig{
 		Name:       Stream,
 		Subjects:   []string{"audit.>"},
 		MaxAge:     opts.MaxAge,
+		Duplicates: dedupe,
 		DenyDelete: true,
 		DenyPurge:  true,
 	})
@@ -50,6 +69,18 @@ func Open(ctx context.Context, e *engine.Engine, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	return &Log{s: s, opts: opts}, nil
+}
+
+// Lookup returns a Log on the existing AUDIT stream, leaving its limits as
+// the console set them (Open sets its own): for readers such as wsdeck
+// audit. It returns an error wrapping engine.ErrNotFound if the stream
+// does not exist yet.
+func Lookup(ctx context.Context, e *engine.Engine) (*Log, error) {
+	s, err := e.LookupStream(ctx, Stream)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return &Log{s: s}, nil
 }
 
 // Stream returns the stream the log writes to.

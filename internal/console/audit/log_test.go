@@ -86,6 +86,65 @@ func TestLogStoresAndRefusesDeletes(t *testing.T) {
 	}
 }
 
+// TestLogStoresOneEnd: a job's second end record, as its node writes when
+// it is back after another node marked the job interrupted, is not stored;
+// the stream remembers the ids for DefaultDedupe (MaxAge if shorter), and
+// Lookup, a reader's way in, leaves that and MaxAge as Open set them.
+func TestLogStoresOneEnd(t *testing.T) {
+	e := enginetest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := Open(ctx, e, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := Record{Event: EventStart, Job: "j1", Hosts: 1, Command: "sleep 60", Node: "a"}
+	if _, err := l.Write(ctx, start); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := start
+	interrupted.Event, interrupted.State, interrupted.Node = EventEnd, "interrupted", "b"
+	s2, err := l.Write(ctx, interrupted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := start
+	late.Event, late.State = EventEnd, "done"
+	if s3, err := l.Write(ctx, late); err != nil || s3 != s2 {
+		t.Errorf("the late end: seq %d, %v; want the first end's %d", s3, err, s2)
+	}
+	recs, err := Read(ctx, l.Stream(), 0, 10)
+	if err != nil || len(recs) != 2 || recs[1].State != "interrupted" {
+		t.Errorf("records %+v, %v; want the start and one end, interrupted", recs, err)
+	}
+	if in, err := l.Stream().Info(ctx); err != nil || in.Duplicates != DefaultDedupe {
+		t.Errorf("the stream remembers ids for %v (%v), want %v", in.Duplicates, err, DefaultDedupe)
+	}
+
+	if _, err := Open(ctx, e, Options{MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Lookup(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := r.Stream().Info(ctx); err != nil || in.MaxAge != time.Hour || in.Duplicates != time.Hour {
+		t.Errorf("after Lookup: max age %v, ids for %v (%v); want 1h and 1h", in.MaxAge, in.Duplicates, err)
+	}
+	if recs, err := Read(ctx, r.Stream(), 0, 10); err != nil || len(recs) != 2 {
+		t.Errorf("Lookup's log reads %d records, %v", len(recs), err)
+	}
+}
+
+func TestLookupWithoutStream(t *testing.T) {
+	e := enginetest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := Lookup(ctx, e); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("Lookup before any Open: %v, want ErrNotFound", err)
+	}
+}
+
 func TestLogWriteFailsWithoutEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
