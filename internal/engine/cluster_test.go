@@ -85,6 +85,17 @@ func TestClusterReplicas(t *testing.T) {
 			if err != nil || st.Config().Replicas != n {
 				t.Errorf("bucket replicas: %v, %v; want %d", st, err, n)
 			}
+			// A Memory bucket is replicated as well.
+			m, err := e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, MaxBytes: 1 << 20, Memory: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Create(ctx, "h1", []byte("n1")); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := m.kv.Status(ctx); err != nil || st.Config().Replicas != n || st.Config().Storage != jetstream.MemoryStorage {
+				t.Errorf("memory bucket: %+v, %v; want %d replicas in memory", st.Config(), err, n)
+			}
 			if n < 3 {
 				// An estimate above the cluster's size steps down when
 				// the cluster says it cannot place that many.
