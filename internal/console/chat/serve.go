@@ -153,7 +153,7 @@ func (h *Hub) join(ctx context.Context, p peer, room, nick string, fixed bool, s
 		w.Seq, w.PSeq = msgLog.Last, preLog.Last
 	}
 	w.Truncated = w.Truncated || msgLog.Truncated
-	w.History = history(h.log, msgLog.Msgs, preLog.Msgs)
+	w.History = history(h.log, msgLog, preLog)
 	b, err := json.Marshal(w)
 	if err != nil {
 		panic(err) // a Welcome always encodes
@@ -167,18 +167,34 @@ func (h *Hub) join(ctx context.Context, p peer, room, nick string, fixed bool, s
 }
 
 // history merges a room's messages and presence events in the order they
-// were stored, encoded as pages get them.
-func history(log interface{ Warn(string, ...any) }, msgs, pres []engine.Msg) []json.RawMessage {
-	all := append(slices.Clip(msgs), pres...)
-	slices.SortStableFunc(all, func(a, b engine.Msg) int { return a.Time.Compare(b.Time) })
-	out := make([]json.RawMessage, 0, len(all))
-	for _, e := range all {
-		b, err := encode(e)
-		if err != nil {
-			log.Warn("chat: entry left out of a welcome", "err", err)
-			continue
+// were stored, as pages get them: the frames the topics encoded (once
+// for every join while they keep the entries), or encoded here. An entry
+// that cannot be encoded is left out, and logged.
+func history(log interface{ Warn(string, ...any) }, msgs, pres topic.Backlog) []json.RawMessage {
+	type entry struct {
+		t     time.Time
+		frame []byte
+	}
+	all := make([]entry, 0, len(msgs.Msgs)+len(pres.Msgs))
+	for _, b := range []topic.Backlog{msgs, pres} {
+		for i, m := range b.Msgs {
+			var f []byte
+			if b.Frames != nil {
+				f = b.Frames[i] // nil: its topic logged why
+			} else if e, err := encode(m); err != nil {
+				log.Warn("chat: entry left out of a welcome", "err", err)
+			} else {
+				f = e
+			}
+			if f != nil {
+				all = append(all, entry{m.Time, f})
+			}
 		}
-		out = append(out, b)
+	}
+	slices.SortStableFunc(all, func(a, b entry) int { return a.t.Compare(b.t) })
+	out := make([]json.RawMessage, len(all))
+	for i, e := range all {
+		out[i] = e.frame
 	}
 	return out
 }

@@ -80,6 +80,13 @@ func (f From) none() bool { return f.Seq == 0 && f.Since.IsZero() && f.Last <= 0
 type Backlog struct {
 	// Msgs are the entries from the position asked, oldest first.
 	Msgs []engine.Msg
+	// Frames holds, for each of Msgs, the frame a live sink gets for it:
+	// Options.Encode's (nil where it failed; the topic logged why), or
+	// the entry's data without Encode. A topic that keeps entries
+	// (Options.Keep) sets it for backlogs from a sequence or of the
+	// newest n, encoding each entry once however many join; the frames
+	// are shared, and must not be changed. Otherwise it is nil.
+	Frames [][]byte
 	// Last is the stream sequence up to which the backlog goes: every
 	// entry after it reaches the sink live. It is the stream's, not the
 	// subject's: an entry numbered Last may be on another subject.
@@ -108,7 +115,7 @@ type Topic struct {
 	// The newest entries, with Options.Keep. While keptOK, kept holds
 	// every entry of the subject numbered after keptFrom up to last, in
 	// order; keptWhole says that there is none up to keptFrom either.
-	kept      []engine.Msg
+	kept      []keptEntry
 	keptFrom  uint64
 	keptOK    bool
 	keptWhole bool
@@ -120,6 +127,12 @@ type Topic struct {
 
 	reads  atomic.Uint64 // backlogs read from the stream (the tests count them)
 	probes atomic.Uint64 // probes of the engine (the tests count them)
+}
+
+// keptEntry is a kept entry and its frame, made once.
+type keptEntry struct {
+	msg   engine.Msg
+	frame []byte // nil if the entry cannot be encoded
 }
 
 // ErrClosed is returned by Join after Close.
@@ -162,13 +175,21 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 	}
 	defer t.joined(j)
 	var b Backlog
-	whole := false
+	whole, frames := false, false
 	if !from.none() {
 		if done, err := t.joinKept(ctx, s, from, first); done || err != nil {
 			return err
 		}
 		if b, whole, err = t.backlog(ctx, from, target); err != nil {
 			return err
+		}
+		// Frames for the entries the topic is to keep, made before
+		// locking (see keep); placeholders otherwise, which extend keeps
+		// in step with Msgs.
+		if frames = t.opts.Keep > 0 && from.Since.IsZero(); frames {
+			b.Frames = t.frames(b.Msgs)
+		} else {
+			b.Frames = make([][]byte, len(b.Msgs))
 		}
 	}
 	t.mu.Lock()
@@ -186,6 +207,9 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 	if !from.none() {
 		t.keep(from, b, whole)
 	}
+	if !frames {
+		b.Frames = nil
+	}
 	first(b)
 	t.sinks[s] = struct{}{}
 	return nil
@@ -198,19 +222,20 @@ type joining struct {
 	from    uint64       // entries before it are not wanted (the backlog starts there)
 	max     int          // the most entries kept; 0 keeps none (a join without backlog)
 	msgs    []engine.Msg // the newest max entries delivered since the join began
+	frames  [][]byte     // and their frames
 	dropped bool         // older ones were dropped for max
 }
 
-// add records a live entry. t.mu is held.
-func (j *joining) add(m engine.Msg) {
+// add records a live entry and its frame. t.mu is held.
+func (j *joining) add(m engine.Msg, frame []byte) {
 	if j.max == 0 || m.Seq < j.from {
 		return
 	}
 	if len(j.msgs) == j.max {
-		j.msgs[0] = engine.Msg{}
-		j.msgs, j.dropped = j.msgs[1:], true
+		j.msgs[0], j.frames[0] = engine.Msg{}, nil
+		j.msgs, j.frames, j.dropped = j.msgs[1:], j.frames[1:], true
 	}
-	j.msgs = append(j.msgs, m)
+	j.msgs, j.frames = append(j.msgs, m), append(j.frames, frame)
 }
 
 // extend appends to b, a backlog read up to the sequence the subscription
@@ -220,12 +245,12 @@ func (j *joining) add(m engine.Msg) {
 func (j *joining) extend(b *Backlog, max int) bool {
 	if j.dropped {
 		// Every entry of the backlog is older than those dropped.
-		b.Msgs, b.Truncated = slices.Clone(j.msgs), true
+		b.Msgs, b.Frames, b.Truncated = slices.Clone(j.msgs), slices.Clone(j.frames), true
 		return true
 	}
-	b.Msgs = append(b.Msgs, j.msgs...)
+	b.Msgs, b.Frames = append(b.Msgs, j.msgs...), append(b.Frames, j.frames...)
 	if n := len(b.Msgs) - max; n > 0 {
-		b.Msgs, b.Truncated = b.Msgs[n:], true
+		b.Msgs, b.Frames, b.Truncated = b.Msgs[n:], b.Frames[n:], true
 		return true
 	}
 	return false
@@ -346,14 +371,7 @@ func (t *Topic) unsubscribeIfIdle() {
 
 // deliver queues a live entry, encoded once, to every sink.
 func (t *Topic) deliver(gen uint64, m engine.Msg) {
-	b := m.Data
-	if t.opts.Encode != nil {
-		var err error
-		if b, err = t.opts.Encode(m); err != nil {
-			t.log.Warn("entry not delivered: cannot encode it", "seq", m.Seq, "err", err)
-			b = nil
-		}
-	}
+	b := t.frame(m)
 	var pm *websocket.PreparedMessage
 	if b != nil {
 		pm, _ = websocket.NewPreparedMessage(websocket.MessageText, b)
@@ -369,15 +387,15 @@ func (t *Topic) deliver(gen uint64, m engine.Msg) {
 		t.moved = nil
 	}
 	if t.keptOK {
-		t.kept = append(t.kept, m)
+		t.kept = append(t.kept, keptEntry{msg: m, frame: b})
 		if len(t.kept) > t.opts.Keep {
-			t.keptFrom, t.keptWhole = t.kept[0].Seq, false
-			t.kept[0] = engine.Msg{}
+			t.keptFrom, t.keptWhole = t.kept[0].msg.Seq, false
+			t.kept[0] = keptEntry{}
 			t.kept = t.kept[1:]
 		}
 	}
 	for j := range t.joins {
-		j.add(m)
+		j.add(m, b)
 	}
 	if pm == nil {
 		return
@@ -441,8 +459,35 @@ func (t *Topic) keep(from From, b Backlog, whole bool) {
 		msgs, whole = msgs[n:], false
 		keptFrom = msgs[0].Seq - 1
 	}
-	t.kept = append(make([]engine.Msg, 0, t.opts.Keep+1), msgs...)
+	frames := b.Frames[len(b.Msgs)-len(msgs):]
+	t.kept = make([]keptEntry, len(msgs), t.opts.Keep+1)
+	for i, m := range msgs {
+		t.kept[i] = keptEntry{msg: m, frame: frames[i]}
+	}
 	t.keptFrom, t.keptOK, t.keptWhole = keptFrom, true, whole
+}
+
+// frame is the frame of entry m that sinks get: Options.Encode's, or
+// its data; nil if it cannot be encoded (logged).
+func (t *Topic) frame(m engine.Msg) []byte {
+	if t.opts.Encode == nil {
+		return m.Data
+	}
+	b, err := t.opts.Encode(m)
+	if err != nil {
+		t.log.Warn("entry not delivered: cannot encode it", "seq", m.Seq, "err", err)
+		return nil
+	}
+	return b
+}
+
+// frames returns the frame of each of msgs.
+func (t *Topic) frames(msgs []engine.Msg) [][]byte {
+	out := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		out[i] = t.frame(m)
+	}
+	return out
 }
 
 // joinKept joins s with its backlog from the kept entries, if they hold
@@ -581,7 +626,7 @@ func (t *Topic) dropKeptBefore(first uint64) {
 		return
 	}
 	i := 0
-	for i < len(t.kept) && t.kept[i].Seq < first {
+	for i < len(t.kept) && t.kept[i].msg.Seq < first {
 		i++
 	}
 	clear(t.kept[:i])
@@ -600,29 +645,32 @@ func (t *Topic) fromKept(from From) (Backlog, bool) {
 	if from.Max <= 0 {
 		from.Max = DefaultMax
 	}
-	var msgs []engine.Msg
+	var kept []keptEntry
 	switch {
 	case from.Seq > 0:
 		if from.Seq <= t.keptFrom {
 			return Backlog{}, false
 		}
 		i := 0
-		for i < len(t.kept) && t.kept[i].Seq < from.Seq {
+		for i < len(t.kept) && t.kept[i].msg.Seq < from.Seq {
 			i++
 		}
-		msgs = t.kept[i:]
+		kept = t.kept[i:]
 	default:
 		n := min(from.Last, from.Max)
 		if n > len(t.kept) && !t.keptWhole {
 			return Backlog{}, false
 		}
-		msgs = t.kept[max(len(t.kept)-n, 0):]
+		kept = t.kept[max(len(t.kept)-n, 0):]
 	}
 	b := Backlog{Last: t.last}
-	if n := len(msgs) - from.Max; n > 0 {
-		msgs, b.Truncated = msgs[n:], true
+	if n := len(kept) - from.Max; n > 0 {
+		kept, b.Truncated = kept[n:], true
 	}
-	b.Msgs = slices.Clone(msgs)
+	b.Msgs, b.Frames = make([]engine.Msg, len(kept)), make([][]byte, len(kept))
+	for i := range kept {
+		b.Msgs[i], b.Frames[i] = kept[i].msg, kept[i].frame
+	}
 	return b, true
 }
 

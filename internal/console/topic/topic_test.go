@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +122,64 @@ func TestLiveEntriesEncodedOnce(t *testing.T) {
 	if a.frames[0] != b.frames[0] {
 		t.Error("each sink got a frame of its own: the entry was encoded twice")
 	}
+}
+
+// TestBacklogFramesEncodedOnce: a backlog comes with each entry's frame as
+// Encode makes it (nil where Encode fails), and while the topic keeps the
+// entries, each is encoded once however many sinks join: a room's history
+// costs the thousandth page no encoding.
+func TestBacklogFramesEncodedOnce(t *testing.T) {
+	st := newStream(t, enginetest.Embedded(t))
+	var encoded atomic.Int64
+	tp := New(st, Options{Subject: "t.a", Keep: 10, Encode: func(m engine.Msg) ([]byte, error) {
+		encoded.Add(1)
+		if string(m.Data) == "bad" {
+			return nil, errors.New("not an entry")
+		}
+		return fmt.Appendf(nil, "%d:%s", m.Seq, m.Data), nil
+	}})
+	defer tp.Close()
+	publish(t, st, "t.a", "one")
+	publish(t, st, "t.a", "bad")
+	publish(t, st, "t.a", "three")
+	want := []string{"1:one", "", "3:three"}
+	first := newSink()
+	if got := frameStrings(join(t, tp, first, From{Last: 5}).Frames); !slices.Equal(got, want) {
+		t.Fatalf("first join's frames %q, want %q", got, want)
+	}
+	const joins = 50
+	for range joins {
+		if got := frameStrings(join(t, tp, newSink(), From{Last: 5}).Frames); !slices.Equal(got, want) {
+			t.Fatalf("frames %q, want %q", got, want)
+		}
+	}
+	publish(t, st, "t.a", "four")
+	first.waitFrames(t, 1)
+	want = append(want, "4:four")
+	if got := frameStrings(join(t, tp, newSink(), From{Seq: 1}).Frames); !slices.Equal(got, want) {
+		t.Errorf("after a live entry, frames %q, want %q", got, want)
+	}
+	if n := encoded.Load(); n != 4 {
+		t.Errorf("%d encodings for 4 entries and %d joins, want 4", n, joins+2)
+	}
+	// A topic that keeps nothing leaves the encoding to the caller.
+	plain := New(st, Options{Subject: "t.a", Encode: func(m engine.Msg) ([]byte, error) {
+		encoded.Add(1)
+		return m.Data, nil
+	}})
+	defer plain.Close()
+	if b := join(t, plain, newSink(), From{Seq: 1}); b.Frames != nil || len(b.Msgs) != 4 || encoded.Load() != 4 {
+		t.Errorf("a topic without Keep: %d entries, frames %q, %d encodings", len(b.Msgs), frameStrings(b.Frames), encoded.Load())
+	}
+}
+
+// frameStrings returns frames as strings, "" for nil.
+func frameStrings(frames [][]byte) []string {
+	out := make([]string, len(frames))
+	for i, f := range frames {
+		out[i] = string(f)
+	}
+	return out
 }
 
 // TestJoinWhilePublishing: sinks that join from sequence 1 while entries
@@ -263,12 +322,18 @@ func TestJoiningExtend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			j := &joining{from: tc.from, max: tc.max}
 			for _, m := range tc.live {
-				j.add(m)
+				j.add(m, m.Data)
 			}
 			b := Backlog{Msgs: tc.backlog}
+			for _, m := range b.Msgs {
+				b.Frames = append(b.Frames, m.Data)
+			}
 			left := j.extend(&b, tc.max)
 			if got := datas(b.Msgs); !slices.Equal(got, tc.want) || b.Truncated != tc.truncated || left != tc.truncated {
 				t.Errorf("backlog %q truncated %v (reported %v), want %q truncated %v", got, b.Truncated, left, tc.want, tc.truncated)
+			}
+			if got := frameStrings(b.Frames); !slices.Equal(got, tc.want) {
+				t.Errorf("frames %q, want %q", got, tc.want)
 			}
 		})
 	}
