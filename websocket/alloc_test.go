@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -189,6 +190,31 @@ func TestAllocsDeflate(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestReadCompressedSmall: a short compressed message read into no buffer
+// gets one near its size, not a 4 KiB one; long ones still arrive whole,
+// whatever buffer they are read into.
+func TestReadCompressedSmall(t *testing.T) {
+	srv, cli := deflatePair(t)
+	echoUntilEnd(srv)
+	ctx := context.Background()
+	for _, n := range []int{300, 511, 512, 513, 5000, 1 << 20} {
+		msg := pattern(n, n, true)
+		if err := cli.Write(ctx, MessageText, msg); err != nil {
+			t.Fatal(err)
+		}
+		_, p, err := cli.Read(ctx)
+		if err != nil || !bytes.Equal(p, msg) {
+			t.Fatalf("%d bytes: read %d, %v", n, len(p), err)
+		}
+		if n <= minInflatedGrow && cap(p) > minInflatedGrow {
+			t.Errorf("a %d-byte message read into a buffer of %d", n, cap(p))
+		}
+		if cap(p) > 4*n+minInflatedGrow {
+			t.Errorf("a %d-byte message read into a buffer of %d", n, cap(p))
+		}
+	}
 }
 
 // writeStreamed writes p as one message through Writer, in two pieces.

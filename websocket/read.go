@@ -184,7 +184,10 @@ func (mr *messageReader) readWholeInflated(typ MessageType, dst []byte) (Message
 		}
 		n, err := mr.read(p)
 		if len(dst) == cap(dst) && n > 0 {
-			grow := max(4096, len(dst)-start)
+			// Double what has been read, starting small: the inflated
+			// size is not known, and a chat line should not cost 4 KiB
+			// (nor a read buffer kept between messages hold that much).
+			grow := max(minInflatedGrow, len(dst)-start)
 			if limit > 0 {
 				// One byte past the limit lets the check see it.
 				grow = int(min(int64(grow), int64(start)+limit+1-int64(len(dst))))
@@ -204,6 +207,9 @@ func (mr *messageReader) readWholeInflated(typ MessageType, dst []byte) (Message
 		}
 	}
 }
+
+// minInflatedGrow is the least readWholeInflated grows dst by.
+const minInflatedGrow = 512
 
 func (mr *messageReader) read(p []byte) (int, error) {
 	if mr.err != nil {
