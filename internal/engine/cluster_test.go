@@ -408,3 +408,55 @@ func TestJetStreamLateAtStart(t *testing.T) {
 		t.Errorf("Replicas() = %d, want 3", r.e.Replicas())
 	}
 }
+
+// TestMemoryBucketClusterRestart: on a cluster a Memory bucket is kept in
+// memory, and when every server restarts the cluster keeps the bucket
+// itself (its definition is in the meta group's log), not its keys: keys
+// can be created again once the cluster is back.
+func TestMemoryBucketClusterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster")
+	}
+	servers := runCluster(t, 3)
+	var urls []string
+	for _, s := range servers {
+		urls = append(urls, s.ClientURL())
+	}
+	ctx := ctxT(t)
+	e, err := Open(ctx, Config{URLs: urls, ReconnectWait: 100 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, e)
+	b, err := e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, MaxBytes: 1 << 20, Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.MemoryStorage {
+		t.Fatalf("on a cluster: %+v, %v; want memory", st.Config(), err)
+	}
+	if _, err := b.Create(ctx, "h1", []byte("n1")); err != nil {
+		t.Fatal(err)
+	}
+	type place struct {
+		name, dir   string
+		port, cport int
+	}
+	var places []place
+	for _, s := range servers {
+		places = append(places, place{s.Name(), s.StoreDir(), s.Addr().(*net.TCPAddr).Port, s.ClusterAddr().Port})
+		stopServer(s)
+	}
+	waitFor(t, "the engine to notice", 10*time.Second, func() bool { return !e.Stats().Connected })
+	seed := server.RoutesFromStr(fmt.Sprintf("nats://127.0.0.1:%d", places[0].cport))
+	for _, p := range places {
+		startClusterServer(t, p.name, p.dir, p.port, p.cport, seed)
+	}
+	waitFor(t, "the bucket to take keys again", 60*time.Second, func() bool {
+		_, err := b.Create(ctx, "h2", []byte("n2"))
+		return err == nil || errors.Is(err, ErrExists)
+	})
+	if _, err := b.Get(ctx, "h1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a key from before every server restarted: %v, want ErrNotFound (kept in memory)", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestExternalPublishRead(t *testing.T) {
@@ -222,4 +223,39 @@ func TestExternalServerLateAtStart(t *testing.T) {
 		t.Fatalf("Open, once the server listens: %v", r.err)
 	}
 	shutdown(t, r.e)
+}
+
+// TestMemoryBucketServerRestart: a single external server forgets a
+// bucket kept in memory when it restarts, so a Memory bucket is kept in
+// files there, and its keys and itself outlive the restart.
+func TestMemoryBucketServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := runServer(t, dir, 0)
+	port := serverPort(srv)
+	ctx := ctxT(t)
+	e, err := Open(ctx, Config{URLs: []string{srv.ClientURL()}, ReconnectWait: 100 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, e)
+	b, err := e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, MaxBytes: 1 << 20, Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.FileStorage {
+		t.Errorf("on a single external server: %+v, %v; want files", st.Config(), err)
+	}
+	if _, err := b.Create(ctx, "h1", []byte("n1")); err != nil {
+		t.Fatal(err)
+	}
+	stopServer(srv)
+	waitFor(t, "the engine to notice", 10*time.Second, func() bool { return !e.Stats().Connected })
+	runServer(t, dir, port)
+	waitFor(t, "the engine to reconnect", 10*time.Second, func() bool { return e.Health(ctx) == nil })
+	if v, err := b.Get(ctx, "h1"); err != nil || string(v.Value) != "n1" {
+		t.Errorf("a key after the server's restart: %+v, %v", v, err)
+	}
+	if _, err := b.Create(ctx, "h2", []byte("n2")); err != nil {
+		t.Errorf("Create after the server's restart: %v", err)
+	}
 }

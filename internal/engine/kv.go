@@ -31,8 +31,12 @@ type BucketConfig struct {
 	// to be worth a disk write each. A bucket on files that is written
 	// all the time also holds, in the server, a write cache of up to one
 	// file block (8 MiB); one in memory holds its live values only. Its
-	// keys survive a server's restart only on the other replicas. The
-	// storage of an existing bucket cannot change: Bucket then fails.
+	// keys survive a server's restart only on the other replicas. It
+	// applies to the embedded server and to a cluster, which keep the
+	// bucket itself across a restart; a single external server forgets
+	// a bucket kept in memory when it restarts, so there the bucket is
+	// kept in files. The storage of an existing bucket cannot change:
+	// Bucket then fails.
 	Memory bool
 }
 
@@ -91,7 +95,7 @@ func (e *Engine) Bucket(ctx context.Context, cfg BucketConfig) (*Bucket, error) 
 		MaxValueSize: int32(unlimited(int64(cfg.MaxValueSize))),
 		Storage:      jetstream.FileStorage,
 	}
-	if cfg.Memory {
+	if cfg.Memory && (e.cfg.embedded() || e.clusterSize() > 1) {
 		jc.Storage = jetstream.MemoryStorage
 	}
 	var kv jetstream.KeyValue
