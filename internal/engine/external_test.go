@@ -258,4 +258,17 @@ func TestMemoryBucketServerRestart(t *testing.T) {
 	if _, err := b.Create(ctx, "h2", []byte("n2")); err != nil {
 		t.Errorf("Create after the server's restart: %v", err)
 	}
+
+	// A bucket another node made in memory (a console embedding the
+	// server it shares) is taken as it is.
+	if _, err := e.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "shared", TTL: time.Minute, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	shared, err := e.Bucket(ctx, BucketConfig{Name: "shared", TTL: time.Minute, Memory: true})
+	if err != nil {
+		t.Fatalf("a bucket in memory asked for here, where new ones are made in files: %v", err)
+	}
+	if st, err := shared.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.MemoryStorage {
+		t.Errorf("the shared bucket: %+v, %v; want it in memory still", st.Config(), err)
+	}
 }

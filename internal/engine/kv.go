@@ -35,8 +35,9 @@ type BucketConfig struct {
 	// applies to the embedded server and to a cluster, which keep the
 	// bucket itself across a restart; a single external server forgets
 	// a bucket kept in memory when it restarts, so there the bucket is
-	// kept in files. The storage of an existing bucket cannot change:
-	// Bucket then fails.
+	// made in files. It is a preference: a bucket that exists keeps the
+	// storage it has (nodes that see the engine differently, one
+	// embedding the server and one connected to it, share one bucket).
 	Memory bool
 }
 
@@ -104,6 +105,9 @@ func (e *Engine) Bucket(ctx context.Context, cfg BucketConfig) (*Bucket, error) 
 		// Create first; see withReplicas.
 		kv, err = e.js.CreateKeyValue(ctx, jc)
 		if errors.Is(err, jetstream.ErrBucketExists) {
+			if cfg.Memory {
+				jc.Storage = e.storageOf(ctx, cfg.Name, jc.Storage)
+			}
 			kv, err = e.js.UpdateKeyValue(ctx, jc)
 		}
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -115,6 +119,20 @@ func (e *Engine) Bucket(ctx context.Context, cfg BucketConfig) (*Bucket, error) 
 		return nil, fmt.Errorf("bucket %s: %w", cfg.Name, e.classify(err))
 	}
 	return &Bucket{e: e, name: cfg.Name, kv: kv}, nil
+}
+
+// storageOf returns the storage of the existing bucket name, or def if it
+// cannot be read (the update that follows then says why).
+func (e *Engine) storageOf(ctx context.Context, name string, def jetstream.StorageType) jetstream.StorageType {
+	kv, err := e.js.KeyValue(ctx, name)
+	if err != nil {
+		return def
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return def
+	}
+	return st.Config().Storage
 }
 
 // Name returns the bucket's name.

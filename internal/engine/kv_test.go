@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestBucketCreateUpdateDelete(t *testing.T) {
@@ -67,8 +69,7 @@ func TestBucketCreateUpdateDelete(t *testing.T) {
 
 // TestBucketInMemory: a Memory bucket works as any other, writes no file
 // under the state directory, and does not outlive the engine's restart,
-// where a bucket on files does; an existing bucket's storage cannot be
-// changed.
+// where a bucket on files does; an existing bucket keeps its storage.
 func TestBucketInMemory(t *testing.T) {
 	dir := t.TempDir()
 	ctx := ctxT(t)
@@ -105,8 +106,11 @@ func TestBucketInMemory(t *testing.T) {
 	if !streams["KV_kept"] || streams["KV_leases"] {
 		t.Errorf("bucket directories under the state dir: %v, want KV_kept and not KV_leases", streams)
 	}
-	if _, err := e.Bucket(ctx, BucketConfig{Name: "kept", Memory: true}); err == nil {
-		t.Error("a bucket on files was made a Memory one")
+	// Memory is a preference: a bucket on files stays on files.
+	if b, err := e.Bucket(ctx, BucketConfig{Name: "kept", Memory: true}); err != nil {
+		t.Errorf("a bucket on files asked for as a Memory one: %v", err)
+	} else if st, err := b.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.FileStorage {
+		t.Errorf("a bucket on files asked for as a Memory one: %+v, %v; want it on files still", st.Config(), err)
 	}
 	shutdown(t, e)
 
