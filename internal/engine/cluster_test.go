@@ -86,10 +86,7 @@ func TestClusterReplicas(t *testing.T) {
 				t.Errorf("bucket replicas: %v, %v; want %d", st, err, n)
 			}
 			// A Memory bucket is replicated as well.
-			m, err := e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, MaxBytes: 1 << 20, Memory: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := leases(t, e)
 			if _, err := m.Create(ctx, "h1", []byte("n1")); err != nil {
 				t.Fatal(err)
 			}
@@ -423,17 +420,10 @@ func TestMemoryBucketClusterRestart(t *testing.T) {
 		urls = append(urls, s.ClientURL())
 	}
 	ctx := ctxT(t)
-	e, err := Open(ctx, Config{URLs: urls, ReconnectWait: 100 * time.Millisecond, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shutdown(t, e)
-	b, err := e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, MaxBytes: 1 << 20, Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := b.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.MemoryStorage {
-		t.Fatalf("on a cluster: %+v, %v; want memory", st.Config(), err)
+	e := openReconnecting(t, urls...)
+	b := leases(t, e)
+	if st := storage(t, b); st != jetstream.MemoryStorage {
+		t.Fatalf("on a cluster: %v, want memory", st)
 	}
 	if _, err := b.Create(ctx, "h1", []byte("n1")); err != nil {
 		t.Fatal(err)

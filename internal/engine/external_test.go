@@ -144,11 +144,7 @@ func TestExternalServerLost(t *testing.T) {
 	srv := runServer(t, dir, 0)
 	port := serverPort(srv)
 	ctx := ctxT(t)
-	e, err := Open(ctx, Config{URLs: []string{srv.ClientURL()}, ReconnectWait: 100 * time.Millisecond, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shutdown(t, e)
+	e := openReconnecting(t, srv.ClientURL())
 	s := mustStream(t, e, StreamConfig{Name: "chat", Subjects: []string{"chat.>"}})
 	mustPublish(t, s, "chat.lobby", "before", "")
 
@@ -226,24 +222,18 @@ func TestExternalServerLateAtStart(t *testing.T) {
 }
 
 // TestMemoryBucketServerRestart: a single external server forgets a
-// bucket kept in memory when it restarts, so a Memory bucket is kept in
-// files there, and its keys and itself outlive the restart.
+// bucket kept in memory when it restarts, so a Memory bucket is made in
+// files there, and its keys and itself outlive the restart; a bucket
+// another node made in memory is taken as it is.
 func TestMemoryBucketServerRestart(t *testing.T) {
 	dir := t.TempDir()
 	srv := runServer(t, dir, 0)
 	port := serverPort(srv)
 	ctx := ctxT(t)
-	e, err := Open(ctx, Config{URLs: []string{srv.ClientURL()}, ReconnectWait: 100 * time.Millisecond, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shutdown(t, e)
-	b, err := e.Bucket(ctx, BucketConfig{Name: "leases", TTL: time.Minute, MaxBytes: 1 << 20, Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := b.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.FileStorage {
-		t.Errorf("on a single external server: %+v, %v; want files", st.Config(), err)
+	e := openReconnecting(t, srv.ClientURL())
+	b := leases(t, e)
+	if st := storage(t, b); st != jetstream.FileStorage {
+		t.Errorf("on a single external server: %v, want files", st)
 	}
 	if _, err := b.Create(ctx, "h1", []byte("n1")); err != nil {
 		t.Fatal(err)
@@ -268,7 +258,7 @@ func TestMemoryBucketServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a bucket in memory asked for here, where new ones are made in files: %v", err)
 	}
-	if st, err := shared.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.MemoryStorage {
-		t.Errorf("the shared bucket: %+v, %v; want it in memory still", st.Config(), err)
+	if st := storage(t, shared); st != jetstream.MemoryStorage {
+		t.Errorf("the shared bucket: %v, want it in memory still", st)
 	}
 }

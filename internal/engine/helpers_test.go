@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsdeck/wsdeck/internal/testkit/poll"
 )
@@ -103,6 +104,38 @@ func stopServer(s *server.Server) {
 }
 
 func serverPort(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }
+
+// openReconnecting opens an engine on urls that reconnects quickly, shut
+// down at the test's end.
+func openReconnecting(t testing.TB, urls ...string) *Engine {
+	t.Helper()
+	e, err := Open(ctxT(t), Config{URLs: urls, ReconnectWait: 100 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(t, e) })
+	return e
+}
+
+// leases opens the bucket of leases the Memory tests use.
+func leases(t testing.TB, e *Engine) *Bucket {
+	t.Helper()
+	b, err := e.Bucket(ctxT(t), BucketConfig{Name: "leases", TTL: time.Minute, MaxBytes: 1 << 20, Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// storage returns where the server keeps bucket b.
+func storage(t testing.TB, b *Bucket) jetstream.StorageType {
+	t.Helper()
+	st, err := b.kv.Status(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Config().Storage
+}
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {

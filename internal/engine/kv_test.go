@@ -109,8 +109,8 @@ func TestBucketInMemory(t *testing.T) {
 	// Memory is a preference: a bucket on files stays on files.
 	if b, err := e.Bucket(ctx, BucketConfig{Name: "kept", Memory: true}); err != nil {
 		t.Errorf("a bucket on files asked for as a Memory one: %v", err)
-	} else if st, err := b.kv.Status(ctx); err != nil || st.Config().Storage != jetstream.FileStorage {
-		t.Errorf("a bucket on files asked for as a Memory one: %+v, %v; want it on files still", st.Config(), err)
+	} else if st := storage(t, b); st != jetstream.FileStorage {
+		t.Errorf("a bucket on files asked for as a Memory one: %v; want it on files still", st)
 	}
 	shutdown(t, e)
 

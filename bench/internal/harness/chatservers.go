@@ -145,12 +145,11 @@ func (p *extProc) tail() string {
 
 // freePort returns a port free on 127.0.0.1 now.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
 // freePorts returns n distinct ports free on 127.0.0.1 now: all are held

@@ -153,7 +153,7 @@ func (h *Hub) join(ctx context.Context, p peer, room, nick string, fixed bool, s
 		w.Seq, w.PSeq = msgLog.Last, preLog.Last
 	}
 	w.Truncated = w.Truncated || msgLog.Truncated
-	w.History = history(h.log, msgLog, preLog)
+	w.History = history(msgLog, preLog)
 	b, err := json.Marshal(w)
 	if err != nil {
 		panic(err) // a Welcome always encodes
@@ -167,27 +167,20 @@ func (h *Hub) join(ctx context.Context, p peer, room, nick string, fixed bool, s
 }
 
 // history merges a room's messages and presence events in the order they
-// were stored, as pages get them: the frames the topics encoded (once
-// for every join while they keep the entries), or encoded here. An entry
-// that cannot be encoded is left out, and logged.
-func history(log interface{ Warn(string, ...any) }, msgs, pres topic.Backlog) []json.RawMessage {
+// were stored, as pages get them: the frames their topics made, once
+// for every join (the topics keep the room's entries, so backlogs come
+// with frames). An entry that could not be encoded (nil; its topic
+// logged it) is left out.
+func history(msgs, pres topic.Backlog) []json.RawMessage {
 	type entry struct {
 		t     time.Time
 		frame []byte
 	}
 	all := make([]entry, 0, len(msgs.Msgs)+len(pres.Msgs))
 	for _, b := range []topic.Backlog{msgs, pres} {
-		for i, m := range b.Msgs {
-			var f []byte
-			if b.Frames != nil {
-				f = b.Frames[i] // nil: its topic logged why
-			} else if e, err := encode(m); err != nil {
-				log.Warn("chat: entry left out of a welcome", "err", err)
-			} else {
-				f = e
-			}
+		for i, f := range b.Frames {
 			if f != nil {
-				all = append(all, entry{m.Time, f})
+				all = append(all, entry{b.Msgs[i].Time, f})
 			}
 		}
 	}

@@ -175,7 +175,7 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 	}
 	defer t.joined(j)
 	var b Backlog
-	whole, frames := false, false
+	whole := false
 	if !from.none() {
 		if done, err := t.joinKept(ctx, s, from, first); done || err != nil {
 			return err
@@ -183,13 +183,10 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 		if b, whole, err = t.backlog(ctx, from, target); err != nil {
 			return err
 		}
-		// Frames for the entries the topic is to keep, made before
-		// locking (see keep); placeholders otherwise, which extend keeps
-		// in step with Msgs.
-		if frames = t.opts.Keep > 0 && from.Since.IsZero(); frames {
+		// Frames for the entries the topic is to keep (see keep), made
+		// before locking; extend adds those of the live entries.
+		if t.opts.Keep > 0 && from.Since.IsZero() {
 			b.Frames = t.frames(b.Msgs)
-		} else {
-			b.Frames = make([][]byte, len(b.Msgs))
 		}
 	}
 	t.mu.Lock()
@@ -206,9 +203,6 @@ func (t *Topic) Join(ctx context.Context, s Sink, from From, first func(Backlog)
 	b.Last = t.last
 	if !from.none() {
 		t.keep(from, b, whole)
-	}
-	if !frames {
-		b.Frames = nil
 	}
 	first(b)
 	t.sinks[s] = struct{}{}
@@ -239,21 +233,32 @@ func (j *joining) add(m engine.Msg, frame []byte) {
 }
 
 // extend appends to b, a backlog read up to the sequence the subscription
-// had delivered when the join began, the live entries delivered since,
-// keeping the newest max, and reports whether it left any out (setting
-// b.Truncated). t.mu is held.
+// had delivered when the join began, the live entries delivered since
+// (and their frames, if b has frames), keeping the newest max, and
+// reports whether it left any out (setting b.Truncated). t.mu is held.
 func (j *joining) extend(b *Backlog, max int) bool {
+	withFrames := b.Frames != nil
 	if j.dropped {
 		// Every entry of the backlog is older than those dropped.
-		b.Msgs, b.Frames, b.Truncated = slices.Clone(j.msgs), slices.Clone(j.frames), true
+		b.Msgs, b.Truncated = slices.Clone(j.msgs), true
+		if withFrames {
+			b.Frames = slices.Clone(j.frames)
+		}
 		return true
 	}
-	b.Msgs, b.Frames = append(b.Msgs, j.msgs...), append(b.Frames, j.frames...)
-	if n := len(b.Msgs) - max; n > 0 {
-		b.Msgs, b.Frames, b.Truncated = b.Msgs[n:], b.Frames[n:], true
-		return true
+	b.Msgs = append(b.Msgs, j.msgs...)
+	if withFrames {
+		b.Frames = append(b.Frames, j.frames...)
 	}
-	return false
+	n := len(b.Msgs) - max
+	if n <= 0 {
+		return false
+	}
+	b.Msgs, b.Truncated = b.Msgs[n:], true
+	if withFrames {
+		b.Frames = b.Frames[n:]
+	}
+	return true
 }
 
 // Leave removes s from the topic; entries stop reaching it once Leave

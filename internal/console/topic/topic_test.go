@@ -324,16 +324,21 @@ func TestJoiningExtend(t *testing.T) {
 			for _, m := range tc.live {
 				j.add(m, m.Data)
 			}
-			b := Backlog{Msgs: tc.backlog}
+			b := Backlog{Msgs: tc.backlog, Frames: [][]byte{}}
 			for _, m := range b.Msgs {
 				b.Frames = append(b.Frames, m.Data)
 			}
+			plain := Backlog{Msgs: slices.Clone(tc.backlog)} // no frames asked for
 			left := j.extend(&b, tc.max)
 			if got := datas(b.Msgs); !slices.Equal(got, tc.want) || b.Truncated != tc.truncated || left != tc.truncated {
 				t.Errorf("backlog %q truncated %v (reported %v), want %q truncated %v", got, b.Truncated, left, tc.want, tc.truncated)
 			}
 			if got := frameStrings(b.Frames); !slices.Equal(got, tc.want) {
 				t.Errorf("frames %q, want %q", got, tc.want)
+			}
+			j.extend(&plain, tc.max)
+			if got := datas(plain.Msgs); !slices.Equal(got, tc.want) || plain.Frames != nil {
+				t.Errorf("without frames: backlog %q, frames %q; want %q and none", got, frameStrings(plain.Frames), tc.want)
 			}
 		})
 	}
