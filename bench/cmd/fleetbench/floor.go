@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -189,13 +188,10 @@ func floorMain(spec string) {
 			fmt.Println(string(b))
 		case "dial":
 			sem := make(chan struct{}, 64)
-			var wg sync.WaitGroup
-			var failed atomic.Value
+			var failed atomic.Pointer[error] // the first session that could not start
 			for _, a := range addrs(n) {
 				sem <- struct{}{}
-				wg.Add(1)
 				go func() {
-					defer wg.Done()
 					err := floorSession(net.JoinHostPort(a, strconv.Itoa(port)), cfg, func() {
 						<-sem
 						if up.Add(1) == int64(n) {
@@ -203,7 +199,7 @@ func floorMain(spec string) {
 						}
 					})
 					if err != nil {
-						failed.CompareAndSwap(nil, err)
+						failed.CompareAndSwap(nil, &err)
 						<-sem
 					}
 				}()
@@ -212,7 +208,11 @@ func floorMain(spec string) {
 			case <-allUp:
 				fmt.Printf("up %d\n", n)
 			case <-time.After(3 * time.Minute):
-				fmt.Printf("after 3m, %d of %d hosts up (%v)\n", up.Load(), n, failed.Load())
+				var why error
+				if p := failed.Load(); p != nil {
+					why = *p
+				}
+				fmt.Printf("after 3m, %d of %d hosts up (%v)\n", up.Load(), n, why)
 			}
 		}
 	}
