@@ -41,8 +41,10 @@ type Options struct {
 	// means DefaultHistoryAge.
 	HistoryAge time.Duration
 	// PresenceHistory is how many presence events (joins, leaves,
-	// nickname changes) each room keeps, apart from its messages. 0
-	// means DefaultPresenceHistory.
+	// nickname changes) of a room a welcome carries, apart from its
+	// messages; each room keeps as many entries, an entry listing one
+	// event or several announced together. 0 means
+	// DefaultPresenceHistory.
 	PresenceHistory int
 	// MaxRooms is how many rooms the console may have, the default room
 	// included. 0 means DefaultMaxRooms.

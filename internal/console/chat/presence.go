@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+
+	"github.com/wsdeck/wsdeck/internal/console/topic"
 )
 
 // Presence events of one room on one node are published by an announcer,
@@ -21,7 +23,7 @@ import (
 // (presence is a notice; messages never wait here).
 
 const (
-	maxPresenceBatch   = 64
+	maxPresenceBatch   = 256
 	maxPresencePending = 10000
 )
 
@@ -79,8 +81,7 @@ func (a *announcer) flush() {
 			a.mu.Unlock()
 			return
 		}
-		n := batchLen(a.pending)
-		batch := a.pending[:n:n]
+		entry, n := presenceEntry(a.pending)
 		a.pending = a.pending[n:]
 		dropped := a.dropped
 		a.dropped = 0
@@ -89,50 +90,70 @@ func (a *announcer) flush() {
 			a.h.log.Warn("chat: presence events dropped: too many waiting", "room", a.room, "dropped", dropped, "limit", maxPresencePending)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
-		_, err := a.h.pres.Publish(ctx, presenceSubject(a.room), storedPresence(batch), "")
+		_, err := a.h.pres.Publish(ctx, presenceSubject(a.room), entry, "")
 		cancel()
 		if err != nil {
-			a.h.log.Warn("chat: presence not announced", "room", a.room, "events", len(batch), "err", err)
+			a.h.log.Warn("chat: presence not announced", "room", a.room, "events", n, "err", err)
 		}
 	}
 }
 
-// storedPresence is the entry of a batch of presence events: the event
-// itself when it is alone, else a "presence" event listing them.
-func storedPresence(batch []Event) []byte {
-	if len(batch) == 1 {
-		return stored(batch[0])
+// presenceEntry encodes the next entry of pending (which is not empty):
+// the first event alone, or a "presence" event listing as many of the
+// first events as fit, at most maxPresenceBatch and maxPresenceEntry
+// bytes. It returns the entry and how many events it takes.
+func presenceEntry(pending []Event) ([]byte, int) {
+	const head, tail = `{"type":"presence","events":[`, `]}`
+	b := []byte(head)
+	n := 0
+	for _, e := range pending {
+		ev, err := json.Marshal(PresenceEvent{e.Type, e.Nick, e.Old})
+		if err != nil {
+			panic(err) // strings always encode
+		}
+		if n == maxPresenceBatch || len(b)+1+len(ev)+len(tail) > maxPresenceEntry {
+			break
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, ev...)
+		n++
 	}
-	evs := make([]PresenceEvent, len(batch))
-	for i, e := range batch {
-		evs[i] = PresenceEvent{e.Type, e.Nick, e.Old}
+	if n <= 1 {
+		return stored(pending[0]), 1
 	}
-	b, err := json.Marshal(struct {
-		Type   string          `json:"type"`
-		Events []PresenceEvent `json:"events"`
-	}{"presence", evs})
-	if err != nil {
-		panic(err) // strings always encode
+	return append(b, tail...), n
+}
+
+// presenceEvents counts the presence events of a stored entry: those a
+// "presence" event lists, or 1.
+func presenceEvents(data []byte) int {
+	var e struct {
+		Events []struct{} `json:"events"`
+	}
+	if json.Unmarshal(data, &e) != nil || len(e.Events) == 0 {
+		return 1
+	}
+	return len(e.Events)
+}
+
+// newestEvents cuts a presence backlog to its newest entries that list at
+// most limit events in all (the newest entry always stays): an entry may
+// list hundreds, and a welcome carries a room's last limit presence events,
+// not its last limit entries.
+func newestEvents(b topic.Backlog, limit int) topic.Backlog {
+	i, n := len(b.Msgs), 0
+	for i > 0 {
+		n += presenceEvents(b.Msgs[i-1].Data)
+		if n > limit && i < len(b.Msgs) {
+			break
+		}
+		i--
+	}
+	b.Msgs = b.Msgs[i:]
+	if b.Frames != nil {
+		b.Frames = b.Frames[i:]
 	}
 	return b
-}
-
-// presenceOverhead is more than the bytes an event adds to a batch's entry
-// besides its nicknames (field names, quotes, commas), and more than a
-// batch's own.
-const presenceOverhead = 48
-
-// batchLen returns how many of the events of pending (at least one) go in
-// the next entry: at most maxPresenceBatch, and within maxPresenceEntry
-// bytes.
-func batchLen(pending []Event) int {
-	size := presenceOverhead
-	for i, e := range pending {
-		// A byte takes at most 6 in JSON (\u003c for <).
-		size += 6*(len(e.Nick)+len(e.Old)) + presenceOverhead
-		if i > 0 && (i == maxPresenceBatch || size > maxPresenceEntry) {
-			return i
-		}
-	}
-	return len(pending)
 }

@@ -147,6 +147,7 @@ func (h *Hub) join(ctx context.Context, p peer, room, nick string, fixed bool, s
 		}
 		joined = append(joined, j.t)
 	}
+	preLog = newestEvents(preLog, h.opts.PresenceHistory)
 	w.Rooms = h.roomList.list()
 	w.Seq, w.PSeq = max(msgLog.Last, since.Seq), max(preLog.Last, since.PSeq)
 	if w.Reset {
