@@ -105,6 +105,7 @@ type Hub struct {
 	preTopics  map[string]*topic.Topic // guarded by mu: by room
 	announcers map[string]*announcer   // guarded by mu: by room
 	flushing   sync.WaitGroup          // the announcers' flushes under way
+	stopping   chan struct{}           // closed by Shutdown: flushes wait no more
 	roomTopic  *topic.Topic            // room announcements
 	roomList   roomList                // the rooms, as announced
 	epoch      atomic.Value            // string: the streams' epoch, as last seen
@@ -164,6 +165,7 @@ func New(ctx context.Context, e *engine.Engine, opts Options) (*Hub, error) {
 		msgTopics:  make(map[string]*topic.Topic),
 		preTopics:  make(map[string]*topic.Topic),
 		announcers: make(map[string]*announcer),
+		stopping:   make(chan struct{}),
 	}
 	if _, _, err := h.streamInfo(ctx); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
@@ -226,6 +228,9 @@ func (h *Hub) Members() int {
 // which the server closes. It never fails; ctx is unused.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
+	if !h.closed {
+		close(h.stopping)
+	}
 	h.closed = true
 	topics := []*topic.Topic{h.roomTopic}
 	for room, t := range h.msgTopics {
@@ -236,7 +241,8 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		t.Close()
 	}
 	// The presence events queued by then (the leaves of the members
-	// going) are published, each within engineTimeout.
+	// going) are published, each within engineTimeout, without the
+	// gather waits (stopping is closed).
 	h.flushing.Wait()
 	return nil
 }
