@@ -43,7 +43,7 @@ func main() {
 	flag.IntVar(&cfg.BroadcastRounds, "broadcasts", 100, "broadcast messages timed per server per round")
 	flag.IntVar(&cfg.BroadcastSize, "broadcast-size", 64, "broadcast payload bytes")
 	var fanoutLoads, fanoutNodes string
-	flag.StringVar(&fanoutLoads, "fanout-loads", "10000x100,1000x1000", "chat fan-out loads, SUBSCRIBERSxMESSAGES/S, comma-separated")
+	flag.StringVar(&fanoutLoads, "fanout-loads", "1000x100,3000x30,10000x8", "chat fan-out loads, SUBSCRIBERSxMESSAGES/S, comma-separated (the default: the loads of RESULTS.md, each under the 100,000 deliveries a second a 2-core machine carries; 10000x8 is the issue's room)")
 	flag.StringVar(&fanoutNodes, "fanout-nodes", "1,3", "chat fan-out node counts: 1 (memory or embedded engine), 3 (on a NATS cluster of 3)")
 	flag.IntVar(&cfg.Fanout.Pubs, "fanout-pubs", 10, "chat fan-out publishers, sharing the rate")
 	flag.DurationVar(&cfg.Fanout.Duration, "fanout-duration", 10*time.Second, "chat fan-out measured sending time")
