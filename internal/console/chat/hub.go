@@ -106,9 +106,13 @@ type Hub struct {
 	announcers map[string]*announcer   // guarded by mu: by room
 	flushing   sync.WaitGroup          // the announcers' flushes under way
 	stopping   chan struct{}           // closed by Shutdown: flushes wait no more
-	roomTopic  *topic.Topic            // room announcements
-	roomList   roomList                // the rooms, as announced
-	epoch      atomic.Value            // string: the streams' epoch, as last seen
+	// An announcer's gather: gatherPer for each member, at most
+	// gatherMax (presenceGatherPerMember and maxPresenceGather; tests
+	// set others before any member joins).
+	gatherPer, gatherMax time.Duration
+	roomTopic            *topic.Topic // room announcements
+	roomList             roomList     // the rooms, as announced
+	epoch                atomic.Value // string: the streams' epoch, as last seen
 }
 
 // streamInfo returns the two streams' state, and notes their epoch.
@@ -166,6 +170,8 @@ func New(ctx context.Context, e *engine.Engine, opts Options) (*Hub, error) {
 		preTopics:  make(map[string]*topic.Topic),
 		announcers: make(map[string]*announcer),
 		stopping:   make(chan struct{}),
+		gatherPer:  presenceGatherPerMember,
+		gatherMax:  maxPresenceGather,
 	}
 	if _, _, err := h.streamInfo(ctx); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

@@ -51,6 +51,7 @@ type announcer struct {
 	busy    bool      // a flush runs; guarded by mu
 	dropped int       // events dropped since the last warning; guarded by mu
 	last    time.Time // when the last entry went; guarded by mu
+	waiting bool      // a flush waits for gather to pass; guarded by mu
 }
 
 // presence queues e for room's announcer, which publishes it at once if no
@@ -110,25 +111,28 @@ func (a *announcer) flush() {
 			return
 		}
 		if wait := time.Until(a.last.Add(gather)); wait > 0 && len(a.pending) < maxPresenceBatch {
+			a.waiting = true
 			a.mu.Unlock()
 			if timer == nil {
 				timer = time.NewTimer(wait)
 			} else {
 				timer.Reset(wait)
 			}
+			now := false // an entry is full, or the hub stops: no more waiting
 			select {
 			case <-timer.C:
 			case <-a.full:
-				timer.Stop()
-				a.mu.Lock()
-				a.last = time.Time{} // full: go now
-				a.mu.Unlock()
+				now = true
 			case <-a.h.stopping:
-				timer.Stop()
-				a.mu.Lock()
-				a.last = time.Time{}
-				a.mu.Unlock()
+				now = true
 			}
+			timer.Stop()
+			a.mu.Lock()
+			a.waiting = false
+			if now {
+				a.last = time.Time{}
+			}
+			a.mu.Unlock()
 			continue
 		}
 		a.last = time.Now()
@@ -158,7 +162,7 @@ func (a *announcer) gather() time.Duration {
 	if t == nil {
 		return 0
 	}
-	return min(maxPresenceGather, time.Duration(t.Sinks())*presenceGatherPerMember)
+	return min(a.h.gatherMax, time.Duration(t.Sinks())*a.h.gatherPer)
 }
 
 // presenceEntry encodes the next entry of pending (which is not empty):

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wsdeck/wsdeck/internal/console/socket"
 	"github.com/wsdeck/wsdeck/internal/console/topic"
@@ -277,5 +279,82 @@ func TestWelcomePresenceBound(t *testing.T) {
 	}
 	if events > keep && kept > 1 {
 		t.Errorf("the welcome lists %d presence events in %d entries, want at most %d", events, kept, keep)
+	}
+}
+
+// TestPresenceSpaced: in a room whose gather is long, the events that come
+// after an entry went wait for it to pass, and go together, in one entry,
+// where each would have gone at once, alone; a hub shutting down
+// publishes them without waiting.
+func TestPresenceSpaced(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, enginetest.Embedded(t), Options{}, socket.Options{})
+	n.hub.gatherPer, n.hub.gatherMax = time.Hour, time.Hour // no member joined yet
+	ctx := context.Background()
+	subject := presenceSubject(DefaultRoom)
+	entries := func() []Event {
+		msgs, err := n.hub.pres.Last(ctx, subject, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]Event, len(msgs))
+		for i, m := range msgs {
+			if err := json.Unmarshal(m.Data, &out[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	announced := func(nick string) bool {
+		for _, e := range entries() {
+			if e.Nick == nick {
+				return true
+			}
+			for _, p := range e.Events {
+				if p.Nick == nick {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	held := func(nick string) bool {
+		n.hub.mu.Lock()
+		a := n.hub.announcers[DefaultRoom]
+		n.hub.mu.Unlock()
+		if a == nil {
+			return false
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.waiting && slices.ContainsFunc(a.pending, func(e Event) bool { return e.Nick == nick })
+	}
+
+	if _, _, err := n.hub.Join(ctx, &fakePeer{}, DefaultRoom, "first", Since{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first join announced", func() bool { return announced("first") })
+	var nicks []string
+	for i := range 5 {
+		nick := fmt.Sprint("later", i)
+		nicks = append(nicks, nick)
+		if _, _, err := n.hub.Join(ctx, &fakePeer{}, DefaultRoom, nick, Since{}); err != nil {
+			t.Fatal(err)
+		}
+		// Published at once, or held for the gather: either way, the
+		// next join comes after this one went as far as it goes.
+		waitFor(t, nick+" announced or held", func() bool { return announced(nick) || held(nick) })
+	}
+	if err := n.hub.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := entries()
+	if len(got) != 2 || got[0].Nick != "first" || got[1].Type != "presence" || len(got[1].Events) != len(nicks) {
+		t.Fatalf("presence entries %+v, want the first join alone, then one listing %v", got, nicks)
+	}
+	for i, p := range got[1].Events {
+		if p.Type != "join" || p.Nick != nicks[i] {
+			t.Errorf("event %d of the second entry is %+v, want %s's join", i, p, nicks[i])
+		}
 	}
 }
