@@ -22,34 +22,7 @@ import (
 func TestPresenceBurstIsBatched(t *testing.T) {
 	t.Parallel()
 	const joins = 300
-	n := newNode(t, enginetest.Embedded(t), Options{}, socket.Options{})
-	ctx := context.Background()
-	watcher := &fakePeer{}
-	w, _, err := n.hub.Join(ctx, watcher, DefaultRoom, "watcher", Since{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.hub.Leave(w)
-
-	var wg sync.WaitGroup
-	members := make(chan *member, joins)
-	for i := range joins {
-		wg.Go(func() {
-			m, _, err := n.hub.Join(ctx, &fakePeer{}, DefaultRoom, fmt.Sprintf("m%03d", i), Since{})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			members <- m
-		})
-	}
-	wg.Wait()
-	close(members)
-	defer func() {
-		for m := range members {
-			n.hub.Leave(m)
-		}
-	}()
+	_, watcher := joinBurst(t, Options{}, joins)
 
 	seen := map[string]int{}
 	entries := 0
@@ -204,26 +177,8 @@ func TestNewestEvents(t *testing.T) {
 func TestWelcomePresenceBound(t *testing.T) {
 	t.Parallel()
 	const joins, keep = 300, 20
-	n := newNode(t, enginetest.Embedded(t), Options{PresenceHistory: keep}, socket.Options{})
+	n, watcher := joinBurst(t, Options{PresenceHistory: keep}, joins)
 	ctx := context.Background()
-	watcher := &fakePeer{}
-	w, _, err := n.hub.Join(ctx, watcher, DefaultRoom, "watcher", Since{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.hub.Leave(w)
-	var wg sync.WaitGroup
-	for i := range joins {
-		wg.Go(func() {
-			m, _, err := n.hub.Join(ctx, &fakePeer{}, DefaultRoom, fmt.Sprintf("m%03d", i), Since{})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			t.Cleanup(func() { n.hub.Leave(m) })
-		})
-	}
-	wg.Wait()
 	var last uint64 // the newest presence entry
 	entries := 0
 	waitFor(t, "every join announced", func() bool {
@@ -357,4 +312,32 @@ func TestPresenceSpaced(t *testing.T) {
 			t.Errorf("event %d of the second entry is %+v, want %s's join", i, p, nicks[i])
 		}
 	}
+}
+
+// joinBurst makes a node with opts and a watcher in its default room, then
+// joins members m000, m001, ... all at once; they leave when the test
+// ends.
+func joinBurst(t *testing.T, opts Options, joins int) (*node, *fakePeer) {
+	t.Helper()
+	n := newNode(t, enginetest.Embedded(t), opts, socket.Options{})
+	ctx := context.Background()
+	watcher := &fakePeer{}
+	w, _, err := n.hub.Join(ctx, watcher, DefaultRoom, "watcher", Since{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.hub.Leave(w) })
+	var wg sync.WaitGroup
+	for i := range joins {
+		wg.Go(func() {
+			m, _, err := n.hub.Join(ctx, &fakePeer{}, DefaultRoom, fmt.Sprintf("m%03d", i), Since{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() { n.hub.Leave(m) })
+		})
+	}
+	wg.Wait()
+	return n, watcher
 }
