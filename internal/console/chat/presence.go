@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -193,16 +194,16 @@ func presenceEntry(pending []Event) ([]byte, int) {
 	return append(b, tail...), n
 }
 
-// presenceEvents counts the presence events of a stored entry: those a
-// "presence" event lists, or 1.
+// typeKey opens every stored event, and a "presence" entry listing them:
+// stored and presenceEntry write "type" first.
+var typeKey = []byte(`{"type":`)
+
+// presenceEvents counts the presence events of a stored entry, those a
+// "presence" entry lists or 1, without decoding it (a welcome counts them
+// on every join): typeKey cannot occur inside a JSON string, where every
+// quote is escaped, so each occurrence opens an event or the entry.
 func presenceEvents(data []byte) int {
-	var e struct {
-		Events []struct{} `json:"events"`
-	}
-	if json.Unmarshal(data, &e) != nil || len(e.Events) == 0 {
-		return 1
-	}
-	return len(e.Events)
+	return max(1, bytes.Count(data, typeKey)-1)
 }
 
 // newestEvents cuts a presence backlog to its newest entries that list at

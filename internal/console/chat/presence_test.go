@@ -79,6 +79,7 @@ func TestPresenceEntry(t *testing.T) {
 	}{
 		{"one", ev(1, 10), 1},
 		{"few", ev(5, 10), 5},
+		{"nicknames that look like events", quoted(5), 5},
 		{"count bound", joinsOf(1000), maxPresenceBatch},
 		{"byte bound", ev(1000, 125), 0},
 		{"one too big alone", ev(3, maxPresenceEntry), 1},
@@ -86,6 +87,9 @@ func TestPresenceEntry(t *testing.T) {
 		entry, n := presenceEntry(tc.pending)
 		if tc.want != 0 && n != tc.want {
 			t.Errorf("%s: %d events in the entry, want %d", tc.name, n, tc.want)
+		}
+		if got := presenceEvents(entry); got != n {
+			t.Errorf("%s: presenceEvents counts %d events in the entry, want %d", tc.name, got, n)
 		}
 		var e Event
 		if err := json.Unmarshal(entry, &e); err != nil {
@@ -117,6 +121,16 @@ func TestPresenceEntry(t *testing.T) {
 			}
 		}
 	}
+}
+
+// quoted returns n join events whose nicknames hold what opens an event
+// in an entry.
+func quoted(n int) []Event {
+	out := make([]Event, n)
+	for i := range out {
+		out[i] = Event{Type: "join", Nick: fmt.Sprintf(`{"type":%d`, i)}
+	}
+	return out
 }
 
 // joinsOf returns n join events of short nicknames.
