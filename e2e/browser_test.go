@@ -156,6 +156,33 @@ func TestBrowser(t *testing.T) {
 		alice.screenshot(t, artifacts, "chat")
 	})
 
+	t.Run("ChatFollowsTheEnd", func(t *testing.T) {
+		// A reader at the end of the list stays there as lines come; one
+		// who scrolled up is left where they are.
+		const atEnd = `(l => l.scrollHeight - l.scrollTop - l.clientHeight < 40)(document.getElementById("messages"))`
+		const lines = 30 // within the socket's burst of 40
+		eval[bool](t, bob, fmt.Sprintf(`(() => {
+			for (let i = 0; i < %d; i++) { wsdeck.chat.input.value = "line " + i; wsdeck.chat.submit(); }
+			return true;
+		})()`, lines))
+		alice.waitMessage(t, "bob", fmt.Sprintf("line %d", lines-1))
+		if !eval[bool](t, alice, `(l => l.scrollHeight > l.clientHeight)(document.getElementById("messages"))`) {
+			t.Fatal("the list does not overflow its box: the test needs more lines")
+		}
+		alice.poll(t, "the list at its end", atEnd)
+
+		eval[bool](t, alice, `(document.getElementById("messages").scrollTop = 0) === 0`)
+		alice.poll(t, "the page sees the reader scrolled up", `!wsdeck.chat.atEnd`)
+		bob.say(t, "one more")
+		alice.waitMessage(t, "bob", "one more")
+		// A follow would have been queued with the line; none was.
+		if q, top := eval[bool](t, alice, "wsdeck.chat.scrollQueued"), eval[int](t, alice, `document.getElementById("messages").scrollTop`); q || top != 0 {
+			t.Errorf("a reader scrolled to the top was moved: follow queued %v, scrollTop %d", q, top)
+		}
+		eval[bool](t, alice, `(l => (l.scrollTop = l.scrollHeight) > 0)(document.getElementById("messages"))`)
+		alice.poll(t, "the page sees the reader back at the end", `wsdeck.chat.atEnd`)
+	})
+
 	t.Run("ChatRooms", func(t *testing.T) {
 		// alice makes a room and is moved into it; bob's page lists it
 		// at once, without a reload.

@@ -304,14 +304,16 @@ func (c *chatClient) handle(f frame) {
 
 // checkChat checks that every client holds the same messages in the same
 // order, each once, and among them every message any client had
-// acknowledged, under the sequence the acknowledgement gave.
-func checkChat(t *testing.T, clients []*chatClient, extra map[string][]chatEvent) {
+// acknowledged, under the sequence the acknowledgement gave. It returns
+// the sequences of the messages found twice, each pair once.
+func checkChat(t *testing.T, clients []*chatClient, extra map[string][]chatEvent) (twice [][2]uint64) {
 	t.Helper()
 	ref := clients[0].msgs
 	seen := map[string]uint64{}
 	for i, m := range ref {
 		if prev, dup := seen[m.ID]; dup {
 			t.Errorf("message %s is in the chat twice: at seq %d and %d", m.ID, prev, m.Seq)
+			twice = append(twice, [2]uint64{prev, m.Seq})
 		}
 		seen[m.ID] = m.Seq
 		if i > 0 && m.Seq <= ref[i-1].Seq {
@@ -357,6 +359,7 @@ func checkChat(t *testing.T, clients []*chatClient, extra map[string][]chatEvent
 	if same {
 		t.Logf("%d messages acknowledged, %d in the chat, the same in all %d clients", acked, len(ref), len(lists))
 	}
+	return twice
 }
 
 // diffChat describes the first difference between two lists of messages,
@@ -456,10 +459,23 @@ func chatClients(t *testing.T, n int, base string) []*chatClient {
 // reconnect through HAProxy with since=, psince= and epoch= (the page by
 // itself). In the end every client, and the page, holds every
 // acknowledged message exactly once, all in the same order.
-func testChatUnderFaults(t *testing.T, nats *cluster.NATS, nodes []*cluster.Node, lb *cluster.HAProxy, b *browser) {
+func testChatUnderFaults(t *testing.T, nats *cluster.NATS, nodes []*cluster.Node, lb *cluster.HAProxy, b *browser, logs string) {
 	const nClients, perClient, pageSays = 50, 200, 5
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// What the parts knew when it failed.
+		if err := nats.SaveJSZ(logs); err != nil {
+			t.Log(err)
+		}
+		for _, n := range nodes {
+			n.DumpStacks()
+		}
+		t.Logf("the nodes' goroutines are at the end of their logs, the NATS servers' /jsz in %s", logs)
+	})
 	clients := chatClients(t, nClients, lb.Base)
 
 	page := b.newPage(t, "page")
@@ -550,5 +566,16 @@ func testChatUnderFaults(t *testing.T, nats *cluster.NATS, nodes []*cluster.Node
 		t.Fatalf("the page does not reach seq %d: %v; it has %s", last, err, state)
 	}
 	t.Logf("the page reconnected %d times", eval[int](t, page, "wsdeck.chat.channel.connects")-1)
-	checkChat(t, clients, map[string][]chatEvent{"page": eval[[]chatEvent](t, page, "window.seen")})
+	twice := checkChat(t, clients, map[string][]chatEvent{"page": eval[[]chatEvent](t, page, "window.seen")})
+	// Both copies of the first few, as the stream holds them: when each
+	// was stored, and under which message id.
+	for _, p := range twice[:min(len(twice), 5)] {
+		entries, err := nats.Entries(ctx, "chat", p[:])
+		if err != nil {
+			t.Log(err)
+		}
+		for _, e := range entries {
+			t.Log(e)
+		}
+	}
 }

@@ -61,7 +61,7 @@ func TestCluster(t *testing.T) {
 	t.Run("NATSServerKilled", func(t *testing.T) { testNATSServerKilled(t, nats, nodes, lb) })
 	t.Run("MonitorAcrossNodes", func(t *testing.T) { testMonitorAcrossNodes(t, nodes) })
 	b := startBrowser(t, testpeer.Chromium(t), logs)
-	t.Run("ChatUnderFaults", func(t *testing.T) { testChatUnderFaults(t, nats, nodes, lb, b) })
+	t.Run("ChatUnderFaults", func(t *testing.T) { testChatUnderFaults(t, nats, nodes, lb, b, logs) })
 }
 
 // The job heartbeat of the nodes (--exec-heartbeat), and the bound within

@@ -28,6 +28,9 @@ function randomId() {
 export class Chat {
   constructor(el, onState, onUnread) {
     this.list = el.querySelector("#messages");
+    this.atEnd = true;          // the reader is at the end of the list (see follow)
+    this.scrollQueued = false;
+    this.list.addEventListener("scroll", () => this.scrolled(), { passive: true });
     this.form = el.querySelector("#composer");
     this.input = el.querySelector("#text");
     this.nickInput = el.querySelector("#nick");
@@ -205,6 +208,7 @@ export class Chat {
   // clear empties the list but for this room's pending messages.
   clear() {
     this.list.replaceChildren();
+    this.atEnd = true;
     this.lastSeq = this.lastPSeq = 0;
     for (const item of this.outbox) {
       if (item.room === this.room) this.list.append(item.li);
@@ -381,14 +385,37 @@ export class Chat {
   }
 
   // append adds li at the end, before the pending messages, which stay
-  // last until they are stored.
+  // last until they are stored. A list read at the bottom stays there:
+  // it is scrolled once a frame, not once a line. Reading the list's
+  // geometry after each line made the browser lay out all of it for each
+  // (thousands of times for a welcome after a reconnect, hundreds a
+  // second in a busy room).
   append(li) {
     const l = this.list;
-    const atBottom = l.scrollHeight - l.scrollTop - l.clientHeight < 40;
     const pending = li.classList.contains("pending") ? null : l.querySelector("li.pending");
     l.insertBefore(li, pending);
     while (l.childElementCount > MAX_ITEMS) l.firstElementChild.remove();
-    if (atBottom) l.scrollTop = l.scrollHeight;
+    this.follow();
+  }
+
+  // follow scrolls the list to its end at the next frame if the reader
+  // was at the end (within 40 pixels) when last seen.
+  follow() {
+    if (!this.atEnd || this.scrollQueued) return;
+    this.scrollQueued = true;
+    requestAnimationFrame(() => {
+      this.scrollQueued = false;
+      this.list.scrollTop = this.list.scrollHeight;
+    });
+  }
+
+  // scrolled notes whether the reader is at the end of the list. Scrolls
+  // made while a follow is queued are the list moving under lines
+  // removed from its top, not the reader's.
+  scrolled() {
+    if (this.scrollQueued) return;
+    const l = this.list;
+    this.atEnd = l.scrollHeight - l.scrollTop - l.clientHeight < 40;
   }
 }
 
