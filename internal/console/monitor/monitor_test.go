@@ -534,3 +534,52 @@ func TestSystemSource(t *testing.T) {
 		t.Error("no time")
 	}
 }
+
+// TestBackfillComesFirst: a viewer's first frame is its backfill even
+// while the node list changes as it joins (a node list sent to it between
+// its joining and its backfill came first once, in a cluster test).
+func TestBackfillComesFirst(t *testing.T) {
+	t.Parallel()
+	e := enginetest.Embedded(t)
+	a := newMonitor(t, e, "a", &fakeSource{}, nil)
+
+	// Other nodes come and go until the viewers are done.
+	stop := make(chan struct{})
+	churned := make(chan int)
+	go func() {
+		n := 0
+		defer func() { churned <- n }()
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b, err := New(ctx, e, Options{Node: "b", Interval: testInterval, Beat: testBeat,
+				Source: &fakeSource{}, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b.Shutdown(context.Background())
+			n++
+		}
+	}()
+
+	const viewers = 1000
+	joined := 0
+	for ; joined < viewers && !t.Failed(); joined++ {
+		v := newViewer()
+		watch(t, a, v, "")
+		f := v.next(t)
+		a.Unwatch(v)
+		if string(f["type"]) != `"backfill"` {
+			t.Errorf("viewer %d: first frame of type %s, want the backfill", joined, f["type"])
+		}
+	}
+	close(stop)
+	n := <-churned
+	t.Logf("%d viewers joined while node b came and went %d times", joined, n)
+}

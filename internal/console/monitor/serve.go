@@ -103,12 +103,14 @@ func (m *Monitor) Watch(ctx context.Context, v Viewer, node string) (shown strin
 			HistoryMS:  m.opts.History.Milliseconds(),
 			Samples:    samples,
 		}
-		m.mu.Unlock()
 		out, err := json.Marshal(bf)
 		if err != nil {
 			panic(err) // a Backfill always encodes: its samples were stored as JSON
 		}
+		// Queued before m.mu is let go: a node list sent from now on
+		// (sendNodesLocked, under m.mu) comes after it, never first.
 		v.SendOwn(out)
+		m.mu.Unlock()
 	})
 	if err != nil {
 		m.unwant(node)
