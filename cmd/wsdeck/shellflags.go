@@ -11,6 +11,7 @@ import (
 // --known-hosts, --allow-hosts, ...).
 func shellFlags(fs *flag.FlagSet, o *shell.Options) {
 	fs.DurationVar(&o.Grace, "shell-grace", shell.DefaultGrace, "Shell: how long a terminal with no page attached keeps running before it is hung up (a page that comes back within it reattaches)")
+	fs.DurationVar(&o.HangupWait, "shell-hangup-wait", shell.DefaultHangupWait, "Shell: how long a local shell that was hung up (SIGHUP) may take to exit before it is killed (SIGKILL)")
 	fs.IntVar(&o.Scrollback, "shell-scrollback", shell.DefaultScrollback, "Shell: bytes of a terminal's newest output kept and replayed to a page that attaches")
 	fs.Int64Var(&o.HighWater, "shell-high-water", shell.DefaultHighWater, "Shell: a terminal's output pauses when its owner's page has this many bytes sent and not drawn")
 	fs.Int64Var(&o.LowWater, "shell-low-water", shell.DefaultLowWater, "Shell: paused output resumes when every owner's page is below this many bytes not drawn")

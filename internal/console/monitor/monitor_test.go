@@ -549,16 +549,16 @@ func TestBackfillComesFirst(t *testing.T) {
 	go func() {
 		n := 0
 		defer func() { churned <- n }()
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 			b, err := New(ctx, e, Options{Node: "b", Interval: testInterval, Beat: testBeat,
 				Source: &fakeSource{}, Logger: slog.New(slog.DiscardHandler)})
+			cancel()
 			if err != nil {
 				t.Error(err)
 				return

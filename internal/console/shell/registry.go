@@ -23,6 +23,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultGrace        = 5 * time.Minute
+	DefaultHangupWait   = 5 * time.Second
 	DefaultScrollback   = 256 << 10
 	DefaultHighWater    = 512 << 10
 	DefaultLowWater     = 128 << 10
@@ -44,6 +45,9 @@ type Options struct {
 	// Grace is how long a session with no page attached runs on before
 	// it is hung up.
 	Grace time.Duration
+	// HangupWait is how long a local shell that was hung up (SIGHUP) may
+	// take to exit before it is killed (SIGKILL).
+	HangupWait time.Duration
 	// Scrollback is how many of the newest output bytes a session keeps
 	// for a page that attaches.
 	Scrollback int
@@ -107,6 +111,9 @@ func NewRegistry(opts Options) *Registry {
 	o := opts
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
+	}
+	if o.HangupWait <= 0 {
+		o.HangupWait = DefaultHangupWait
 	}
 	if o.Scrollback <= 0 {
 		o.Scrollback = DefaultScrollback
@@ -192,7 +199,7 @@ func (r *Registry) Open(ctx context.Context, st Start) (*Session, error) {
 	var term terminal
 	var err error
 	if st.Host.IsLocal() {
-		term, err = openLocal(r.opts.LocalShell, st.Cols, st.Rows)
+		term, err = openLocal(r.opts.LocalShell, st.Cols, st.Rows, r.opts.HangupWait)
 	} else {
 		term, err = openSSH(ctx, r.opts.SSH, st.Host, st.Cols, st.Rows)
 	}

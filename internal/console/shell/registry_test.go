@@ -2,6 +2,8 @@ package shell
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -103,6 +105,35 @@ func TestGrace(t *testing.T) {
 	}
 	if reg.Get(id) != nil {
 		t.Error("an ended session is still listed")
+	}
+	s.mu.Lock()
+	reason := s.reason
+	s.mu.Unlock()
+	if !strings.Contains(reason, "no page attached") {
+		t.Errorf("ended for %q", reason)
+	}
+}
+
+// TestHangupIgnored: a local shell that ignores SIGHUP (as every child of
+// a wsdeck started by nohup does) is killed HangupWait after the hang-up,
+// and the session ends for the reason it was hung up.
+func TestHangupIgnored(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "deaf-sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ntrap '' HUP\nexec /bin/sh \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	reg := NewRegistry(Options{Node: "n1", LocalShell: script, Grace: 300 * time.Millisecond, HangupWait: 200 * time.Millisecond})
+	url := serve(t, reg)
+	c := dial(t, url, "admin")
+	ch, id := c.open("local")
+	c.typeIn(ch, "echo deaf-$((2*3))\n") // the shell runs, ignoring SIGHUP
+	c.waitFor(ch, "deaf-6")
+	s := reg.Get(id)
+	c.close()
+	select {
+	case <-s.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a shell that ignores SIGHUP outlived its hang-up by 30 s")
 	}
 	s.mu.Lock()
 	reason := s.reason

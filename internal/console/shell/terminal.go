@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
@@ -98,12 +100,20 @@ func (t *sshTerminal) Close() error {
 
 // localTerminal is a shell on a PTY on the console's own machine.
 type localTerminal struct {
-	cmd *exec.Cmd
-	pty *os.File
+	cmd       *exec.Cmd
+	pty       *os.File
+	hangupFor time.Duration // after the SIGHUP, before the SIGKILL
+
+	mu     sync.Mutex
+	hungUp bool        // guarded by mu
+	waited bool        // guarded by mu: the shell is reaped, its pid no longer ours
+	kill   *time.Timer // guarded by mu
 }
 
 // openLocal starts shell (a login shell) on a new PTY of the given size.
-func openLocal(shell string, cols, rows int) (*localTerminal, error) {
+// Close sends SIGKILL hangupFor after the SIGHUP if the shell is still
+// there.
+func openLocal(shell string, cols, rows int, hangupFor time.Duration) (*localTerminal, error) {
 	cmd := exec.Command(shell, "-l")
 	cmd.Env = append(os.Environ(), "TERM="+Term)
 	if home, err := os.UserHomeDir(); err == nil {
@@ -113,7 +123,7 @@ func openLocal(shell string, cols, rows int) (*localTerminal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: starting %s on a PTY: %w", shell, err)
 	}
-	return &localTerminal{cmd: cmd, pty: f}, nil
+	return &localTerminal{cmd: cmd, pty: f, hangupFor: hangupFor}, nil
 }
 
 // Read returns io.EOF once the shell and everything holding the PTY are
@@ -130,13 +140,41 @@ func (t *localTerminal) Write(p []byte) (int, error) { return t.pty.Write(p) }
 func (t *localTerminal) Resize(cols, rows int) error {
 	return pty.Setsize(t.pty, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
 }
-func (t *localTerminal) Wait() error { return t.cmd.Wait() }
+
+func (t *localTerminal) Wait() error {
+	err := t.cmd.Wait()
+	t.mu.Lock()
+	t.waited = true
+	if t.kill != nil {
+		t.kill.Stop()
+	}
+	t.mu.Unlock()
+	return err
+}
 
 // Close hangs up: the shell's session (its process group, which the PTY
-// started) gets SIGHUP, then the PTY is closed.
+// started) gets SIGHUP, then the PTY is closed. A shell that ignores
+// SIGHUP (as it does when wsdeck was started with SIGHUP ignored, by
+// nohup: a child inherits that) gets SIGKILL hangupFor later. Closing the
+// PTY alone would not end it: the reader's read holds the PTY open until
+// the shell's side closes.
 func (t *localTerminal) Close() error {
-	if p := t.cmd.Process; p != nil {
-		syscall.Kill(-p.Pid, syscall.SIGHUP)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.hungUp {
+		return nil
+	}
+	t.hungUp = true
+	if !t.waited {
+		pid := t.cmd.Process.Pid
+		syscall.Kill(-pid, syscall.SIGHUP)
+		t.kill = time.AfterFunc(t.hangupFor, func() {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if !t.waited {
+				syscall.Kill(-pid, syscall.SIGKILL)
+			}
+		})
 	}
 	return t.pty.Close()
 }
