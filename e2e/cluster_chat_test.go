@@ -569,13 +569,17 @@ func testChatUnderFaults(t *testing.T, nats *cluster.NATS, nodes []*cluster.Node
 	twice := checkChat(t, clients, map[string][]chatEvent{"page": eval[[]chatEvent](t, page, "window.seen")})
 	// Both copies of the first few, as the stream holds them: when each
 	// was stored, and under which message id.
+	var seqs []uint64
 	for _, p := range twice[:min(len(twice), 5)] {
-		entries, err := nats.Entries(ctx, "chat", p[:])
-		if err != nil {
-			t.Log(err)
-		}
+		seqs = append(seqs, p[:]...)
+	}
+	if len(seqs) > 0 {
+		entries, err := nats.Entries(ctx, "chat", seqs)
 		for _, e := range entries {
 			t.Log(e)
+		}
+		if err != nil {
+			t.Log(err)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func (c *NATS) SaveJSZ(dir string) error {
 		if !s.proc.running() {
 			continue
 		}
-		resp, err := monitorClient.Get(fmt.Sprintf("http://127.0.0.1:%d/jsz?accounts=true&streams=true&config=true&raft=true", s.HTTPPort))
+		resp, err := s.monitor("/jsz?accounts=true&streams=true&config=true&raft=true")
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -74,15 +74,9 @@ func (e Entry) String() string {
 }
 
 // Entries returns the entries of stream numbered seqs, read through a
-// connection of its own to the running servers.
+// connection of its own to the cluster (any running server).
 func (c *NATS) Entries(ctx context.Context, stream string, seqs []uint64) ([]Entry, error) {
-	var urls []string
-	for _, s := range c.Servers {
-		if s.proc.running() {
-			urls = append(urls, s.URL())
-		}
-	}
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.Name("test diagnostics"))
+	nc, err := nats.Connect(c.URLs(), nats.Name("test diagnostics"))
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +87,7 @@ func (c *NATS) Entries(ctx context.Context, stream string, seqs []uint64) ([]Ent
 	}
 	st, err := js.Stream(ctx, stream)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
 	}
 	var out []Entry
 	for _, seq := range seqs {

@@ -193,10 +193,15 @@ func (s *NATSServer) Start(t testing.TB) {
 
 var monitorClient = &http.Client{Timeout: 5 * time.Second}
 
+// monitor GETs path (with its query) from the server's monitoring port.
+func (s *NATSServer) monitor(path string) (*http.Response, error) {
+	return monitorClient.Get(fmt.Sprintf("http://127.0.0.1:%d%s", s.HTTPPort, path))
+}
+
 // healthz returns nil when the server's /healthz says ok: for a clustered
 // JetStream server, that it is current with its meta group and streams.
 func (s *NATSServer) healthz() error {
-	resp, err := monitorClient.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", s.HTTPPort))
+	resp, err := s.monitor("/healthz")
 	if err != nil {
 		return err
 	}
@@ -225,7 +230,7 @@ func (s *NATSServer) jsz() (metaCluster, error) {
 	var body struct {
 		Meta *metaCluster `json:"meta_cluster"`
 	}
-	resp, err := monitorClient.Get(fmt.Sprintf("http://127.0.0.1:%d/jsz", s.HTTPPort))
+	resp, err := s.monitor("/jsz")
 	if err != nil {
 		return metaCluster{}, err
 	}
@@ -256,7 +261,7 @@ func (c *NATS) StreamLeader(name string) (*NATSServer, error) {
 		if !s.proc.running() {
 			continue
 		}
-		resp, err := monitorClient.Get(fmt.Sprintf("http://127.0.0.1:%d/jsz?accounts=true&streams=true", s.HTTPPort))
+		resp, err := s.monitor("/jsz?accounts=true&streams=true")
 		if err != nil {
 			return nil, err
 		}
